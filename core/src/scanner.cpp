@@ -1,0 +1,981 @@
+#include "scanner.hpp"
+
+#include "exceptions.hpp"
+#include "util/fs.hpp"
+#include "util/xattr.hpp"
+#include "walker.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace pkgunify {
+
+namespace {
+
+// Files up to this size are read into memory while hashed and written to the
+// store only when their object turns out to be new; larger ones are copied
+// into a temporary store file during the read.
+constexpr std::size_t k_buffer_max = 1 << 20;
+constexpr std::size_t k_chunk = 1 << 20;
+
+struct Root
+{
+  std::string path;
+  util::Fd fd;
+  struct stat st{};
+};
+
+struct Candidate
+{
+  std::uint32_t root;
+  std::uint32_t dir;
+  std::string name;
+  ino_t ino;
+  std::uint64_t size;
+  nlink_t nlink;
+};
+
+struct Leftover
+{
+  std::uint32_t root;
+  std::uint32_t dir;
+  std::string name;
+};
+
+enum class Outcome { ready, already, skipped, failed };
+
+// What a worker hands to the committer for one inode (a group of paths).
+struct Prepared
+{
+  std::size_t begin = 0;  // candidate range [begin, end), all the same inode
+  std::size_t end = 0;
+  Outcome outcome = Outcome::failed;
+  std::string reason;  // skip reason or error message
+  util::Fd fd;         // the guest file, open
+  struct stat st{};    // its state when hashed
+  FileMeta meta;
+  ObjectId id;
+  util::Fd tmp;        // new object content with metadata, unpublished
+  std::uint64_t bytes_read = 0;
+};
+
+bool
+same_content_state(const struct stat& a, const struct stat& b)
+{
+  return a.st_ino == b.st_ino && a.st_dev == b.st_dev && a.st_size == b.st_size
+         && a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
+}
+
+} // namespace
+
+IdentityKind
+identity_kind(const Policy& policy)
+{
+  return policy.ignore_mtime ? IdentityKind::ignore_mtime : IdentityKind::full;
+}
+
+std::string
+guest_temp_name(std::string_view name)
+{
+  std::string out(k_guest_tmp_prefix);
+  out += util::random_hex(8);
+  if (out.size() + 1 + name.size() <= 255) {
+    out += '.';
+    out += name;
+  }
+  return out;
+}
+
+util::Result<void>
+apply_metadata(int fd, const FileMeta& meta, std::string_view display)
+{
+  if (::fchown(fd, meta.uid, meta.gid) != 0) {
+    return util::fail_sys("chown", display);
+  }
+  if (auto r = util::write_xattrs(fd, meta.xattrs, display); !r) {
+    return r;
+  }
+  if (::fchmod(fd, meta.mode) != 0) {
+    return util::fail_sys("chmod", display);
+  }
+  const struct timespec times[2] = {{0, UTIME_OMIT},
+                                    {static_cast<time_t>(meta.mtime_sec), static_cast<long>(meta.mtime_nsec)}};
+  if (::futimens(fd, times) != 0) {
+    return util::fail_sys("set mtime of", display);
+  }
+  auto st = util::fstat_fd(fd, display);
+  if (!st) {
+    return std::unexpected(st.error());
+  }
+  auto xattrs = util::read_xattrs(fd, display);
+  if (!xattrs) {
+    return std::unexpected(xattrs.error());
+  }
+  if (!(FileMeta::from_stat(*st, std::move(*xattrs)) == meta)) {
+    return util::fail(std::string(display) + ": the filesystem did not keep the file's metadata (owner, mode, "
+                      "mtime or extended attributes)");
+  }
+  return {};
+}
+
+struct Unifier::Impl
+{
+  const Store& store;
+  ScanOptions opt;
+  Reporter& reporter;
+  IdentityKind kind;
+
+  std::vector<Root> roots;
+  std::vector<std::string> dirs;
+  std::unordered_map<std::string, std::uint32_t> dir_index;
+  std::vector<Candidate> candidates;
+  std::vector<Leftover> leftovers;
+  std::unordered_set<std::uint64_t> seen_dirs;  // inode numbers (one filesystem)
+  ScanStats stats;
+
+  std::once_flag inodes_once;
+  std::unordered_set<ino_t> object_inodes;
+
+  // Work queue between workers and the committer.
+  std::mutex mu;
+  std::condition_variable cv_put;
+  std::condition_variable cv_get;
+  std::deque<std::unique_ptr<Prepared>> queue;
+  std::size_t queue_cap = 64;
+  std::size_t workers_running = 0;
+
+  // Committer state.
+  std::unordered_set<std::string> dry_created;
+  std::uint32_t cached_dir_root = UINT32_MAX;
+  std::uint32_t cached_dir = UINT32_MAX;
+  util::Fd cached_dir_fd;
+
+  Impl(const Store& s, ScanOptions o, Reporter& r)
+    : store(s), opt(std::move(o)), reporter(r), kind(identity_kind(opt.policy))
+  {
+  }
+
+  const std::unordered_set<ino_t>&
+  inodes()
+  {
+    std::call_once(inodes_once, [this] { object_inodes = store.object_inodes(); });
+    return object_inodes;
+  }
+
+  std::uint32_t
+  intern_dir(const std::string& dir)
+  {
+    auto [it, inserted] = dir_index.try_emplace(dir, static_cast<std::uint32_t>(dirs.size()));
+    if (inserted) {
+      dirs.push_back(dir);
+    }
+    return it->second;
+  }
+
+  std::string
+  display(std::uint32_t root, std::uint32_t dir, std::string_view name) const
+  {
+    return util::join_display(roots[root].path, child_path(dirs[dir], name));
+  }
+
+  std::string
+  display(const Candidate& c) const
+  {
+    return display(c.root, c.dir, c.name);
+  }
+
+  void
+  skip(const std::string& reason, std::uint64_t n = 1)
+  {
+    stats.skipped[reason] += n;
+  }
+
+  // Classifies one directory entry found by the walk or named by add_file.
+  void
+  consider(std::uint32_t root, std::uint32_t dir, const std::string& name, const struct stat& st)
+  {
+    if (name.starts_with(k_guest_tmp_prefix)) {
+      leftovers.push_back({root, dir, name});
+      return;
+    }
+    if (!S_ISREG(st.st_mode)) {
+      skip("not-regular");
+      return;
+    }
+    ++stats.files_seen;
+    const std::string path = child_path(dirs[dir], name);
+    if (opt.policy.excludes(path)) {
+      skip("excluded");
+      return;
+    }
+    if (static_cast<std::uint64_t>(st.st_size) < opt.policy.min_size) {
+      skip("too-small");
+      return;
+    }
+    ++stats.candidates;
+    candidates.push_back({root, dir, name, st.st_ino, static_cast<std::uint64_t>(st.st_size), st.st_nlink});
+  }
+
+  // ---- Workers ----------------------------------------------------------
+
+  void
+  push(std::unique_ptr<Prepared> p)
+  {
+    std::unique_lock lock(mu);
+    cv_put.wait(lock, [this] { return queue.size() < queue_cap; });
+    queue.push_back(std::move(p));
+    cv_get.notify_one();
+  }
+
+  std::unique_ptr<Prepared>
+  prepare(std::size_t begin, std::size_t end, std::vector<char>& buffer)
+  {
+    auto p = std::make_unique<Prepared>();
+    p->begin = begin;
+    p->end = end;
+    const Candidate& c = candidates[begin];
+    const std::string disp = display(c);
+
+    if (c.nlink > 1 && inodes().contains(c.ino)) {
+      p->outcome = Outcome::already;
+      return p;
+    }
+
+    const Root& root = roots[c.root];
+    const std::string rel = child_path(dirs[c.dir], c.name).substr(1);
+    auto fd = util::open_beneath(root.fd.get(), rel, O_RDONLY | O_NOATIME, disp);
+    if (!fd && fd.error().code == EPERM) {
+      fd = util::open_beneath(root.fd.get(), rel, O_RDONLY, disp);
+    }
+    if (!fd) {
+      if (fd.error().code == ENOENT || fd.error().code == ELOOP || fd.error().code == EXDEV) {
+        p->outcome = Outcome::skipped;
+        p->reason = "changed";
+        return p;
+      }
+      p->reason = fd.error().message;
+      return p;
+    }
+    auto st = util::fstat_fd(fd->get(), disp);
+    if (!st) {
+      p->reason = st.error().message;
+      return p;
+    }
+    if (!S_ISREG(st->st_mode) || st->st_ino != c.ino) {
+      p->outcome = Outcome::skipped;
+      p->reason = "changed";
+      return p;
+    }
+    if (static_cast<std::uint64_t>(st->st_size) < opt.policy.min_size) {
+      p->outcome = Outcome::skipped;
+      p->reason = "too-small";
+      return p;
+    }
+    auto xattrs = util::read_xattrs(fd->get(), disp);
+    if (!xattrs) {
+      p->reason = xattrs.error().message;
+      return p;
+    }
+    p->meta = FileMeta::from_stat(*st, std::move(*xattrs));
+
+    IdentityHasher hasher;
+    hasher.start(p->meta, kind);
+    const bool copy = opt.policy.create == CreateMode::copy && !opt.dry_run;
+    const auto size = static_cast<std::uint64_t>(st->st_size);
+    const bool buffered = copy && size <= k_buffer_max;
+    util::Fd tmp;
+    if (copy && !buffered) {
+      auto t = store.make_temp();
+      if (!t) {
+        p->reason = t.error().message;
+        return p;
+      }
+      tmp = std::move(*t);
+    }
+
+    ::posix_fadvise(fd->get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+    std::uint64_t total = 0;
+    const std::size_t chunk = buffered ? static_cast<std::size_t>(size) + 1 : k_chunk;
+    if (buffer.size() < chunk) {
+      buffer.resize(chunk);
+    }
+    for (;;) {
+      auto n = util::read_full(fd->get(), buffer.data(), buffered ? chunk : k_chunk, disp);
+      if (!n) {
+        p->reason = n.error().message;
+        return p;
+      }
+      if (*n == 0) {
+        break;
+      }
+      hasher.update(buffer.data(), *n);
+      total += *n;
+      if (tmp) {
+        if (auto w = util::write_all(tmp.get(), buffer.data(), *n, store.path() + "/tmp"); !w) {
+          p->reason = w.error().message;
+          return p;
+        }
+      }
+      if (buffered || total > size) {
+        break;
+      }
+    }
+    p->bytes_read = total;
+    auto st2 = util::fstat_fd(fd->get(), disp);
+    if (!st2) {
+      p->reason = st2.error().message;
+      return p;
+    }
+    if (total != size || !util::same_file_state(*st, *st2)) {
+      p->outcome = Outcome::skipped;
+      p->reason = "changed";
+      return p;
+    }
+    p->id = hasher.finish();
+    p->st = *st;
+
+    if (copy) {
+      auto existing = store.stat_object(p->id, 0);
+      if (!existing) {
+        p->reason = existing.error().message;
+        return p;
+      }
+      if (!existing->has_value()) {
+        if (!tmp) {
+          auto t = store.make_temp();
+          if (!t) {
+            p->reason = t.error().message;
+            return p;
+          }
+          tmp = std::move(*t);
+          if (auto w = util::write_all(tmp.get(), buffer.data(), total, store.path() + "/tmp"); !w) {
+            p->reason = w.error().message;
+            return p;
+          }
+        }
+        if (auto m = apply_metadata(tmp.get(), p->meta, store.path() + "/tmp (new object for " + disp + ")"); !m) {
+          p->reason = m.error().message;
+          return p;
+        }
+        p->tmp = std::move(tmp);
+      }
+    }
+    p->fd = std::move(*fd);
+    p->outcome = Outcome::ready;
+    return p;
+  }
+
+  void
+  worker(const std::vector<std::pair<std::size_t, std::size_t>>& groups, std::atomic<std::size_t>& next)
+  {
+    std::vector<char> buffer;
+    for (;;) {
+      const std::size_t i = next.fetch_add(1);
+      if (i >= groups.size()) {
+        break;
+      }
+      std::unique_ptr<Prepared> p;
+      try {
+        p = prepare(groups[i].first, groups[i].second, buffer);
+      } catch (const std::exception& e) {
+        p = std::make_unique<Prepared>();
+        p->begin = groups[i].first;
+        p->end = groups[i].second;
+        p->reason = e.what();
+      }
+      push(std::move(p));
+    }
+    std::lock_guard lock(mu);
+    --workers_running;
+    cv_get.notify_one();
+  }
+
+  // ---- Committer --------------------------------------------------------
+
+  util::Result<int>
+  dir_fd(std::uint32_t root, std::uint32_t dir)
+  {
+    if (cached_dir_root != root || cached_dir != dir || !cached_dir_fd) {
+      cached_dir_fd.close();
+      cached_dir_root = UINT32_MAX;
+      auto fd = util::open_beneath(roots[root].fd.get(), dirs[dir] == "/" ? "." : dirs[dir].substr(1),
+                                   O_RDONLY | O_DIRECTORY, util::join_display(roots[root].path, dirs[dir]));
+      if (!fd) {
+        return std::unexpected(fd.error());
+      }
+      cached_dir_fd = std::move(*fd);
+      cached_dir_root = root;
+      cached_dir = dir;
+    }
+    return cached_dir_fd.get();
+  }
+
+  bool
+  object_matches(const struct stat& ost, const FileMeta& meta) const
+  {
+    return static_cast<std::uint64_t>(ost.st_size) == meta.size && (ost.st_mode & 07777) == meta.mode
+           && ost.st_uid == meta.uid && ost.st_gid == meta.gid
+           && (kind != IdentityKind::full
+               || (ost.st_mtim.tv_sec == meta.mtime_sec
+                   && static_cast<std::uint32_t>(ost.st_mtim.tv_nsec) == meta.mtime_nsec));
+  }
+
+  enum class LinkResult { linked, already, emlink, changed, failed };
+
+  // Replaces the candidate's path by a link to object (id, successor).
+  LinkResult
+  link_path(const Candidate& c, Prepared& p, const ObjectId& id, unsigned successor, const struct stat& ost)
+  {
+    const std::string disp = display(c);
+    auto dfd = dir_fd(c.root, c.dir);
+    if (!dfd) {
+      if (dfd.error().code == ENOENT || dfd.error().code == ELOOP || dfd.error().code == ENOTDIR
+          || dfd.error().code == EXDEV) {
+        return LinkResult::changed;
+      }
+      reporter.error(dfd.error().message);
+      return LinkResult::failed;
+    }
+    const int dirfd = *dfd;
+    struct stat cur;
+    if (::fstatat(dirfd, c.name.c_str(), &cur, AT_SYMLINK_NOFOLLOW) != 0) {
+      return LinkResult::changed;
+    }
+    if (cur.st_ino == ost.st_ino) {
+      return LinkResult::already;
+    }
+    struct stat now;
+    if (::fstat(p.fd.get(), &now) != 0 || cur.st_ino != c.ino || !util::same_file_state(now, p.st)) {
+      return LinkResult::changed;
+    }
+    if (opt.dry_run) {
+      return LinkResult::linked;
+    }
+
+    const std::string tmpname = guest_temp_name(c.name);
+    const std::string objname = Store::object_name(id, successor);
+    if (::linkat(store.fanout_fd(id.fanout()), objname.c_str(), dirfd, tmpname.c_str(), 0) != 0) {
+      if (errno == EMLINK) {
+        return LinkResult::emlink;
+      }
+      reporter.error(util::sys_error("link " + store.object_path(id, successor) + " to", disp).message);
+      return LinkResult::failed;
+    }
+    bool exchanged = true;
+    if (::renameat2(dirfd, tmpname.c_str(), dirfd, c.name.c_str(), RENAME_EXCHANGE) != 0) {
+      if (errno != EINVAL && errno != ENOSYS) {
+        const int err = errno;
+        ::unlinkat(dirfd, tmpname.c_str(), 0);
+        reporter.error(util::sys_error("replace", disp, err).message);
+        return LinkResult::failed;
+      }
+      exchanged = false;  // filesystem without RENAME_EXCHANGE: check, then rename over
+      struct stat again;
+      if (::fstatat(dirfd, c.name.c_str(), &again, AT_SYMLINK_NOFOLLOW) != 0 || again.st_ino != c.ino
+          || ::fstat(p.fd.get(), &now) != 0 || !util::same_file_state(now, p.st)) {
+        ::unlinkat(dirfd, tmpname.c_str(), 0);
+        return LinkResult::changed;
+      }
+      if (::renameat(dirfd, tmpname.c_str(), dirfd, c.name.c_str()) != 0) {
+        const int err = errno;
+        ::unlinkat(dirfd, tmpname.c_str(), 0);
+        reporter.error(util::sys_error("replace", disp, err).message);
+        return LinkResult::failed;
+      }
+      p.st.st_ctim = now.st_ctim;
+      return LinkResult::linked;
+    }
+    // The old file now sits at tmpname. Keep the exchange only if it is the
+    // inode that was hashed and its content did not change meanwhile.
+    struct stat old;
+    const bool ok = ::fstatat(dirfd, tmpname.c_str(), &old, AT_SYMLINK_NOFOLLOW) == 0 && old.st_ino == c.ino
+                    && ::fstat(p.fd.get(), &now) == 0 && same_content_state(now, p.st);
+    if (!ok) {
+      if (::renameat2(dirfd, tmpname.c_str(), dirfd, c.name.c_str(), RENAME_EXCHANGE) == 0) {
+        ::unlinkat(dirfd, tmpname.c_str(), 0);
+      } else {
+        reporter.error(util::sys_error("restore " + disp + " from", util::join_display(roots[c.root].path,
+                                       child_path(dirs[c.dir], tmpname))).message);
+      }
+      return LinkResult::changed;
+    }
+    if (::unlinkat(dirfd, tmpname.c_str(), 0) != 0) {
+      reporter.warning(util::sys_error("remove temporary", child_path(dirs[c.dir], tmpname)).message);
+    }
+    (void)exchanged;
+    ::fstat(p.fd.get(), &now);
+    p.st.st_ctim = now.st_ctim;  // our own link count change
+    return LinkResult::linked;
+  }
+
+  // Makes successor `successor` of an object that reached the link limit,
+  // as a verified copy of its predecessor.
+  util::Result<void>
+  create_successor(const ObjectId& id, unsigned successor)
+  {
+    auto src = store.open_object(id, successor - 1);
+    if (!src) {
+      return std::unexpected(src.error());
+    }
+    const std::string sdisp = store.object_path(id, successor - 1);
+    auto sst = util::fstat_fd(src->get(), sdisp);
+    if (!sst) {
+      return std::unexpected(sst.error());
+    }
+    auto xattrs = util::read_xattrs(src->get(), sdisp);
+    if (!xattrs) {
+      return std::unexpected(xattrs.error());
+    }
+    const FileMeta meta = FileMeta::from_stat(*sst, std::move(*xattrs));
+    auto tmp = store.make_temp();
+    if (!tmp) {
+      return std::unexpected(tmp.error());
+    }
+    IdentityHasher hasher;
+    hasher.start(meta, kind);
+    std::vector<char> buf(k_chunk);
+    for (;;) {
+      auto n = util::read_full(src->get(), buf.data(), buf.size(), sdisp);
+      if (!n) {
+        return std::unexpected(n.error());
+      }
+      if (*n == 0) {
+        break;
+      }
+      hasher.update(buf.data(), *n);
+      if (auto w = util::write_all(tmp->get(), buf.data(), *n, store.path() + "/tmp"); !w) {
+        return w;
+      }
+    }
+    if (!(hasher.finish() == id)) {
+      return util::fail(sdisp + ": content does not match its name; run 'pkgunify store fsck'");
+    }
+    const std::string ndisp = store.object_path(id, successor);
+    if (auto m = apply_metadata(tmp->get(), meta, ndisp); !m) {
+      return m;
+    }
+    if (::fdatasync(tmp->get()) != 0) {
+      return util::fail_sys("sync", ndisp);
+    }
+    auto pub = store.publish(tmp->get(), id, successor);
+    if (!pub) {
+      return std::unexpected(pub.error());
+    }
+    if (*pub) {
+      ++stats.objects_created;
+      stats.bytes_saved -= static_cast<std::int64_t>(meta.size);
+    }
+    return {};
+  }
+
+  void
+  count_link(const Candidate& c, const Prepared& p)
+  {
+    ++stats.linked;
+    // The replaced inode is freed when this was its last name.
+    struct stat now;
+    if (opt.dry_run) {
+      if (c.nlink == 1) {
+        stats.bytes_saved += static_cast<std::int64_t>(c.size);
+      }
+    } else if (::fstat(p.fd.get(), &now) == 0 && now.st_nlink == 0) {
+      stats.bytes_saved += static_cast<std::int64_t>(c.size);
+    }
+  }
+
+  void
+  fail(const std::string& message)
+  {
+    ++stats.errors;
+    reporter.error(message);
+  }
+
+  void
+  commit(Prepared& p)
+  {
+    const std::size_t n = p.end - p.begin;
+    stats.bytes_read += p.bytes_read;
+    switch (p.outcome) {
+    case Outcome::already:
+      stats.already_linked += n;
+      return;
+    case Outcome::skipped:
+      skip(p.reason, n);
+      return;
+    case Outcome::failed:
+      stats.errors += n;
+      reporter.error(p.reason);
+      return;
+    case Outcome::ready:
+      break;
+    }
+
+    const ObjectId& id = p.id;
+    if (opt.dry_run) {
+      auto ost = store.stat_object(id, 0);
+      const bool exists = (ost && ost->has_value()) || dry_created.contains(id.hex());
+      for (std::size_t i = p.begin; i < p.end; ++i) {
+        const Candidate& c = candidates[i];
+        if (ost && ost->has_value() && (*ost)->st_ino == c.ino) {
+          ++stats.already_linked;
+          continue;
+        }
+        if (!exists && i == p.begin) {
+          dry_created.insert(id.hex());
+          ++stats.objects_created;
+          if (opt.policy.create == CreateMode::copy) {
+            stats.bytes_saved -= static_cast<std::int64_t>(c.size);
+          } else {
+            continue;  // adopt: the file itself becomes the object
+          }
+        }
+        count_link(c, p);
+      }
+      return;
+    }
+
+    auto lock = store.lock_fanout(id.fanout(), util::FileLock::Mode::shared);
+    if (!lock) {
+      stats.errors += n;
+      reporter.error(lock.error().message);
+      return;
+    }
+
+    unsigned successor = 0;
+    std::size_t i = p.begin;
+    while (i < p.end) {
+      const Candidate& c = candidates[i];
+      auto ost = store.stat_object(id, successor);
+      if (!ost) {
+        fail(ost.error().message + " (for " + display(c) + ")");
+        ++i;
+        continue;
+      }
+      if (!ost->has_value()) {
+        util::Result<bool> pub = false;
+        if (p.tmp) {
+          pub = store.publish(p.tmp.get(), id, successor);
+          if (pub && *pub) {
+            ++stats.objects_created;
+            stats.bytes_saved -= static_cast<std::int64_t>(p.meta.size);
+            p.tmp.close();
+          }
+        } else if (opt.policy.create == CreateMode::adopt && successor == 0) {
+          struct stat now;
+          if (::fstat(p.fd.get(), &now) != 0 || !util::same_file_state(now, p.st)) {
+            skip("changed", p.end - i);
+            return;
+          }
+          pub = store.publish(p.fd.get(), id, 0);
+          if (pub && *pub) {
+            ++stats.objects_created;
+          }
+        } else if (successor > 0) {
+          if (auto s = create_successor(id, successor); !s) {
+            stats.errors += p.end - i;
+            reporter.error(s.error().message);
+            return;
+          }
+        } else {
+          // The object existed when the file was hashed and gc removed it
+          // since; the next run will link this file.
+          skip("store-busy", p.end - i);
+          return;
+        }
+        if (!pub) {
+          stats.errors += p.end - i;
+          reporter.error(pub.error().message);
+          return;
+        }
+        continue;  // look the (now existing) object up again
+      }
+      const struct stat& objst = **ost;
+      if (!object_matches(objst, p.meta)) {
+        stats.errors += p.end - i;
+        reporter.error(store.object_path(id, successor) + ": object does not match its name (metadata changed); "
+                       "run 'pkgunify store fsck' (needed for " + display(c) + ")");
+        return;
+      }
+      switch (link_path(c, p, id, successor, objst)) {
+      case LinkResult::linked:
+        count_link(c, p);
+        ++i;
+        break;
+      case LinkResult::already:
+        ++stats.already_linked;
+        ++i;
+        break;
+      case LinkResult::emlink:
+        ++successor;
+        break;
+      case LinkResult::changed:
+        skip("changed");
+        ++i;
+        break;
+      case LinkResult::failed:
+        ++stats.errors;
+        ++i;
+        break;
+      }
+    }
+  }
+
+  void
+  clean_leftover(const Leftover& l)
+  {
+    const std::string disp = display(l.root, l.dir, l.name);
+    auto dfd = dir_fd(l.root, l.dir);
+    if (!dfd) {
+      return;
+    }
+    struct stat st;
+    if (::fstatat(*dfd, l.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
+      return;
+    }
+    // ".#pkgunify.<16 hex>.<original name>"
+    const std::string_view rest = std::string_view(l.name).substr(k_guest_tmp_prefix.size());
+    std::string original;
+    if (rest.size() > 17 && rest[16] == '.') {
+      original = std::string(rest.substr(17));
+    }
+    if (!original.empty()) {
+      struct stat ost;
+      if (::fstatat(*dfd, original.c_str(), &ost, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (::unlinkat(*dfd, l.name.c_str(), 0) == 0) {
+          ++stats.leftovers_cleaned;
+        }
+      } else if (errno == ENOENT) {
+        if (::renameat2(*dfd, l.name.c_str(), *dfd, original.c_str(), RENAME_NOREPLACE) == 0) {
+          ++stats.leftovers_cleaned;
+        }
+      }
+      return;
+    }
+    if (inodes().contains(st.st_ino)) {
+      if (::unlinkat(*dfd, l.name.c_str(), 0) == 0) {
+        ++stats.leftovers_cleaned;
+      }
+      return;
+    }
+    reporter.warning(disp + ": temporary file of an interrupted pkgunify run whose original name is unknown; "
+                     "left in place");
+  }
+
+  ScanStats
+  run()
+  {
+    for (const auto& l : leftovers) {
+      if (!opt.dry_run) {
+        clean_leftover(l);
+      }
+    }
+    cached_dir_fd.close();
+    cached_dir_root = UINT32_MAX;
+
+    // Inode order: reads follow the disk layout, and the paths of one inode
+    // come together so it is read once.
+    std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+      return a.ino < b.ino;
+    });
+    std::vector<std::pair<std::size_t, std::size_t>> groups;
+    for (std::size_t i = 0; i < candidates.size();) {
+      std::size_t j = i + 1;
+      while (j < candidates.size() && candidates[j].ino == candidates[i].ino) {
+        ++j;
+      }
+      groups.emplace_back(i, j);
+      i = j;
+    }
+
+    unsigned jobs = opt.jobs ? opt.jobs : std::max(1u, std::thread::hardware_concurrency());
+    jobs = static_cast<unsigned>(std::min<std::size_t>(jobs, std::max<std::size_t>(1, groups.size())));
+    queue_cap = 32 * jobs;
+    std::atomic<std::size_t> next{0};
+    std::vector<std::thread> threads;
+    workers_running = jobs;
+    for (unsigned t = 0; t < jobs; ++t) {
+      threads.emplace_back([this, &groups, &next] { worker(groups, next); });
+    }
+
+    std::uint64_t done = 0;
+    auto last_progress = std::chrono::steady_clock::now();
+    std::vector<std::unique_ptr<Prepared>> batch;
+    for (;;) {
+      batch.clear();
+      {
+        std::unique_lock lock(mu);
+        cv_get.wait(lock, [this] { return !queue.empty() || workers_running == 0; });
+        if (queue.empty()) {
+          break;
+        }
+        while (!queue.empty() && batch.size() < 256) {
+          batch.push_back(std::move(queue.front()));
+          queue.pop_front();
+        }
+        cv_put.notify_all();
+      }
+      // New objects become durable before any guest path depends on them.
+      const bool publishes = std::any_of(batch.begin(), batch.end(), [](const auto& p) {
+        return p->outcome == Outcome::ready && p->tmp;
+      }) || (opt.policy.create == CreateMode::adopt && !batch.empty());
+      if (publishes && !opt.dry_run) {
+        if (auto s = store.sync(); !s) {
+          reporter.warning(s.error().message);
+        }
+      }
+      for (auto& p : batch) {
+        try {
+          commit(*p);
+        } catch (const std::exception& e) {
+          ++stats.errors;
+          reporter.error(e.what());
+        }
+        done += p->end - p->begin;
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_progress > std::chrono::milliseconds(200)) {
+        last_progress = now;
+        reporter.progress(stats, done, candidates.size());
+      }
+    }
+    for (auto& t : threads) {
+      t.join();
+    }
+    cached_dir_fd.close();
+    reporter.progress(stats, done, candidates.size());
+    return stats;
+  }
+};
+
+Unifier::Unifier(const Store& store, ScanOptions options, Reporter& reporter)
+  : m_impl(std::make_unique<Impl>(store, std::move(options), reporter))
+{
+}
+
+Unifier::~Unifier() = default;
+
+std::size_t
+Unifier::add_root(const std::string& path)
+{
+  auto fd = util::open_host_dir(path);
+  if (!fd) {
+    throw ConfigError("root " + fd.error().message);
+  }
+  auto st = util::fstat_fd(fd->get(), path);
+  if (!st) {
+    throw ConfigError(st.error().message);
+  }
+  m_impl->store.check_same_filesystem(*st, path);
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') {
+    p.pop_back();
+  }
+  m_impl->roots.push_back({p, std::move(*fd), *st});
+  return m_impl->roots.size() - 1;
+}
+
+void
+Unifier::add_tree(std::size_t root)
+{
+  auto& impl = *m_impl;
+  struct Visitor : WalkVisitor
+  {
+    Impl& impl;
+    std::uint32_t root;
+    std::uint32_t current = 0;
+    Visitor(Impl& i, std::uint32_t r) : impl(i), root(r) {}
+
+    bool
+    enter_dir(const std::string& dir, const struct stat& st) override
+    {
+      if (st.st_ino == impl.store.ino() && st.st_dev == impl.store.dev()) {
+        return false;  // the store itself lives in this root
+      }
+      if (!impl.seen_dirs.insert(st.st_ino).second) {
+        return false;  // overlapping roots: walked already
+      }
+      if (dir != "/" && impl.opt.policy.prunes(dir)) {
+        return false;
+      }
+      current = impl.intern_dir(dir);
+      return true;
+    }
+
+    void
+    entry(const std::string& /*dir*/, const std::string& name, const struct stat& st) override
+    {
+      impl.consider(root, current, name, st);
+    }
+
+    void
+    mount_point(const std::string& /*path*/) override
+    {
+      impl.skip("other-filesystem");
+    }
+
+    void
+    error(const std::string& message) override
+    {
+      ++impl.stats.errors;
+      impl.reporter.error(message);
+    }
+  } visitor(impl, static_cast<std::uint32_t>(root));
+  walk_tree(impl.roots[root].fd.get(), impl.roots[root].path, visitor);
+}
+
+void
+Unifier::add_file(std::size_t root, const std::string& path)
+{
+  auto& impl = *m_impl;
+  const auto slash = path.rfind('/');
+  if (path.empty() || path.front() != '/' || slash == std::string::npos || slash + 1 == path.size()) {
+    ++impl.stats.errors;
+    impl.reporter.error(util::join_display(impl.roots[root].path, path) + ": not an absolute file path");
+    return;
+  }
+  const std::string dir = slash == 0 ? "/" : path.substr(0, slash);
+  const std::string name = path.substr(slash + 1);
+  const std::string disp = util::join_display(impl.roots[root].path, path);
+  auto dfd = util::open_beneath(impl.roots[root].fd.get(), dir == "/" ? "." : dir.substr(1), O_RDONLY | O_DIRECTORY,
+                                util::join_display(impl.roots[root].path, dir));
+  if (!dfd) {
+    if (dfd.error().code == ENOENT) {
+      impl.skip("missing");
+      return;
+    }
+    ++impl.stats.errors;
+    impl.reporter.error(dfd.error().message);
+    return;
+  }
+  auto st = util::stat_at(dfd->get(), name, disp);
+  if (!st) {
+    if (st.error().code == ENOENT) {
+      impl.skip("missing");
+      return;
+    }
+    ++impl.stats.errors;
+    impl.reporter.error(st.error().message);
+    return;
+  }
+  impl.consider(static_cast<std::uint32_t>(root), impl.intern_dir(dir), name, *st);
+}
+
+ScanStats
+Unifier::run()
+{
+  return m_impl->run();
+}
+
+} // namespace pkgunify

@@ -1,0 +1,137 @@
+#include "split.hpp"
+
+#include "identity.hpp"
+#include "util/fs.hpp"
+#include "util/xattr.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <vector>
+
+namespace pkgunify {
+
+namespace {
+
+util::Result<void>
+copy_content(int from, int to, std::uint64_t size, std::string_view display)
+{
+  std::uint64_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::copy_file_range(from, nullptr, to, nullptr, size - done, 0);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      if (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS) {
+        break;  // fall back to read/write below
+      }
+      return util::fail_sys("copy", display);
+    }
+    if (n == 0) {
+      break;
+    }
+    done += static_cast<std::uint64_t>(n);
+  }
+  if (done == size) {
+    return {};
+  }
+  std::vector<char> buf(1 << 20);
+  for (;;) {
+    auto n = util::read_full(from, buf.data(), buf.size(), display);
+    if (!n) {
+      return std::unexpected(n.error());
+    }
+    if (*n == 0) {
+      return {};
+    }
+    if (auto w = util::write_all(to, buf.data(), *n, display); !w) {
+      return w;
+    }
+  }
+}
+
+} // namespace
+
+SplitResult
+split_path(const std::string& path, bool dry_run, Reporter& reporter)
+{
+  const auto slash = path.rfind('/');
+  if (path.empty() || path.front() != '/' || slash + 1 == path.size()) {
+    reporter.error(path + ": not an absolute file path");
+    return SplitResult::failed;
+  }
+  const std::string dir = slash == 0 ? "/" : path.substr(0, slash);
+  const std::string name = path.substr(slash + 1);
+  auto dfd = util::open_no_symlinks(dir, O_RDONLY | O_DIRECTORY);
+  if (!dfd) {
+    reporter.error(dfd.error().message);
+    return SplitResult::failed;
+  }
+  util::Fd fd(::openat(dfd->get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) {
+    reporter.error(util::sys_error("open", path).message);
+    return SplitResult::failed;
+  }
+  auto st = util::fstat_fd(fd.get(), path);
+  if (!st) {
+    reporter.error(st.error().message);
+    return SplitResult::failed;
+  }
+  if (!S_ISREG(st->st_mode)) {
+    reporter.error(path + ": not a regular file");
+    return SplitResult::failed;
+  }
+  if (st->st_nlink <= 1) {
+    return SplitResult::not_shared;
+  }
+  if (dry_run) {
+    return SplitResult::split;
+  }
+  auto xattrs = util::read_xattrs(fd.get(), path);
+  if (!xattrs) {
+    reporter.error(xattrs.error().message);
+    return SplitResult::failed;
+  }
+  const FileMeta meta = FileMeta::from_stat(*st, std::move(*xattrs));
+
+  const std::string tmpname = guest_temp_name(name);
+  util::Fd tmp(::openat(dfd->get(), tmpname.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!tmp) {
+    reporter.error(util::sys_error("create temporary file for", path).message);
+    return SplitResult::failed;
+  }
+  auto fail = [&](const std::string& message) {
+    ::unlinkat(dfd->get(), tmpname.c_str(), 0);
+    reporter.error(message);
+    return SplitResult::failed;
+  };
+  if (auto c = copy_content(fd.get(), tmp.get(), meta.size, path); !c) {
+    return fail(c.error().message);
+  }
+  if (auto m = apply_metadata(tmp.get(), meta, path + " (private copy)"); !m) {
+    return fail(m.error().message);
+  }
+  if (::fsync(tmp.get()) != 0) {
+    return fail(util::sys_error("sync private copy of", path).message);
+  }
+  if (::renameat2(dfd->get(), tmpname.c_str(), dfd->get(), name.c_str(), RENAME_EXCHANGE) != 0) {
+    return fail(util::sys_error("replace", path).message);
+  }
+  struct stat old;
+  struct stat now;
+  const bool ok = ::fstatat(dfd->get(), tmpname.c_str(), &old, AT_SYMLINK_NOFOLLOW) == 0
+                  && old.st_ino == st->st_ino && ::fstat(fd.get(), &now) == 0 && now.st_size == st->st_size
+                  && now.st_mtim.tv_sec == st->st_mtim.tv_sec && now.st_mtim.tv_nsec == st->st_mtim.tv_nsec;
+  if (!ok) {
+    ::renameat2(dfd->get(), tmpname.c_str(), dfd->get(), name.c_str(), RENAME_EXCHANGE);
+    return fail(path + ": changed while it was split; left as it was");
+  }
+  if (::unlinkat(dfd->get(), tmpname.c_str(), 0) != 0) {
+    reporter.warning(util::sys_error("remove temporary", dir + "/" + tmpname).message);
+  }
+  ::fsync(dfd->get());
+  return SplitResult::split;
+}
+
+} // namespace pkgunify

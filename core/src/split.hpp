@@ -1,0 +1,17 @@
+// `pkgunify split`: gives a unified guest path its own private copy again.
+#pragma once
+
+#include "scanner.hpp"
+
+#include <string>
+
+namespace pkgunify {
+
+enum class SplitResult { split, not_shared, failed };
+
+// `path` is an absolute host path; no symlink on it is followed. The file is
+// copied (content, owner, mode, mtime, xattrs) to a temporary name in its
+// directory, made durable, and exchanged with the path atomically.
+SplitResult split_path(const std::string& path, bool dry_run, Reporter& reporter);
+
+} // namespace pkgunify

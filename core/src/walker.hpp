@@ -1,0 +1,34 @@
+// Walks a guest root without following symlinks or crossing mounts. Each
+// directory is opened with openat2 beneath the root, so a guest that swaps a
+// directory for a symlink while the walk runs gets the walk refused for that
+// directory, never redirected.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <string>
+#include <string_view>
+
+namespace pkgunify {
+
+class WalkVisitor
+{
+public:
+  virtual ~WalkVisitor() = default;
+  // `dir` is absolute within the root ("/", "/usr"). Return false to skip it
+  // and everything below.
+  virtual bool enter_dir(const std::string& dir, const struct stat& st) = 0;
+  // Any non-directory entry, with its lstat.
+  virtual void entry(const std::string& dir, const std::string& name, const struct stat& st) = 0;
+  // A directory on another filesystem (a mount point inside the root).
+  virtual void mount_point(const std::string& path) = 0;
+  virtual void error(const std::string& message) = 0;
+};
+
+// `root_fd` is an open directory; `root_display` its host path for messages.
+void walk_tree(int root_fd, const std::string& root_display, WalkVisitor& visitor);
+
+// "/usr" + "bin" -> "/usr/bin"; "/" + "usr" -> "/usr".
+std::string child_path(std::string_view dir, std::string_view name);
+
+} // namespace pkgunify
