@@ -32,7 +32,9 @@ is_under_etc(std::string_view path)
 }
 
 std::string
-located(std::string_view source, const YAML::Mark& mark, std::string_view message)
+located(std::string_view source,
+        const YAML::Mark& mark,
+        std::string_view message)
 {
   std::string result(source);
   if (!mark.is_null()) {
@@ -371,8 +373,10 @@ parse_policy(std::string_view text, std::string_view source)
   }
   const YAML::Node& root = documents.front();
   if (!root.IsMap()) {
-    throw ConfigError(located(
-      source, root.Mark(), "expected a mapping of keys, got " + describe(root)));
+    throw ConfigError(located(source,
+                              root.Mark(),
+                              "expected a mapping of keys, got "
+                                + describe(root)));
   }
 
   std::vector<std::pair<std::string, int>> seen; // key, 1-based line
