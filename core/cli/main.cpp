@@ -8,6 +8,7 @@
 #include "scanner.hpp"
 #include "split.hpp"
 #include "store.hpp"
+#include "util/fs.hpp"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <optional>
@@ -163,6 +165,7 @@ scan_json(const ScanStats& s)
   j["bytes_read"] = s.bytes_read;
   j["bytes_saved"] = s.bytes_saved;
   j["leftovers_cleaned"] = s.leftovers_cleaned;
+  j["protection_fixed"] = s.protection_fixed;
   j["skipped"] = json::object();
   for (const auto& [reason, n] : s.skipped) {
     j["skipped"][reason] = n;
@@ -177,10 +180,14 @@ cmd_scan(const CommonOptions& o,
          bool dry_run,
          const std::optional<std::string>& create,
          const std::optional<std::uint64_t>& min_size,
-         bool ignore_mtime)
+         bool ignore_mtime,
+         const std::optional<std::string>& link)
 {
   ScanOptions opt;
   opt.policy = load_effective_policy(o);
+  if (link) {
+    opt.policy.link = *parse_link_mode(*link);
+  }
   if (create) {
     opt.policy.create = *create == "adopt" ? CreateMode::adopt : CreateMode::copy;
   }
@@ -193,6 +200,8 @@ cmd_scan(const CommonOptions& o,
   opt.dry_run = dry_run;
   opt.jobs = o.jobs;
   Store store = open_store(o, opt.policy, roots, !dry_run);
+  const auto kernel = make_vserver_kernel();
+  opt.link = resolve_link_mode(opt.policy, *kernel, store);
   CliReporter reporter(!o.json);
   Unifier unifier(store, opt, reporter);
   std::vector<std::size_t> ids;
@@ -211,12 +220,14 @@ cmd_scan(const CommonOptions& o,
     j["roots"] = roots;
     j["dry_run"] = dry_run;
     j["create"] = to_string(opt.policy.create);
+    j["link_mode"] = to_string(opt.link);
     j.update(scan_json(s));
     std::cout << j.dump(2) << '\n';
   } else {
     std::cout << (dry_run ? "dry run: nothing changed\n" : "") << s.files_seen << " files, " << s.candidates
               << " candidates: " << s.linked << (dry_run ? " would be linked, " : " linked, ") << s.already_linked
-              << " already linked, " << s.objects_created << " new objects\n"
+              << " already linked, " << s.objects_created << " new objects (link mode " << to_string(opt.link)
+              << ")\n"
               << human_bytes(static_cast<double>(s.bytes_read)) << " read, "
               << human_bytes(static_cast<double>(s.bytes_saved)) << (dry_run ? " would be saved" : " saved");
     for (const auto& [reason, n] : s.skipped) {
@@ -231,7 +242,7 @@ cmd_scan(const CommonOptions& o,
 }
 
 int
-cmd_split(const CommonOptions& o, const std::vector<std::string>& paths, bool dry_run)
+cmd_split(const CommonOptions& o, const std::vector<std::string>& paths, bool dry_run, std::string_view verb)
 {
   CliReporter reporter(false);
   std::uint64_t split = 0;
@@ -252,14 +263,15 @@ cmd_split(const CommonOptions& o, const std::vector<std::string>& paths, bool dr
   }
   if (o.json) {
     json j;
-    j["command"] = "split";
+    j["command"] = verb;
     j["dry_run"] = dry_run;
-    j["split"] = split;
+    j[std::string(verb == "split" ? "split" : "released")] = split;
     j["not_shared"] = not_shared;
     j["errors"] = failed;
     std::cout << j.dump(2) << '\n';
   } else {
-    std::cout << split << (dry_run ? " would be split, " : " split, ") << not_shared << " not shared";
+    const std::string done = verb == "split" ? "split" : "released";
+    std::cout << split << (dry_run ? " would be " + done + ", " : " " + done + ", ") << not_shared << " not shared";
     if (failed) {
       std::cout << ", " << failed << " failed";
     }
@@ -269,20 +281,35 @@ cmd_split(const CommonOptions& o, const std::vector<std::string>& paths, bool dr
 }
 
 int
-cmd_status(const CommonOptions& o, const std::vector<std::string>& roots)
+cmd_status(const CommonOptions& o, const std::vector<std::string>& roots, bool files)
 {
   const Policy policy = load_effective_policy(o);
   const Store store = open_store(o, policy, roots, false);
   CliReporter reporter(false);
-  const auto status = root_status(store, policy, roots, reporter);
+  json file_list = json::array();
+  FileModeFn each;
+  if (files) {
+    each = [&](const std::string& root, const std::string& path, std::string_view mode) {
+      if (o.json) {
+        file_list.push_back({{"root", root}, {"path", path}, {"mode", mode}});
+      } else {
+        std::cout << mode << '\t' << util::join_display(root, path) << '\n';
+      }
+    };
+  }
+  const auto status = root_status(store, policy, roots, reporter, each);
   if (o.json) {
     json j;
     j["command"] = "status";
     j["store"] = store.path();
-    j["link_mode"] = "hardlink";
     j["roots"] = json::array();
     for (const auto& s : status) {
+      json modes = json::object();
+      for (const auto& [mode, n] : s.modes) {
+        modes[mode] = n;
+      }
       j["roots"].push_back({{"root", s.root},
+                            {"modes", modes},
                             {"files", s.files},
                             {"bytes", s.bytes},
                             {"candidates", s.candidates},
@@ -290,6 +317,9 @@ cmd_status(const CommonOptions& o, const std::vector<std::string>& roots)
                             {"unified_files", s.unified_files},
                             {"unified_bytes", s.unified_bytes},
                             {"saved_bytes", s.saved_bytes}});
+    }
+    if (files) {
+      j["files"] = file_list;
     }
     std::cout << j.dump(2) << '\n';
     return k_exit_ok;
@@ -300,13 +330,17 @@ cmd_status(const CommonOptions& o, const std::vector<std::string>& roots)
     std::cout << s.root << ": " << s.unified_files << " of " << s.candidates << " candidate files unified ("
               << static_cast<int>(pct) << "%), " << human_bytes(static_cast<double>(s.unified_bytes))
               << " shared, saves " << human_bytes(static_cast<double>(s.saved_bytes)) << " ("
-              << s.files << " files, " << human_bytes(static_cast<double>(s.bytes)) << " in all)\n";
+              << s.files << " files, " << human_bytes(static_cast<double>(s.bytes)) << " in all)";
+    for (const auto& [mode, n] : s.modes) {
+      std::cout << ", " << n << ' ' << mode;
+    }
+    std::cout << '\n';
   }
   return k_exit_ok;
 }
 
 int
-cmd_store(const CommonOptions& o, const std::string& action, bool repair, bool dry_run)
+cmd_store(const CommonOptions& o, const std::string& action, bool repair, bool dry_run, bool memory)
 {
   const Policy policy = load_effective_policy(o);
   const Store store = open_store(o, policy, {}, false);
@@ -316,7 +350,8 @@ cmd_store(const CommonOptions& o, const std::string& action, bool repair, bool d
   j["store"] = store.path();
   int rc = k_exit_ok;
   if (action == "stats") {
-    const StoreStats s = store_stats(store, reporter);
+    MemoryStats mem;
+    const StoreStats s = store_stats(store, reporter, memory ? &mem : nullptr);
     j["objects"] = s.objects;
     j["successors"] = s.successors;
     j["links"] = s.links;
@@ -325,11 +360,22 @@ cmd_store(const CommonOptions& o, const std::string& action, bool repair, bool d
     j["unreferenced"] = s.unreferenced;
     j["unreferenced_bytes"] = s.unreferenced_bytes;
     j["stray"] = s.stray;
+    if (memory) {
+      j["memory"] = {{"estimate", true},
+                     {"method", mem.method},
+                     {"resident_bytes", mem.resident_bytes},
+                     {"saved_bytes", mem.saved_bytes}};
+    }
     if (!o.json) {
       std::cout << store.path() << ": " << s.objects << " objects (" << s.successors << " successors), " << s.links
                 << " links, " << human_bytes(static_cast<double>(s.bytes_stored)) << " stored, "
                 << human_bytes(static_cast<double>(s.bytes_saved)) << " saved, " << s.unreferenced
                 << " unreferenced (" << human_bytes(static_cast<double>(s.unreferenced_bytes)) << ")\n";
+      if (memory) {
+        std::cout << "page cache (estimate, " << mem.method << "): objects hold "
+                  << human_bytes(static_cast<double>(mem.resident_bytes)) << " resident; without sharing the guests "
+                  << "would hold " << human_bytes(static_cast<double>(mem.saved_bytes)) << " more\n";
+      }
     }
   } else if (action == "fsck") {
     const FsckResult r = store_fsck(store, repair, o.jobs, reporter);
@@ -379,7 +425,10 @@ main(int argc, char** argv)
   bool dry_run = false;
   bool repair = false;
   bool ignore_mtime = false;
+  bool files = false;
+  bool memory = false;
   std::optional<std::string> create;
+  std::optional<std::string> link;
   std::optional<std::uint64_t> min_size;
   std::vector<std::string> roots;
   std::vector<std::string> paths;
@@ -400,6 +449,8 @@ main(int argc, char** argv)
     ->check(CLI::IsMember({"copy", "adopt"}));
   scan->add_option("--min-size", min_size, "Smallest file to unify, in bytes (overrides the policy)");
   scan->add_flag("--ignore-mtime", ignore_mtime, "Share files that differ only in mtime");
+  scan->add_option("--link", link, "Link mode (overrides the policy): auto, iunlink, immutable, reflink, hardlink")
+    ->check(CLI::IsMember({"auto", "iunlink", "immutable", "reflink", "hardlink"}));
   scan->add_option("ROOT", roots, "Guest root directories")->required();
 
   auto* split = app.add_subcommand("split", "Give unified guest paths their private copy again");
@@ -407,8 +458,15 @@ main(int argc, char** argv)
   split->add_flag("--dry-run,-n", dry_run, "Change nothing");
   split->add_option("PATH", paths, "Files (absolute host paths)")->required();
 
-  auto* status = app.add_subcommand("status", "Show how much of each root is unified");
+  auto* release = app.add_subcommand("release", "Turn unified guest paths into private, writable files "
+                                                "(lifting protection) before a package manager replaces them");
+  release->add_flag("--json", common.json, "Print a machine-readable summary");
+  release->add_flag("--dry-run,-n", dry_run, "Change nothing");
+  release->add_option("PATH", paths, "Files (absolute host paths)")->required();
+
+  auto* status = app.add_subcommand("status", "Show how much of each root is unified, and in which link mode");
   add_common(status, true);
+  status->add_flag("--files", files, "List every unified file with its mode");
   status->add_option("ROOT", roots, "Guest root directories")->required();
 
   auto* store = app.add_subcommand("store", "Inspect and maintain the hash store");
@@ -422,6 +480,7 @@ main(int argc, char** argv)
   fsck->add_flag("--repair", repair, "Move corrupt objects to STORE/quarantine");
   fsck->add_option("--jobs,-j", common.jobs, "Hashing threads")->check(CLI::Range(1, 1024));
   gc->add_flag("--dry-run,-n", dry_run, "Only report what would be removed");
+  stats->add_flag("--memory", memory, "Estimate the page cache the shared objects save right now");
 
   try {
     app.parse(argc, argv);
@@ -433,19 +492,32 @@ main(int argc, char** argv)
   }
 
   raise_fd_limit();
+  // Paths from the command line may be relative to the working directory.
+  auto absolute = [](std::string& p) {
+    if (!p.empty() && p.front() != '/') {
+      p = std::filesystem::absolute(p).lexically_normal().string();
+    }
+  };
+  absolute(common.store);
+  for (auto& p : paths) {
+    absolute(p);
+  }
   try {
     if (scan->parsed()) {
-      return cmd_scan(common, roots, dry_run, create, min_size, ignore_mtime);
+      return cmd_scan(common, roots, dry_run, create, min_size, ignore_mtime, link);
     }
     if (split->parsed()) {
-      return cmd_split(common, paths, dry_run);
+      return cmd_split(common, paths, dry_run, "split");
+    }
+    if (release->parsed()) {
+      return cmd_split(common, paths, dry_run, "release");
     }
     if (status->parsed()) {
-      return cmd_status(common, roots);
+      return cmd_status(common, roots, files);
     }
     for (auto* cmd : {stats, fsck, gc}) {
       if (cmd->parsed()) {
-        return cmd_store(common, cmd->get_name(), repair, dry_run);
+        return cmd_store(common, cmd->get_name(), repair, dry_run, memory);
       }
     }
   } catch (const ConfigError& e) {

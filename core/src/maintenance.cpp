@@ -1,11 +1,18 @@
 #include "maintenance.hpp"
 
 #include "exceptions.hpp"
+#include "protect.hpp"
 #include "util/fs.hpp"
+#include "util/lock.hpp"
+#include "util/reflink.hpp"
 #include "util/xattr.hpp"
 #include "walker.hpp"
 
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -24,10 +31,95 @@ fanout_name(unsigned i)
   return {hex[i >> 4], hex[i & 15]};
 }
 
+// A Protector that only lifts (mode hardlink wants no protection), for the
+// maintenance commands, which work on objects of any mode.
+struct Lifter
+{
+  std::unique_ptr<VserverKernel> own;
+  Protector protector;
+
+  explicit Lifter(VserverKernel* vserver)
+    : own(vserver ? nullptr : make_vserver_kernel()), protector(LinkMode::hardlink, vserver ? *vserver : *own)
+  {
+  }
+};
+
+// Restores protection `p` (as lifted) on `fd`.
+util::Result<void>
+restore_protection(VserverKernel& vserver, int fd, Protection p, std::string_view display)
+{
+  if (p == Protection::none) {
+    return {};
+  }
+  Protector again(p == Protection::iunlink ? LinkMode::iunlink : LinkMode::immutable, vserver);
+  return again.protect(fd, display);
+}
+
+#ifndef SYS_cachestat
+#define SYS_cachestat 451
+#endif
+
+struct CachestatRange
+{
+  std::uint64_t off;
+  std::uint64_t len;
+};
+
+struct Cachestat
+{
+  std::uint64_t nr_cache;
+  std::uint64_t nr_dirty;
+  std::uint64_t nr_writeback;
+  std::uint64_t nr_evicted;
+  std::uint64_t nr_recently_evicted;
+};
+
+// Resident page-cache bytes of `fd`: cachestat(2) where the kernel has it,
+// else mmap + mincore.
+std::optional<std::uint64_t>
+resident_bytes(int fd, std::uint64_t size, std::string& method)
+{
+  static const long page = ::sysconf(_SC_PAGESIZE);
+  CachestatRange range{0, 0};
+  Cachestat cs{};
+  if (::syscall(SYS_cachestat, fd, &range, &cs, 0) == 0) {
+    method = "cachestat";
+    return cs.nr_cache * static_cast<std::uint64_t>(page);
+  }
+  if (size == 0) {
+    return 0;
+  }
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  if (map == MAP_FAILED) {
+    return std::nullopt;
+  }
+  const std::size_t pages = (size + static_cast<std::uint64_t>(page) - 1) / static_cast<std::uint64_t>(page);
+  std::vector<unsigned char> vec(pages);
+  std::optional<std::uint64_t> out;
+  if (::mincore(map, size, vec.data()) == 0) {
+    std::uint64_t n = 0;
+    for (const unsigned char v : vec) {
+      n += v & 1;
+    }
+    out = n * static_cast<std::uint64_t>(page);
+    method = "mincore";
+  }
+  ::munmap(map, size);
+  return out;
+}
+
+bool
+reflink_capable(int fd)
+{
+  struct statfs sfs;
+  return ::fstatfs(fd, &sfs) == 0
+         && (sfs.f_type == BTRFS_SUPER_MAGIC || sfs.f_type == static_cast<decltype(sfs.f_type)>(XFS_SUPER_MAGIC));
+}
+
 } // namespace
 
 StoreStats
-store_stats(const Store& store, Reporter& reporter)
+store_stats(const Store& store, Reporter& reporter, MemoryStats* memory)
 {
   StoreStats s;
   for (unsigned f = 0; f < 256; ++f) {
@@ -59,15 +151,29 @@ store_stats(const Store& store, Reporter& reporter)
       } else {
         s.bytes_saved += size * (guests - 1);
       }
+      if (memory) {
+        util::Fd fd(::openat(store.fanout_fd(f), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME));
+        if (!fd) {
+          return;
+        }
+        if (auto r = resident_bytes(fd.get(), size, memory->method)) {
+          memory->resident_bytes += *r;
+          if (guests > 1) {
+            memory->saved_bytes += *r * (guests - 1);
+          }
+        }
+      }
     });
   }
   return s;
 }
 
 FsckResult
-store_fsck(const Store& store, bool repair, unsigned jobs, Reporter& reporter)
+store_fsck(const Store& store, bool repair, unsigned jobs, Reporter& reporter, VserverKernel* vserver)
 {
   FsckResult result;
+  Lifter lifter(vserver);
+  VserverKernel& kernel = vserver ? *vserver : *lifter.own;
   std::mutex mu;
   std::atomic<unsigned> next{0};
   auto check_fanout = [&](unsigned f, std::vector<char>& buf) {
@@ -105,8 +211,10 @@ store_fsck(const Store& store, bool repair, unsigned jobs, Reporter& reporter)
       // kinds in the same read.
       IdentityHasher full;
       IdentityHasher no_mtime;
+      IdentityHasher content;
       full.start(meta, IdentityKind::full);
       no_mtime.start(meta, IdentityKind::ignore_mtime);
+      content.start(meta, IdentityKind::content_only);
       std::uint64_t total = 0;
       bool read_ok = true;
       for (;;) {
@@ -123,12 +231,13 @@ store_fsck(const Store& store, bool repair, unsigned jobs, Reporter& reporter)
         }
         full.update(buf.data(), *n);
         no_mtime.update(buf.data(), *n);
+        content.update(buf.data(), *n);
         total += *n;
       }
       if (!read_ok) {
         continue;
       }
-      const bool ok = full.finish() == id || no_mtime.finish() == id;
+      const bool ok = full.finish() == id || no_mtime.finish() == id || content.finish() == id;
       std::lock_guard lock(mu);
       ++result.checked;
       result.bytes_read += total;
@@ -137,16 +246,29 @@ store_fsck(const Store& store, bool repair, unsigned jobs, Reporter& reporter)
       }
       ++result.corrupt;
       reporter.error(disp + ": content or metadata do not match the object's name");
-      if (repair) {
-        const std::string qname = fanout_name(f) + name + "." + util::random_hex(4);
-        if (::renameat(store.fanout_fd(f), name.c_str(), store.quarantine_fd(), qname.c_str()) == 0) {
-          ++result.quarantined;
-          reporter.warning(disp + ": moved to " + store.path() + "/quarantine/" + qname
-                           + " (guests linked to it keep their files)");
-        } else {
-          ++result.errors;
-          reporter.error(util::sys_error("quarantine", disp).message);
-        }
+      if (!repair) {
+        continue;
+      }
+      // A protected inode's names cannot be moved: lift, move, protect again
+      // (the guests linked to it keep their files and their protection).
+      auto lifted = lifter.protector.lift(fd.get(), disp);
+      if (!lifted) {
+        ++result.errors;
+        reporter.error(lifted.error().message);
+        continue;
+      }
+      const std::string qname = fanout_name(f) + name + "." + util::random_hex(4);
+      if (::renameat(store.fanout_fd(f), name.c_str(), store.quarantine_fd(), qname.c_str()) == 0) {
+        ++result.quarantined;
+        reporter.warning(disp + ": moved to " + store.path() + "/quarantine/" + qname
+                         + " (guests linked to it keep their files)");
+      } else {
+        ++result.errors;
+        reporter.error(util::sys_error("quarantine", disp).message);
+      }
+      if (auto r = restore_protection(kernel, fd.get(), *lifted, disp); !r) {
+        ++result.errors;
+        reporter.error(r.error().message);
       }
     }
   };
@@ -173,9 +295,10 @@ store_fsck(const Store& store, bool repair, unsigned jobs, Reporter& reporter)
 }
 
 GcResult
-store_gc(const Store& store, bool dry_run, Reporter& reporter)
+store_gc(const Store& store, bool dry_run, Reporter& reporter, VserverKernel* vserver)
 {
   GcResult result;
+  Lifter lifter(vserver);
   for (unsigned f = 0; f < 256; ++f) {
     // Exclusive: no scan links to an object of this directory while gc
     // decides whether it is unreferenced.
@@ -193,6 +316,7 @@ store_gc(const Store& store, bool dry_run, Reporter& reporter)
       if (!Store::parse_object_name(f, name, id, successor)) {
         continue;
       }
+      const std::string disp = store.object_path(f, name);
       struct stat st;
       if (::fstatat(store.fanout_fd(f), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         continue;
@@ -201,10 +325,28 @@ store_gc(const Store& store, bool dry_run, Reporter& reporter)
         ++result.kept;
         continue;
       }
-      if (!dry_run && ::unlinkat(store.fanout_fd(f), name.c_str(), 0) != 0) {
-        ++result.errors;
-        reporter.error(util::sys_error("remove", store.object_path(f, name)).message);
+      util::Fd fd(::openat(store.fanout_fd(f), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      if (!fd) {
         continue;
+      }
+      // Reflink objects have no links; they are in use while a guest file
+      // shares their extents.
+      if (auto sharing = util::extent_sharing(fd.get(), disp); sharing && sharing->shared > 0) {
+        ++result.kept;
+        continue;
+      }
+      if (!dry_run) {
+        auto lifted = lifter.protector.lift(fd.get(), disp);
+        if (!lifted) {
+          ++result.errors;
+          reporter.error(lifted.error().message);
+          continue;
+        }
+        if (::unlinkat(store.fanout_fd(f), name.c_str(), 0) != 0) {
+          ++result.errors;
+          reporter.error(util::sys_error("remove", disp).message);
+          continue;
+        }
       }
       ++result.removed;
       result.bytes_freed += static_cast<std::uint64_t>(st.st_size);
@@ -214,9 +356,17 @@ store_gc(const Store& store, bool dry_run, Reporter& reporter)
 }
 
 std::vector<RootStatus>
-root_status(const Store& store, const Policy& policy, const std::vector<std::string>& roots, Reporter& reporter)
+root_status(const Store& store,
+            const Policy& policy,
+            const std::vector<std::string>& roots,
+            Reporter& reporter,
+            const FileModeFn& each_file,
+            VserverKernel* vserver)
 {
   const auto inodes = store.object_inodes();
+  Lifter lifter(vserver);
+  VserverKernel& kernel = vserver ? *vserver : *lifter.own;
+  const bool has_vserver = static_cast<bool>(kernel.probe());
   std::vector<RootStatus> out;
   for (const auto& root : roots) {
     auto fd = util::open_host_dir(root);
@@ -235,10 +385,17 @@ root_status(const Store& store, const Policy& policy, const std::vector<std::str
       const Policy& policy;
       const std::unordered_set<ino_t>& inodes;
       Reporter& reporter;
+      const FileModeFn& each_file;
+      Protector& protector;
+      bool has_vserver;
+      int root_fd;
+      bool reflinks;
       RootStatus status;
 
-      Visitor(const Store& s, const Policy& p, const std::unordered_set<ino_t>& i, Reporter& r)
-        : store(s), policy(p), inodes(i), reporter(r)
+      Visitor(const Store& s, const Policy& p, const std::unordered_set<ino_t>& i, Reporter& r, const FileModeFn& e,
+              Protector& pr, bool vs, int rfd)
+        : store(s), policy(p), inodes(i), reporter(r), each_file(e), protector(pr), has_vserver(vs), root_fd(rfd),
+          reflinks(reflink_capable(rfd))
       {
       }
 
@@ -248,8 +405,37 @@ root_status(const Store& store, const Policy& policy, const std::vector<std::str
         return !(st.st_ino == store.ino() && st.st_dev == store.dev());
       }
 
+      std::string_view
+      mode_of(const std::string& path, const struct stat& st, std::uint64_t attributes)
+      {
+        if (st.st_nlink > 1 && inodes.contains(st.st_ino)) {
+          if (!(attributes & STATX_ATTR_IMMUTABLE)) {
+            return "hardlink";
+          }
+          if (has_vserver) {
+            auto fd = util::open_beneath(root_fd, path.substr(1), O_RDONLY, path);
+            if (fd) {
+              if (auto p = protector.state(fd->get(), path); p && *p == Protection::iunlink) {
+                return "iunlink";
+              }
+            }
+          }
+          return "immutable";
+        }
+        if (reflinks && st.st_size > 0) {
+          auto fd = util::open_beneath(root_fd, path.substr(1), O_RDONLY, path);
+          if (fd) {
+            auto sharing = util::extent_sharing(fd->get(), path);
+            if (sharing && sharing->extents > 0 && sharing->shared == sharing->extents) {
+              return "reflink";
+            }
+          }
+        }
+        return {};
+      }
+
       void
-      entry(const std::string& dir, const std::string& name, const struct stat& st) override
+      entry(const std::string& dir, const std::string& name, const struct stat& st, std::uint64_t attributes) override
       {
         if (!S_ISREG(st.st_mode)) {
           return;
@@ -258,16 +444,25 @@ root_status(const Store& store, const Policy& policy, const std::vector<std::str
         ++status.files;
         status.bytes += size;
         const std::string path = child_path(dir, name);
-        if (!policy.excludes(path) && size >= policy.min_size) {
+        const bool candidate = !policy.excludes(path) && size >= policy.min_size;
+        if (candidate) {
           ++status.candidates;
           status.candidate_bytes += size;
         }
-        if (st.st_nlink > 1 && inodes.contains(st.st_ino)) {
-          ++status.unified_files;
-          status.unified_bytes += size;
+        const std::string_view mode = (candidate || st.st_nlink > 1) ? mode_of(path, st, attributes) : "";
+        if (mode.empty()) {
+          return;
+        }
+        ++status.unified_files;
+        status.unified_bytes += size;
+        ++status.modes[std::string(mode)];
+        if (mode != "reflink") {
           // Each of the n-1 guest names carries (n-2)/(n-1) of the saving.
           const std::uint64_t guests = st.st_nlink - 1;
           status.saved_bytes += guests > 1 ? size * (guests - 1) / guests : 0;
+        }
+        if (each_file) {
+          each_file(status.root, path, mode);
         }
       }
 
@@ -281,7 +476,7 @@ root_status(const Store& store, const Policy& policy, const std::vector<std::str
       {
         reporter.error(message);
       }
-    } visitor(store, policy, inodes, reporter);
+    } visitor(store, policy, inodes, reporter, each_file, lifter.protector, has_vserver, fd->get());
     visitor.status.root = root;
     walk_tree(fd->get(), root, visitor);
     out.push_back(visitor.status);

@@ -5,6 +5,8 @@
 #include "store.hpp"
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,7 +24,17 @@ struct StoreStats
   std::uint64_t stray = 0;         // entries that are not objects
 };
 
-StoreStats store_stats(const Store& store, Reporter& reporter);
+// With `memory`, also estimates the page cache the shared objects save right
+// now: each object's resident pages (cachestat, or mincore) times its guest
+// links beyond the first.
+struct MemoryStats
+{
+  std::uint64_t resident_bytes = 0;  // page cache held by objects
+  std::uint64_t saved_bytes = 0;     // estimate: resident x (guest links - 1)
+  std::string method;                // "cachestat" or "mincore"
+};
+
+StoreStats store_stats(const Store& store, Reporter& reporter, MemoryStats* memory = nullptr);
 
 struct FsckResult
 {
@@ -34,7 +46,10 @@ struct FsckResult
   std::uint64_t errors = 0;
 };
 
-FsckResult store_fsck(const Store& store, bool repair, unsigned jobs, Reporter& reporter);
+// Objects carrying protection (immutable, iunlink) are lifted to be moved
+// and protected again in quarantine; `vserver` may be null (real kernel).
+FsckResult store_fsck(const Store& store, bool repair, unsigned jobs, Reporter& reporter,
+                      VserverKernel* vserver = nullptr);
 
 struct GcResult
 {
@@ -44,7 +59,9 @@ struct GcResult
   std::uint64_t errors = 0;
 };
 
-GcResult store_gc(const Store& store, bool dry_run, Reporter& reporter);
+// Removes objects that no guest uses: link count 1 and (reflink mode) no
+// extent shared with any other file. Lifts protection before removing.
+GcResult store_gc(const Store& store, bool dry_run, Reporter& reporter, VserverKernel* vserver = nullptr);
 
 struct RootStatus
 {
@@ -56,12 +73,21 @@ struct RootStatus
   std::uint64_t saved_bytes = 0;     // this root's fair share of the saving
   std::uint64_t candidates = 0;      // files the policy admits
   std::uint64_t candidate_bytes = 0;
+  // Unified files by the mode they are in: "iunlink", "immutable",
+  // "hardlink" (a link to an object without protection), "reflink" (every
+  // extent shared).
+  std::map<std::string, std::uint64_t> modes;
 };
+
+// Called for every unified file with its path inside the root and its mode.
+using FileModeFn = std::function<void(const std::string& root, const std::string& path, std::string_view mode)>;
 
 // Throws ConfigError when a root is not a directory on the store's filesystem.
 std::vector<RootStatus> root_status(const Store& store,
                                     const Policy& policy,
                                     const std::vector<std::string>& roots,
-                                    Reporter& reporter);
+                                    Reporter& reporter,
+                                    const FileModeFn& each_file = {},
+                                    VserverKernel* vserver = nullptr);
 
 } // namespace pkgunify

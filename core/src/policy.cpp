@@ -205,6 +205,28 @@ set_create(Policy& policy, const Item& item)
 }
 
 void
+set_link(Policy& policy, const Item& item)
+{
+  constexpr std::string_view expected = "'auto', 'iunlink', 'immutable', 'reflink' or 'hardlink'";
+  const auto mode = parse_link_mode(item.string(expected));
+  if (!mode) {
+    item.fail_expected(expected);
+  }
+  policy.link = *mode;
+}
+
+void
+set_link_fallback(Policy& policy, const Item& item)
+{
+  constexpr std::string_view expected = "'immutable', 'reflink' or 'hardlink'";
+  const auto mode = parse_link_mode(item.string(expected));
+  if (!mode || *mode == LinkMode::auto_select || *mode == LinkMode::iunlink) {
+    item.fail_expected(expected);
+  }
+  policy.link_fallback = *mode;
+}
+
+void
 set_patterns(const Item& item,
              std::vector<std::string>& patterns,
              std::vector<Glob>& globs)
@@ -250,6 +272,8 @@ constexpr std::array k_keys{
              [](Policy& policy, const Item& item) {
                set_patterns(item, policy.include, policy.include_globs);
              }},
+  KeyHandler{"link", set_link},
+  KeyHandler{"link_fallback", set_link_fallback},
   KeyHandler{"min_size", set_min_size},
   KeyHandler{"store", set_store},
 };
@@ -449,6 +473,36 @@ to_string(CreateMode mode)
     return "adopt";
   }
   return "?";
+}
+
+std::string_view
+to_string(LinkMode mode)
+{
+  switch (mode) {
+  case LinkMode::auto_select:
+    return "auto";
+  case LinkMode::iunlink:
+    return "iunlink";
+  case LinkMode::immutable:
+    return "immutable";
+  case LinkMode::reflink:
+    return "reflink";
+  case LinkMode::hardlink:
+    return "hardlink";
+  }
+  return "?";
+}
+
+std::optional<LinkMode>
+parse_link_mode(std::string_view name)
+{
+  for (const auto mode : {LinkMode::auto_select, LinkMode::iunlink, LinkMode::immutable, LinkMode::reflink,
+                          LinkMode::hardlink}) {
+    if (name == to_string(mode)) {
+      return mode;
+    }
+  }
+  return std::nullopt;
 }
 
 } // namespace pkgunify

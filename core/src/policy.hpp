@@ -15,6 +15,15 @@ namespace pkgunify {
 
 enum class CreateMode { copy, adopt };
 
+// How unified files are protected (docs/link-modes.md).
+enum class LinkMode {
+  auto_select,  // iunlink where the kernel has it, else the policy's fallback
+  iunlink,      // Linux-VServer immutable + iunlink attributes
+  immutable,    // FS_IMMUTABLE_FL; lifted briefly to add links; `release`
+  reflink,      // separate inodes sharing extents (btrfs, XFS)
+  hardlink,     // plain hard links, no protection
+};
+
 struct Policy
 {
   std::string source = "<built-in>";  // file the policy came from
@@ -22,6 +31,8 @@ struct Policy
   std::uint64_t min_size = 16;
   bool ignore_mtime = false;
   CreateMode create = CreateMode::copy;
+  LinkMode link = LinkMode::auto_select;
+  LinkMode link_fallback = LinkMode::immutable;  // never auto_select or iunlink
   std::vector<std::string> exclude;  // glob patterns (see glob.hpp)
   std::vector<std::string> include;  // override excludes, never /etc
 
@@ -57,5 +68,8 @@ Policy parse_policy(std::string_view text, std::string_view source);
 Policy load_policy(const std::string& path);
 
 std::string_view to_string(CreateMode mode);
+std::string_view to_string(LinkMode mode);
+// "auto", "iunlink", "immutable", "reflink", "hardlink"; nullopt otherwise.
+std::optional<LinkMode> parse_link_mode(std::string_view name);
 
 } // namespace pkgunify

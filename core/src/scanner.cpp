@@ -2,6 +2,8 @@
 
 #include "exceptions.hpp"
 #include "util/fs.hpp"
+#include "util/lock.hpp"
+#include "util/reflink.hpp"
 #include "util/xattr.hpp"
 #include "walker.hpp"
 
@@ -45,6 +47,7 @@ struct Candidate
   ino_t ino;
   std::uint64_t size;
   nlink_t nlink;
+  bool immutable;  // STATX_ATTR_IMMUTABLE when walked
 };
 
 struct Leftover
@@ -54,7 +57,7 @@ struct Leftover
   std::string name;
 };
 
-enum class Outcome { ready, already, skipped, failed };
+enum class Outcome { ready, already, fix_protection, skipped, failed };
 
 // What a worker hands to the committer for one inode (a group of paths).
 struct Prepared
@@ -69,6 +72,7 @@ struct Prepared
   ObjectId id;
   util::Fd tmp;        // new object content with metadata, unpublished
   std::uint64_t bytes_read = 0;
+  bool was_shared = false;  // reflink: extents were shared before
 };
 
 bool
@@ -81,8 +85,11 @@ same_content_state(const struct stat& a, const struct stat& b)
 } // namespace
 
 IdentityKind
-identity_kind(const Policy& policy)
+identity_kind(const Policy& policy, LinkMode mode)
 {
+  if (mode == LinkMode::reflink) {
+    return IdentityKind::content_only;
+  }
   return policy.ignore_mtime ? IdentityKind::ignore_mtime : IdentityKind::full;
 }
 
@@ -136,6 +143,9 @@ struct Unifier::Impl
   ScanOptions opt;
   Reporter& reporter;
   IdentityKind kind;
+  std::unique_ptr<VserverKernel> own_vserver;
+  Protector protector;
+  bool reflink;
 
   std::vector<Root> roots;
   std::vector<std::string> dirs;
@@ -163,7 +173,13 @@ struct Unifier::Impl
   util::Fd cached_dir_fd;
 
   Impl(const Store& s, ScanOptions o, Reporter& r)
-    : store(s), opt(std::move(o)), reporter(r), kind(identity_kind(opt.policy))
+    : store(s),
+      opt(std::move(o)),
+      reporter(r),
+      kind(identity_kind(opt.policy, opt.link)),
+      own_vserver(opt.vserver ? nullptr : make_vserver_kernel()),
+      protector(opt.link, opt.vserver ? *opt.vserver : *own_vserver),
+      reflink(opt.link == LinkMode::reflink)
   {
   }
 
@@ -204,7 +220,8 @@ struct Unifier::Impl
 
   // Classifies one directory entry found by the walk or named by add_file.
   void
-  consider(std::uint32_t root, std::uint32_t dir, const std::string& name, const struct stat& st)
+  consider(std::uint32_t root, std::uint32_t dir, const std::string& name, const struct stat& st,
+           std::uint64_t attributes)
   {
     if (name.starts_with(k_guest_tmp_prefix)) {
       leftovers.push_back({root, dir, name});
@@ -225,7 +242,8 @@ struct Unifier::Impl
       return;
     }
     ++stats.candidates;
-    candidates.push_back({root, dir, name, st.st_ino, static_cast<std::uint64_t>(st.st_size), st.st_nlink});
+    candidates.push_back({root, dir, name, st.st_ino, static_cast<std::uint64_t>(st.st_size), st.st_nlink,
+                          (attributes & STATX_ATTR_IMMUTABLE) != 0});
   }
 
   // ---- Workers ----------------------------------------------------------
@@ -248,8 +266,15 @@ struct Unifier::Impl
     const Candidate& c = candidates[begin];
     const std::string disp = display(c);
 
-    if (c.nlink > 1 && inodes().contains(c.ino)) {
-      p->outcome = Outcome::already;
+    if (!reflink && c.nlink > 1 && inodes().contains(c.ino)) {
+      const bool want = protector.wanted() != Protection::none;
+      p->outcome = (c.immutable == want || opt.dry_run) ? Outcome::already : Outcome::fix_protection;
+      return p;
+    }
+    if (!reflink && c.immutable) {
+      // Protected by someone else (chattr +i in the guest): leave it.
+      p->outcome = Outcome::skipped;
+      p->reason = "immutable";
       return p;
     }
 
@@ -289,6 +314,9 @@ struct Unifier::Impl
       return p;
     }
     p->meta = FileMeta::from_stat(*st, std::move(*xattrs));
+    if (reflink) {
+      return prepare_reflink(std::move(p), std::move(*fd), *st, buffer);
+    }
 
     IdentityHasher hasher;
     hasher.start(p->meta, kind);
@@ -377,6 +405,75 @@ struct Unifier::Impl
     return p;
   }
 
+  // Reflink mode: the file keeps its inode. Its extents are cloned into a
+  // temporary store file, which is hashed (a clone cannot change under us);
+  // the committer shares the file's extents with the object through
+  // FIDEDUPERANGE, which compares the bytes in the kernel.
+  std::unique_ptr<Prepared>
+  prepare_reflink(std::unique_ptr<Prepared> p, util::Fd fd, const struct stat& st, std::vector<char>& buffer)
+  {
+    const Candidate& c = candidates[p->begin];
+    const std::string disp = display(c);
+    auto sharing = util::extent_sharing(fd.get(), disp);
+    if (sharing && sharing->extents > 0 && sharing->shared == sharing->extents && sharing->inline_or_unknown == 0) {
+      p->outcome = Outcome::already;  // every extent is shared already
+      return p;
+    }
+    p->was_shared = sharing && sharing->shared > 0;
+    auto tmp = store.make_temp();
+    if (!tmp) {
+      p->reason = tmp.error().message;
+      return p;
+    }
+    if (auto r = util::clone_file(fd.get(), tmp->get(), disp); !r) {
+      p->reason = r.error().message;
+      return p;
+    }
+    IdentityHasher hasher;
+    auto tst = util::fstat_fd(tmp->get(), store.path() + "/tmp");
+    if (!tst) {
+      p->reason = tst.error().message;
+      return p;
+    }
+    FileMeta meta;
+    meta.size = static_cast<std::uint64_t>(tst->st_size);
+    hasher.start(meta, kind);
+    if (buffer.size() < k_chunk) {
+      buffer.resize(k_chunk);
+    }
+    std::uint64_t offset = 0;
+    for (;;) {
+      const ssize_t n = ::pread(tmp->get(), buffer.data(), k_chunk, static_cast<off_t>(offset));
+      if (n < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        p->reason = util::sys_error("read clone of", disp).message;
+        return p;
+      }
+      if (n == 0) {
+        break;
+      }
+      hasher.update(buffer.data(), static_cast<std::size_t>(n));
+      offset += static_cast<std::uint64_t>(n);
+    }
+    p->bytes_read = offset;
+    p->id = hasher.finish();
+    p->meta = meta;
+    p->st = st;
+    auto existing = store.stat_object(p->id, 0);
+    if (!existing) {
+      p->reason = existing.error().message;
+      return p;
+    }
+    if (!existing->has_value() && !opt.dry_run) {
+      p->tmp = std::move(*tmp);
+    }
+    p->fd = std::move(fd);
+    p->outcome = Outcome::ready;
+    return p;
+  }
+
   void
   worker(const std::vector<std::pair<std::size_t, std::size_t>>& groups, std::atomic<std::size_t>& next)
   {
@@ -425,6 +522,9 @@ struct Unifier::Impl
   bool
   object_matches(const struct stat& ost, const FileMeta& meta) const
   {
+    if (kind == IdentityKind::content_only) {
+      return static_cast<std::uint64_t>(ost.st_size) == meta.size;
+    }
     return static_cast<std::uint64_t>(ost.st_size) == meta.size && (ost.st_mode & 07777) == meta.mode
            && ost.st_uid == meta.uid && ost.st_gid == meta.gid
            && (kind != IdentityKind::full
@@ -432,7 +532,7 @@ struct Unifier::Impl
                    && static_cast<std::uint32_t>(ost.st_mtim.tv_nsec) == meta.mtime_nsec));
   }
 
-  enum class LinkResult { linked, already, emlink, changed, failed };
+  enum class LinkResult { linked, already, emlink, changed, failed, eperm };
 
   // Replaces the candidate's path by a link to object (id, successor).
   LinkResult
@@ -470,11 +570,18 @@ struct Unifier::Impl
       if (errno == EMLINK) {
         return LinkResult::emlink;
       }
+      if (errno == EPERM) {
+        return LinkResult::eperm;
+      }
       reporter.error(util::sys_error("link " + store.object_path(id, successor) + " to", disp).message);
       return LinkResult::failed;
     }
     bool exchanged = true;
     if (::renameat2(dirfd, tmpname.c_str(), dirfd, c.name.c_str(), RENAME_EXCHANGE) != 0) {
+      if (errno == EPERM) {
+        ::unlinkat(dirfd, tmpname.c_str(), 0);
+        return LinkResult::eperm;
+      }
       if (errno != EINVAL && errno != ENOSYS) {
         const int err = errno;
         ::unlinkat(dirfd, tmpname.c_str(), 0);
@@ -611,6 +718,10 @@ struct Unifier::Impl
     case Outcome::already:
       stats.already_linked += n;
       return;
+    case Outcome::fix_protection:
+      stats.already_linked += n;
+      fix_protection(p);
+      return;
     case Outcome::skipped:
       skip(p.reason, n);
       return;
@@ -620,6 +731,10 @@ struct Unifier::Impl
       return;
     case Outcome::ready:
       break;
+    }
+    if (reflink) {
+      commit_reflink(p);
+      return;
     }
 
     const ObjectId& id = p.id;
@@ -654,6 +769,7 @@ struct Unifier::Impl
     }
 
     unsigned successor = 0;
+    bool adopted = false;
     std::size_t i = p.begin;
     while (i < p.end) {
       const Candidate& c = candidates[i];
@@ -681,6 +797,7 @@ struct Unifier::Impl
           pub = store.publish(p.fd.get(), id, 0);
           if (pub && *pub) {
             ++stats.objects_created;
+            adopted = true;
           }
         } else if (successor > 0) {
           if (auto s = create_successor(id, successor); !s) {
@@ -708,13 +825,17 @@ struct Unifier::Impl
                        "run 'pkgunify store fsck' (needed for " + display(c) + ")");
         return;
       }
-      switch (link_path(c, p, id, successor, objst)) {
+      switch (link_protected(c, p, id, successor, objst)) {
       case LinkResult::linked:
         count_link(c, p);
         ++i;
         break;
       case LinkResult::already:
-        ++stats.already_linked;
+        if (adopted && c.ino == objst.st_ino) {
+          ++stats.linked;  // adopted: the file itself became the object
+        } else {
+          ++stats.already_linked;
+        }
         ++i;
         break;
       case LinkResult::emlink:
@@ -725,10 +846,174 @@ struct Unifier::Impl
         ++i;
         break;
       case LinkResult::failed:
+      case LinkResult::eperm:
         ++stats.errors;
         ++i;
         break;
       }
+    }
+    if (adopted && protector.wanted() != Protection::none) {
+      if (auto r = protector.protect(p.fd.get(), store.object_path(id, 0)); !r) {
+        fail(r.error().message);
+      }
+    }
+  }
+
+  // Runs link_path with the object's protection lifted where the mode needs
+  // it (immutable: always; others: when the kernel says EPERM), under an
+  // exclusive lock on the object so that concurrent runs do not restore the
+  // flag while another one has it lifted.
+  LinkResult
+  link_protected(const Candidate& c, Prepared& p, const ObjectId& id, unsigned successor, const struct stat& ost)
+  {
+    const std::string opath = store.object_path(id, successor);
+    util::Fd objfd;
+    util::FileLock objlock;
+    auto open_and_lift = [&]() -> bool {
+      auto o = store.open_object(id, successor);
+      if (!o) {
+        reporter.error(o.error().message);
+        return false;
+      }
+      objfd = std::move(*o);
+      auto l = util::FileLock::acquire(objfd.get(), util::FileLock::Mode::exclusive, opath);
+      if (!l) {
+        reporter.error(l.error().message);
+        return false;
+      }
+      objlock = std::move(*l);
+      if (auto lifted = protector.lift(objfd.get(), opath); !lifted) {
+        reporter.error(lifted.error().message);
+        return false;
+      }
+      return true;
+    };
+    if (protector.mode() == LinkMode::immutable && !opt.dry_run && !open_and_lift()) {
+      return LinkResult::failed;
+    }
+    LinkResult r = link_path(c, p, id, successor, ost);
+    if (r == LinkResult::eperm && !objfd) {
+      if (!open_and_lift()) {
+        return LinkResult::failed;
+      }
+      r = link_path(c, p, id, successor, ost);
+    }
+    if (r == LinkResult::eperm) {
+      reporter.error(display(c) + ": operation not permitted while linking it to " + opath
+                     + " (is the file or its directory immutable or append-only?)");
+      r = LinkResult::failed;
+    }
+    if (objfd) {
+      if (auto pr = protector.protect(objfd.get(), opath); !pr) {
+        reporter.error(pr.error().message);
+      }
+    }
+    return r;
+  }
+
+  // A linked file whose protection does not match the mode (a run that was
+  // interrupted while the flag was lifted, or a change of link mode).
+  void
+  fix_protection(Prepared& p)
+  {
+    const Candidate& c = candidates[p.begin];
+    const std::string disp = display(c);
+    const std::string rel = child_path(dirs[c.dir], c.name).substr(1);
+    auto fd = util::open_beneath(roots[c.root].fd.get(), rel, O_RDONLY, disp);
+    if (!fd) {
+      return;  // gone meanwhile
+    }
+    auto st = util::fstat_fd(fd->get(), disp);
+    if (!st || st->st_ino != c.ino) {
+      return;
+    }
+    auto lock = util::FileLock::acquire(fd->get(), util::FileLock::Mode::exclusive, disp);
+    if (!lock) {
+      fail(lock.error().message);
+      return;
+    }
+    if (protector.wanted() == Protection::none) {
+      if (auto r = protector.lift(fd->get(), disp); !r) {
+        fail(r.error().message);
+        return;
+      }
+    } else if (auto r = protector.protect(fd->get(), disp); !r) {
+      fail(r.error().message);
+      return;
+    }
+    ++stats.protection_fixed;
+  }
+
+  // Reflink mode: publish the clone as the object if it is new, else let the
+  // kernel compare and share the file's extents with the object.
+  void
+  commit_reflink(Prepared& p)
+  {
+    const std::size_t n = p.end - p.begin;
+    const Candidate& c = candidates[p.begin];
+    const ObjectId& id = p.id;
+    if (opt.dry_run) {
+      auto ost = store.stat_object(id, 0);
+      if ((ost && ost->has_value()) || dry_created.contains(id.hex())) {
+        stats.linked += n;
+        stats.bytes_saved += p.was_shared ? 0 : static_cast<std::int64_t>(c.size);
+      } else {
+        dry_created.insert(id.hex());
+        ++stats.objects_created;
+        stats.linked += n;
+      }
+      return;
+    }
+    auto lock = store.lock_fanout(id.fanout(), util::FileLock::Mode::shared);
+    if (!lock) {
+      stats.errors += n;
+      reporter.error(lock.error().message);
+      return;
+    }
+    if (p.tmp) {
+      auto pub = store.publish(p.tmp.get(), id, 0);
+      if (!pub) {
+        stats.errors += n;
+        reporter.error(pub.error().message);
+        return;
+      }
+      if (*pub) {
+        // The object is a clone of this very file: they share every extent.
+        ++stats.objects_created;
+        stats.linked += n;
+        return;
+      }
+    }
+    auto obj = store.open_object(id, 0);
+    if (!obj) {
+      if (obj.error().code == ENOENT) {
+        skip("store-busy", n);
+        return;
+      }
+      stats.errors += n;
+      reporter.error(obj.error().message);
+      return;
+    }
+    auto ost = util::fstat_fd(obj->get(), store.object_path(id, 0));
+    if (!ost || !object_matches(*ost, p.meta)) {
+      stats.errors += n;
+      reporter.error(store.object_path(id, 0) + ": object does not match its name; run 'pkgunify store fsck' "
+                     "(needed for " + display(c) + ")");
+      return;
+    }
+    auto r = util::dedupe_file(obj->get(), p.fd.get(), p.meta.size, display(c));
+    if (!r) {
+      stats.errors += n;
+      reporter.error(r.error().message);
+      return;
+    }
+    if (*r == util::DedupeResult::differs) {
+      skip("changed", n);
+      return;
+    }
+    stats.linked += n;
+    if (!p.was_shared) {
+      stats.bytes_saved += static_cast<std::int64_t>(c.size);
     }
   }
 
@@ -914,9 +1199,9 @@ Unifier::add_tree(std::size_t root)
     }
 
     void
-    entry(const std::string& /*dir*/, const std::string& name, const struct stat& st) override
+    entry(const std::string& /*dir*/, const std::string& name, const struct stat& st, std::uint64_t attributes) override
     {
-      impl.consider(root, current, name, st);
+      impl.consider(root, current, name, st, attributes);
     }
 
     void
@@ -959,17 +1244,18 @@ Unifier::add_file(std::size_t root, const std::string& path)
     impl.reporter.error(dfd.error().message);
     return;
   }
-  auto st = util::stat_at(dfd->get(), name, disp);
-  if (!st) {
-    if (st.error().code == ENOENT) {
+  struct stat st;
+  std::uint64_t attributes = 0;
+  if (stat_entry(dfd->get(), name.c_str(), st, attributes) != 0) {
+    if (errno == ENOENT) {
       impl.skip("missing");
       return;
     }
     ++impl.stats.errors;
-    impl.reporter.error(st.error().message);
+    impl.reporter.error(util::sys_error("stat", disp).message);
     return;
   }
-  impl.consider(static_cast<std::uint32_t>(root), impl.intern_dir(dir), name, *st);
+  impl.consider(static_cast<std::uint32_t>(root), impl.intern_dir(dir), name, st, attributes);
 }
 
 ScanStats

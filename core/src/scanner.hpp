@@ -17,6 +17,7 @@
 #pragma once
 
 #include "policy.hpp"
+#include "protect.hpp"
 #include "store.hpp"
 
 #include <cstdint>
@@ -33,6 +34,10 @@ struct ScanOptions
   Policy policy = default_policy();
   bool dry_run = false;
   unsigned jobs = 0;  // 0: one per core
+  // The resolved link mode (resolve_link_mode); never auto_select.
+  LinkMode link = LinkMode::hardlink;
+  // The vserver kernel interface; null: the real syscall. Tests pass a fake.
+  VserverKernel* vserver = nullptr;
 };
 
 struct ScanStats
@@ -45,6 +50,8 @@ struct ScanStats
   std::uint64_t bytes_read = 0;       // content bytes read and hashed
   std::int64_t bytes_saved = 0;       // disk bytes freed, less new objects
   std::uint64_t leftovers_cleaned = 0;  // temporary names of an interrupted run
+  std::uint64_t protection_fixed = 0;   // linked files whose protection was set
+                                        // (or lifted) to match the link mode
   std::uint64_t errors = 0;           // files that failed (each reported)
   std::map<std::string, std::uint64_t> skipped;  // reason -> count
 };
@@ -85,8 +92,8 @@ private:
   std::unique_ptr<Impl> m_impl;
 };
 
-// Identity kind the policy asks for.
-IdentityKind identity_kind(const Policy& policy);
+// Identity kind the policy and link mode ask for.
+IdentityKind identity_kind(const Policy& policy, LinkMode mode);
 
 // Creates `tmp`'s metadata from `meta` (owner, xattrs, mode, mtime) and reads
 // it back to check that the filesystem kept all of it.

@@ -1,7 +1,9 @@
 #include "split.hpp"
 
 #include "identity.hpp"
+#include "protect.hpp"
 #include "util/fs.hpp"
+#include "util/lock.hpp"
 #include "util/xattr.hpp"
 
 #include <fcntl.h>
@@ -54,8 +56,10 @@ copy_content(int from, int to, std::uint64_t size, std::string_view display)
 } // namespace
 
 SplitResult
-split_path(const std::string& path, bool dry_run, Reporter& reporter)
+split_path(const std::string& path, bool dry_run, Reporter& reporter, VserverKernel* vserver)
 {
+  std::unique_ptr<VserverKernel> own = vserver ? nullptr : make_vserver_kernel();
+  VserverKernel& kernel = vserver ? *vserver : *own;
   const auto slash = path.rfind('/');
   if (path.empty() || path.front() != '/' || slash + 1 == path.size()) {
     reporter.error(path + ": not an absolute file path");
@@ -83,6 +87,16 @@ split_path(const std::string& path, bool dry_run, Reporter& reporter)
     return SplitResult::failed;
   }
   if (st->st_nlink <= 1) {
+    // Private already; a leftover protection is lifted so that it is
+    // writable, as release promises.
+    Protector lifter(LinkMode::hardlink, kernel);
+    auto state = lifter.state(fd.get(), path);
+    if (state && *state != Protection::none && !dry_run) {
+      if (auto r = lifter.lift(fd.get(), path); !r) {
+        reporter.error(r.error().message);
+        return SplitResult::failed;
+      }
+    }
     return SplitResult::not_shared;
   }
   if (dry_run) {
@@ -115,8 +129,30 @@ split_path(const std::string& path, bool dry_run, Reporter& reporter)
   if (::fsync(tmp.get()) != 0) {
     return fail(util::sys_error("sync private copy of", path).message);
   }
+  // Lift the shared inode's protection for the exchange, under a lock that
+  // keeps concurrent runs from restoring it meanwhile.
+  auto lock = util::FileLock::acquire(fd.get(), util::FileLock::Mode::exclusive, path);
+  if (!lock) {
+    return fail(lock.error().message);
+  }
+  Protector lifter(LinkMode::hardlink, kernel);
+  auto lifted = lifter.lift(fd.get(), path);
+  if (!lifted) {
+    return fail(lifted.error().message);
+  }
+  auto restore = [&] {
+    if (*lifted == Protection::none) {
+      return;
+    }
+    Protector again(*lifted == Protection::iunlink ? LinkMode::iunlink : LinkMode::immutable, kernel);
+    if (auto r = again.protect(fd.get(), path); !r) {
+      reporter.error(r.error().message);
+    }
+  };
   if (::renameat2(dfd->get(), tmpname.c_str(), dfd->get(), name.c_str(), RENAME_EXCHANGE) != 0) {
-    return fail(util::sys_error("replace", path).message);
+    const int err = errno;
+    restore();
+    return fail(util::sys_error("replace", path, err).message);
   }
   struct stat old;
   struct stat now;
@@ -125,11 +161,13 @@ split_path(const std::string& path, bool dry_run, Reporter& reporter)
                   && now.st_mtim.tv_sec == st->st_mtim.tv_sec && now.st_mtim.tv_nsec == st->st_mtim.tv_nsec;
   if (!ok) {
     ::renameat2(dfd->get(), tmpname.c_str(), dfd->get(), name.c_str(), RENAME_EXCHANGE);
+    restore();
     return fail(path + ": changed while it was split; left as it was");
   }
   if (::unlinkat(dfd->get(), tmpname.c_str(), 0) != 0) {
     reporter.warning(util::sys_error("remove temporary", dir + "/" + tmpname).message);
   }
+  restore();
   ::fsync(dfd->get());
   return SplitResult::split;
 }

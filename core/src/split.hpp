@@ -11,7 +11,11 @@ enum class SplitResult { split, not_shared, failed };
 
 // `path` is an absolute host path; no symlink on it is followed. The file is
 // copied (content, owner, mode, mtime, xattrs) to a temporary name in its
-// directory, made durable, and exchanged with the path atomically.
-SplitResult split_path(const std::string& path, bool dry_run, Reporter& reporter);
+// directory, made durable, and exchanged with the path atomically. A
+// protected (immutable, iunlink) shared inode is lifted for the exchange,
+// under an exclusive lock, and protected again for the other guests; the
+// private copy is writable. This is also `pkgunify release`. `vserver`: null
+// for the real kernel.
+SplitResult split_path(const std::string& path, bool dry_run, Reporter& reporter, VserverKernel* vserver = nullptr);
 
 } // namespace pkgunify

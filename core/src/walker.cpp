@@ -4,6 +4,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <utility>
@@ -20,6 +22,31 @@ child_path(std::string_view dir, std::string_view name)
   }
   out += name;
   return out;
+}
+
+int
+stat_entry(int dirfd, const char* name, struct stat& st, std::uint64_t& attributes)
+{
+  struct statx sx;
+  if (::statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_BASIC_STATS, &sx) != 0) {
+    return -1;
+  }
+  st = {};
+  st.st_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+  st.st_ino = sx.stx_ino;
+  st.st_mode = sx.stx_mode;
+  st.st_nlink = sx.stx_nlink;
+  st.st_uid = sx.stx_uid;
+  st.st_gid = sx.stx_gid;
+  st.st_rdev = makedev(sx.stx_rdev_major, sx.stx_rdev_minor);
+  st.st_size = static_cast<off_t>(sx.stx_size);
+  st.st_blksize = static_cast<blksize_t>(sx.stx_blksize);
+  st.st_blocks = static_cast<blkcnt_t>(sx.stx_blocks);
+  st.st_atim = {sx.stx_atime.tv_sec, sx.stx_atime.tv_nsec};
+  st.st_mtim = {sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec};
+  st.st_ctim = {sx.stx_ctime.tv_sec, sx.stx_ctime.tv_nsec};
+  attributes = sx.stx_attributes & sx.stx_attributes_mask;
+  return 0;
 }
 
 void
@@ -76,7 +103,8 @@ walk_tree(int root_fd, const std::string& root_display, WalkVisitor& visitor)
         continue;
       }
       struct stat est;
-      if (::fstatat(dirfd, de->d_name, &est, AT_SYMLINK_NOFOLLOW) != 0) {
+      std::uint64_t attributes = 0;
+      if (stat_entry(dirfd, de->d_name, est, attributes) != 0) {
         if (errno != ENOENT) {
           visitor.error(util::sys_error("stat", util::join_display(display, name)).message);
         }
@@ -86,7 +114,7 @@ walk_tree(int root_fd, const std::string& root_display, WalkVisitor& visitor)
         subdirs.emplace_back(name);
         continue;
       }
-      visitor.entry(dir, std::string(name), est);
+      visitor.entry(dir, std::string(name), est, attributes);
     }
     ::closedir(d);
     // Reverse so that the stack pops them in directory order.

@@ -6,6 +6,7 @@
 
 #include <sys/stat.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -18,8 +19,12 @@ public:
   // `dir` is absolute within the root ("/", "/usr"). Return false to skip it
   // and everything below.
   virtual bool enter_dir(const std::string& dir, const struct stat& st) = 0;
-  // Any non-directory entry, with its lstat.
-  virtual void entry(const std::string& dir, const std::string& name, const struct stat& st) = 0;
+  // Any non-directory entry, with its lstat and its statx attributes
+  // (STATX_ATTR_IMMUTABLE, ...).
+  virtual void entry(const std::string& dir,
+                     const std::string& name,
+                     const struct stat& st,
+                     std::uint64_t attributes) = 0;
   // A directory on another filesystem (a mount point inside the root).
   virtual void mount_point(const std::string& path) = 0;
   virtual void error(const std::string& message) = 0;
@@ -27,6 +32,10 @@ public:
 
 // `root_fd` is an open directory; `root_display` its host path for messages.
 void walk_tree(int root_fd, const std::string& root_display, WalkVisitor& visitor);
+
+// lstat through statx: fills `st` and returns the attributes; -1 and errno
+// on failure.
+int stat_entry(int dirfd, const char* name, struct stat& st, std::uint64_t& attributes);
 
 // "/usr" + "bin" -> "/usr/bin"; "/" + "usr" -> "/usr".
 std::string child_path(std::string_view dir, std::string_view name);

@@ -1,0 +1,252 @@
+#include "protect.hpp"
+
+#include "exceptions.hpp"
+#include "store.hpp"
+#include "util/reflink.hpp"
+
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace pkgunify {
+
+namespace {
+
+constexpr long k_vserver_syscall = 236;  // x86_64 __NR_vserver
+
+constexpr std::uint32_t
+vc_cmd(std::uint32_t category, std::uint32_t command, std::uint32_t version)
+{
+  return ((category & 0x3f) << 24) | ((command & 0xff) << 16) | (version & 0xfff);
+}
+
+constexpr std::uint32_t k_vcmd_get_version = vc_cmd(0, 0, 0);
+constexpr std::uint32_t k_vcmd_fget_iattr = vc_cmd(38, 3, 0);
+constexpr std::uint32_t k_vcmd_fset_iattr = vc_cmd(38, 4, 0);
+
+struct VcmdCtxFiattrV0
+{
+  std::uint32_t tag;
+  std::uint32_t flags;
+  std::uint32_t mask;
+};
+
+class RealVserverKernel : public VserverKernel
+{
+public:
+  util::Result<void>
+  probe() override
+  {
+    if (::syscall(k_vserver_syscall, k_vcmd_get_version, 0, nullptr) < 0) {
+      return util::fail_sys("vserver syscall", "(VCMD_get_version)");
+    }
+    return {};
+  }
+
+  util::Result<std::uint32_t>
+  get_iattr(int fd, std::string_view display) override
+  {
+    VcmdCtxFiattrV0 data{};
+    if (::syscall(k_vserver_syscall, k_vcmd_fget_iattr, fd, &data) < 0) {
+      return util::fail_sys("get vserver attributes of", display);
+    }
+    return data.flags & data.mask;
+  }
+
+  util::Result<void>
+  set_iattr(int fd, std::uint32_t flags, std::uint32_t mask, std::string_view display) override
+  {
+    VcmdCtxFiattrV0 data{0, flags & mask, mask};
+    if (::syscall(k_vserver_syscall, k_vcmd_fset_iattr, fd, &data) < 0) {
+      return util::fail_sys("set vserver attributes of", display);
+    }
+    return {};
+  }
+};
+
+} // namespace
+
+std::unique_ptr<VserverKernel>
+make_vserver_kernel()
+{
+  return std::make_unique<RealVserverKernel>();
+}
+
+util::Result<unsigned>
+get_inode_flags(int fd, std::string_view display)
+{
+  int flags = 0;
+  if (::ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) {
+    return util::fail_sys("get inode flags of", display);
+  }
+  return static_cast<unsigned>(flags);
+}
+
+util::Result<void>
+set_inode_flags(int fd, unsigned flags, std::string_view display)
+{
+  int f = static_cast<int>(flags);
+  if (::ioctl(fd, FS_IOC_SETFLAGS, &f) != 0) {
+    return util::fail_sys("set inode flags of", display);
+  }
+  return {};
+}
+
+std::string_view
+to_string(Protection p)
+{
+  switch (p) {
+  case Protection::none:
+    return "none";
+  case Protection::immutable:
+    return "immutable";
+  case Protection::iunlink:
+    return "iunlink";
+  }
+  return "?";
+}
+
+Protector::Protector(LinkMode mode, VserverKernel& vserver)
+  : m_mode(mode), m_vserver(vserver), m_vserver_available(static_cast<bool>(vserver.probe()))
+{
+}
+
+Protection
+Protector::wanted() const
+{
+  switch (m_mode) {
+  case LinkMode::iunlink:
+    return Protection::iunlink;
+  case LinkMode::immutable:
+    return Protection::immutable;
+  default:
+    return Protection::none;
+  }
+}
+
+util::Result<Protection>
+Protector::state(int fd, std::string_view display)
+{
+  if (m_vserver_available) {
+    auto attrs = m_vserver.get_iattr(fd, display);
+    if (!attrs) {
+      return std::unexpected(attrs.error());
+    }
+    if ((*attrs & VserverKernel::k_immutable) && (*attrs & VserverKernel::k_iunlink)) {
+      return Protection::iunlink;
+    }
+    if (*attrs & VserverKernel::k_immutable) {
+      return Protection::immutable;
+    }
+  }
+  auto flags = get_inode_flags(fd, display);
+  if (!flags) {
+    if (flags.error().code == ENOTTY || flags.error().code == EOPNOTSUPP) {
+      return Protection::none;
+    }
+    return std::unexpected(flags.error());
+  }
+  return (*flags & FS_IMMUTABLE_FL) ? Protection::immutable : Protection::none;
+}
+
+util::Result<void>
+Protector::protect(int fd, std::string_view display)
+{
+  switch (wanted()) {
+  case Protection::none:
+    return {};
+  case Protection::iunlink: {
+    const std::uint32_t bits = VserverKernel::k_immutable | VserverKernel::k_iunlink;
+    return m_vserver.set_iattr(fd, bits, bits, display);
+  }
+  case Protection::immutable: {
+    auto flags = get_inode_flags(fd, display);
+    if (!flags) {
+      return std::unexpected(flags.error());
+    }
+    if (*flags & FS_IMMUTABLE_FL) {
+      return {};
+    }
+    return set_inode_flags(fd, *flags | FS_IMMUTABLE_FL, display);
+  }
+  }
+  return {};
+}
+
+util::Result<Protection>
+Protector::lift(int fd, std::string_view display)
+{
+  auto current = state(fd, display);
+  if (!current || *current == Protection::none) {
+    return current;
+  }
+  if (m_vserver_available) {
+    const std::uint32_t bits = VserverKernel::k_immutable | VserverKernel::k_iunlink;
+    if (auto r = m_vserver.set_iattr(fd, 0, bits, display); !r) {
+      return std::unexpected(r.error());
+    }
+    return current;
+  }
+  auto flags = get_inode_flags(fd, display);
+  if (!flags) {
+    return std::unexpected(flags.error());
+  }
+  if (auto r = set_inode_flags(fd, *flags & ~static_cast<unsigned>(FS_IMMUTABLE_FL), display); !r) {
+    return std::unexpected(r.error());
+  }
+  return current;
+}
+
+LinkMode
+resolve_link_mode(const Policy& policy, VserverKernel& vserver, const Store& store)
+{
+  LinkMode mode = policy.link;
+  if (mode == LinkMode::auto_select) {
+    mode = vserver.probe() ? LinkMode::iunlink : policy.link_fallback;
+  }
+  switch (mode) {
+  case LinkMode::iunlink:
+    if (auto r = vserver.probe(); !r) {
+      throw ConfigError("link mode iunlink needs a Linux-VServer kernel; this kernel has no vserver syscall ("
+                        + r.error().message + "); use link: immutable, reflink or hardlink");
+    }
+    break;
+  case LinkMode::immutable: {
+    auto tmp = store.make_temp();
+    if (!tmp) {
+      throw ConfigError(tmp.error().message);
+    }
+    auto flags = get_inode_flags(tmp->get(), store.path());
+    if (!flags) {
+      throw ConfigError("link mode immutable: the filesystem of " + store.path()
+                        + " has no inode flags (" + flags.error().message + ")");
+    }
+    auto set = set_inode_flags(tmp->get(), *flags | FS_IMMUTABLE_FL, store.path() + "/tmp");
+    if (!set) {
+      throw ConfigError("link mode immutable: cannot set the immutable flag on " + store.path() + " ("
+                        + set.error().message + "; it needs CAP_LINUX_IMMUTABLE and ext4, XFS or btrfs)");
+    }
+    (void)set_inode_flags(tmp->get(), *flags, store.path() + "/tmp");
+    break;
+  }
+  case LinkMode::reflink: {
+    auto a = store.make_temp();
+    auto b = store.make_temp();
+    if (!a || !b) {
+      throw ConfigError((!a ? a.error() : b.error()).message);
+    }
+    if (auto r = util::clone_file(a->get(), b->get(), store.path() + "/tmp"); !r) {
+      throw ConfigError("link mode reflink: the filesystem of " + store.path() + " cannot share extents ("
+                        + r.error().message + "); reflinks need btrfs or XFS with reflink=1");
+    }
+    break;
+  }
+  case LinkMode::hardlink:
+  case LinkMode::auto_select:
+    break;
+  }
+  return mode;
+}
+
+} // namespace pkgunify
