@@ -409,18 +409,16 @@ root_status(const Store& store,
       mode_of(const std::string& path, const struct stat& st, std::uint64_t attributes)
       {
         if (st.st_nlink > 1 && inodes.contains(st.st_ino)) {
-          if (!(attributes & STATX_ATTR_IMMUTABLE)) {
-            return "hardlink";
-          }
           if (has_vserver) {
+            // Ask the kernel: statx does not show the iunlink attribute.
             auto fd = util::open_beneath(root_fd, path.substr(1), O_RDONLY, path);
             if (fd) {
-              if (auto p = protector.state(fd->get(), path); p && *p == Protection::iunlink) {
-                return "iunlink";
+              if (auto p = protector.state(fd->get(), path); p && *p != Protection::none) {
+                return to_string(*p);
               }
             }
           }
-          return "immutable";
+          return (attributes & STATX_ATTR_IMMUTABLE) ? "immutable" : "hardlink";
         }
         if (reflinks && st.st_size > 0) {
           auto fd = util::open_beneath(root_fd, path.substr(1), O_RDONLY, path);

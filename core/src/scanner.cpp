@@ -903,6 +903,16 @@ struct Unifier::Impl
                      + " (is the file or its directory immutable or append-only?)");
       r = LinkResult::failed;
     }
+    if (!objfd && r == LinkResult::linked && protector.wanted() != Protection::none && !opt.dry_run) {
+      // Modes whose protection allows linkage (iunlink) still protect every
+      // object they link to.
+      auto o = store.open_object(id, successor);
+      if (!o) {
+        reporter.error(o.error().message);
+      } else {
+        objfd = std::move(*o);
+      }
+    }
     if (objfd) {
       if (auto pr = protector.protect(objfd.get(), opath); !pr) {
         reporter.error(pr.error().message);
