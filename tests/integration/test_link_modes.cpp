@@ -1,0 +1,467 @@
+// Link modes on real filesystems made by the tests: ext4 (immutable,
+// hardlink), btrfs and XFS (reflink), each in a loop-mounted image. Skipped,
+// with the reason, without root, loop devices or the mkfs tools.
+#include "harness.hpp"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+namespace pkgunify::itest {
+
+namespace {
+
+bool
+have_command(const std::string& name)
+{
+  return std::system(("command -v " + name + " >/dev/null 2>&1").c_str()) == 0;
+}
+
+bool
+is_immutable(const std::string& p)
+{
+  const int fd = ::open(p.c_str(), O_RDONLY | O_NOFOLLOW);
+  if (fd < 0) {
+    return false;
+  }
+  int flags = 0;
+  const bool ok = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+  ::close(fd);
+  return ok && (flags & FS_IMMUTABLE_FL);
+}
+
+// Opening for writing: 0 when it works, else errno.
+int
+open_for_write(const std::string& p)
+{
+  const int fd = ::open(p.c_str(), O_WRONLY | O_APPEND);
+  if (fd < 0) {
+    return errno;
+  }
+  ::close(fd);
+  return 0;
+}
+
+void
+append(const std::string& p, const std::string& text)
+{
+  const int fd = ::open(p.c_str(), O_WRONLY | O_APPEND);
+  ASSERT_GE(fd, 0) << p << ": " << std::strerror(errno);
+  ASSERT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  ::close(fd);
+}
+
+class LinkModeTest : public IntegrationTest
+{
+protected:
+  // Makes a `type` filesystem in an image and mounts it at tmp()/mnt.
+  // Returns an empty string on success, else why it cannot.
+  std::string
+  mount_fs(const std::string& type)
+  {
+    if (!is_root()) {
+      return "loop mounts need root";
+    }
+    const std::string mkfs = "mkfs." + type;
+    if (!have_command(mkfs)) {
+      return mkfs + " is not installed";
+    }
+    m_image = path("fs.img");
+    m_mnt = path("mnt");
+    make_dirs(m_mnt);
+    if (::truncate(m_image.c_str(), 0) != 0) {
+      write_text(m_image, "");
+    }
+    if (::truncate(m_image.c_str(), 512LL << 20) != 0) {
+      return "cannot size " + m_image;
+    }
+    std::string cmd = mkfs + (type == "xfs" ? " -q -f -m reflink=1 " : type == "btrfs" ? " -q -f " : " -q -F ")
+                      + m_image + " >/dev/null 2>&1";
+    if (std::system(cmd.c_str()) != 0) {
+      return mkfs + " failed";
+    }
+    if (std::system(("mount -o loop " + m_image + " " + m_mnt + " >/dev/null 2>&1").c_str()) != 0) {
+      return "cannot loop-mount a " + type + " image (no loop devices?)";
+    }
+    m_mounted = true;
+    return {};
+  }
+
+  void
+  TearDown() override
+  {
+    if (m_mounted) {
+      // The image goes with everything in it, immutable files included.
+      if (::umount2(m_mnt.c_str(), 0) != 0) {
+        ::umount2(m_mnt.c_str(), MNT_DETACH);
+      }
+      m_mounted = false;
+    }
+    IntegrationTest::TearDown();
+  }
+
+  [[nodiscard]] std::string mnt(const std::string& rel) const { return m_mnt + "/" + rel; }
+  [[nodiscard]] std::string fs_store() const { return m_mnt + "/store"; }
+
+  std::vector<std::string>
+  fs_roots(std::size_t n) const
+  {
+    std::vector<std::string> roots;
+    for (std::size_t i = 1; i <= n; ++i) {
+      roots.push_back(mnt("g" + std::to_string(i)));
+      make_dirs(roots.back());
+    }
+    return roots;
+  }
+
+  Json
+  scan_mode(const std::vector<std::string>& roots, const std::string& mode, std::vector<std::string> extra = {})
+  {
+    extra.insert(extra.begin(), {"--link", mode});
+    return scan_ok(roots, extra, fs_store());
+  }
+
+  RunResult
+  pkgunify_in_fs(std::vector<std::string> args)
+  {
+    return run_pkgunify(args);
+  }
+
+  std::string m_image;
+  std::string m_mnt;
+  bool m_mounted = false;
+};
+
+} // namespace
+
+// ---- immutable (ext4) -------------------------------------------------------
+
+TEST_F(LinkModeTest, ImmutableGuestsCannotWriteAndOthersStayIntact)
+{
+  if (auto why = mount_fs("ext4"); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const auto roots = fs_roots(3);
+  const FileSpec tool = sized_spec(20000, "tool");
+  write_in_roots(roots, "/usr/bin/tool", tool);
+  const Json j = scan_mode(roots, "immutable");
+  EXPECT_EQ(j["link_mode"], "immutable");
+  EXPECT_EQ(counter(j, "linked"), 3);
+
+  const auto st = stat_path(roots[0] + "/usr/bin/tool");
+  EXPECT_EQ(stat_path(roots[1] + "/usr/bin/tool").ino, st.ino);
+  EXPECT_EQ(st.nlink, 4u);
+  for (const auto& r : roots) {
+    EXPECT_TRUE(is_immutable(r + "/usr/bin/tool")) << r;
+  }
+  // A guest can neither write the shared file in place nor remove it.
+  EXPECT_EQ(open_for_write(roots[0] + "/usr/bin/tool"), EPERM);
+  EXPECT_NE(::unlink((roots[0] + "/usr/bin/tool").c_str()), 0);
+  EXPECT_NE(::truncate((roots[0] + "/usr/bin/tool").c_str(), 0), 0);
+  for (const auto& r : roots) {
+    EXPECT_EQ(read_file(r + "/usr/bin/tool"), tool.content);
+  }
+
+  const RunResult status = run_pkgunify({"status", "--json", "--files", "--store", fs_store(), roots[0]});
+  ASSERT_EQ(status.exit_code, 0) << status.describe();
+  const Json sj = status.json();
+  EXPECT_EQ(sj["roots"][0]["modes"]["immutable"], 1);
+  ASSERT_EQ(sj["files"].size(), 1u);
+  EXPECT_EQ(sj["files"][0]["path"], "/usr/bin/tool");
+  EXPECT_EQ(sj["files"][0]["mode"], "immutable");
+}
+
+TEST_F(LinkModeTest, ImmutableReleaseGivesWritablePrivateCopyAndRescanReunifies)
+{
+  if (auto why = mount_fs("ext4"); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const auto roots = fs_roots(3);
+  FileSpec tool = sized_spec(30000, "tool");
+  tool.mode = 0755;
+  write_in_roots(roots, "/usr/bin/tool", tool);
+  scan_mode(roots, "immutable");
+  const auto shared = stat_path(roots[1] + "/usr/bin/tool");
+
+  const std::string g1 = roots[0] + "/usr/bin/tool";
+  const RunResult rel = run_pkgunify({"release", "--json", g1});
+  ASSERT_EQ(rel.exit_code, 0) << rel.describe();
+  EXPECT_EQ(rel.json()["released"], 1);
+  const auto private_st = stat_path(g1);
+  EXPECT_NE(private_st.ino, shared.ino);
+  EXPECT_EQ(private_st.nlink, 1u);
+  EXPECT_EQ(private_st.mode, shared.mode);
+  EXPECT_EQ(private_st.uid, shared.uid);
+  EXPECT_EQ(private_st.mtime_ns, shared.mtime_ns);
+  EXPECT_EQ(read_file(g1), tool.content);
+  EXPECT_FALSE(is_immutable(g1));
+  // The other guests keep the protected object.
+  EXPECT_TRUE(is_immutable(roots[1] + "/usr/bin/tool"));
+  EXPECT_EQ(stat_path(roots[1] + "/usr/bin/tool").nlink, 3u);
+
+  // Now the guest (or its package manager) can write it; others see nothing.
+  append(g1, "patched");
+  EXPECT_EQ(read_file(g1), tool.content + "patched");
+  EXPECT_EQ(read_file(roots[1] + "/usr/bin/tool"), tool.content);
+  EXPECT_EQ(read_file(roots[2] + "/usr/bin/tool"), tool.content);
+
+  // The next scan unifies the changed file again, as a new object.
+  const Json j = scan_mode(roots, "immutable");
+  EXPECT_EQ(counter(j, "linked"), 1);
+  EXPECT_EQ(counter(j, "already_linked"), 2);
+  EXPECT_EQ(counter(j, "objects_created"), 1);
+  EXPECT_TRUE(is_immutable(g1));
+  EXPECT_EQ(stat_path(g1).nlink, 2u);
+  EXPECT_EQ(read_file(g1), tool.content + "patched");
+
+  // split works the same way in this mode.
+  const RunResult sp = run_pkgunify({"split", "--json", roots[2] + "/usr/bin/tool"});
+  ASSERT_EQ(sp.exit_code, 0) << sp.describe();
+  EXPECT_EQ(sp.json()["split"], 1);
+  EXPECT_EQ(open_for_write(roots[2] + "/usr/bin/tool"), 0);
+  EXPECT_TRUE(is_immutable(roots[1] + "/usr/bin/tool"));
+}
+
+TEST_F(LinkModeTest, ImmutableGcReclaimsUnlinkedProtectedObjects)
+{
+  if (auto why = mount_fs("ext4"); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const auto roots = fs_roots(2);
+  write_in_roots(roots, "/usr/lib/a.so", sized_spec(5000, "a"));
+  write_in_roots(roots, "/usr/lib/b.so", sized_spec(6000, "b"));
+  scan_mode(roots, "immutable");
+  ASSERT_EQ(store_objects(fs_store()).size(), 2u);
+  // Both guests drop b.so the way a package manager would after release.
+  for (const auto& r : roots) {
+    const RunResult rel = run_pkgunify({"release", r + "/usr/lib/b.so"});
+    ASSERT_EQ(rel.exit_code, 0) << rel.describe();
+    ASSERT_EQ(::unlink((r + "/usr/lib/b.so").c_str()), 0);
+  }
+  const RunResult gc = run_pkgunify({"store", "gc", "--json", "--store", fs_store()});
+  ASSERT_EQ(gc.exit_code, 0) << gc.describe();
+  EXPECT_EQ(gc.json()["removed"], 1);
+  EXPECT_EQ(gc.json()["kept"], 1);
+  const auto objects = store_objects(fs_store());
+  ASSERT_EQ(objects.size(), 1u);
+  EXPECT_EQ(objects[0].ino, stat_path(roots[0] + "/usr/lib/a.so").ino);
+}
+
+TEST_F(LinkModeTest, ImmutableScanRestoresProtectionLostInACrash)
+{
+  if (auto why = mount_fs("ext4"); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const auto roots = fs_roots(2);
+  write_in_roots(roots, "/usr/bin/tool", sized_spec(4000, "t"));
+  scan_mode(roots, "immutable");
+  // As if a run had died while the flag was lifted.
+  ASSERT_EQ(std::system(("chattr -i " + roots[0] + "/usr/bin/tool").c_str()), 0);
+  ASSERT_FALSE(is_immutable(roots[1] + "/usr/bin/tool"));
+  const Json j = scan_mode(roots, "immutable");
+  EXPECT_EQ(counter(j, "bytes_read"), 0);
+  EXPECT_GE(counter(j, "protection_fixed"), 1);
+  EXPECT_TRUE(is_immutable(roots[0] + "/usr/bin/tool"));
+  EXPECT_TRUE(is_immutable(roots[1] + "/usr/bin/tool"));
+}
+
+TEST_F(LinkModeTest, SwitchingToHardlinkLiftsProtection)
+{
+  if (auto why = mount_fs("ext4"); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const auto roots = fs_roots(2);
+  write_in_roots(roots, "/usr/bin/tool", sized_spec(4000, "t"));
+  scan_mode(roots, "immutable");
+  const Json j = scan_mode(roots, "hardlink");
+  EXPECT_EQ(counter(j, "protection_fixed"), 1);  // one inode, shared by both paths
+  EXPECT_FALSE(is_immutable(roots[0] + "/usr/bin/tool"));
+  EXPECT_EQ(stat_path(roots[0] + "/usr/bin/tool").ino, stat_path(roots[1] + "/usr/bin/tool").ino);
+}
+
+TEST_F(LinkModeTest, AutoOnMainlineKernelUsesTheFallback)
+{
+  if (auto why = mount_fs("ext4"); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const auto roots = fs_roots(2);
+  write_in_roots(roots, "/usr/bin/tool", sized_spec(4000, "t"));
+  write_text(path("policy.yaml"), "link: auto\nlink_fallback: hardlink\n");
+  const Json j = scan_ok(roots, {"--policy", path("policy.yaml")}, fs_store());
+  EXPECT_EQ(j["link_mode"], "hardlink");
+  EXPECT_FALSE(is_immutable(roots[0] + "/usr/bin/tool"));
+  const Json k = scan_ok(roots, {"--link", "auto"}, fs_store());  // default fallback: immutable
+  EXPECT_EQ(k["link_mode"], "immutable");
+  EXPECT_TRUE(is_immutable(roots[0] + "/usr/bin/tool"));
+}
+
+TEST_F(LinkModeTest, IunlinkOnMainlineKernelIsRefusedClearly)
+{
+  const auto roots = make_roots(1);
+  write_file(roots[0] + "/usr/bin/tool", sized_spec(100));
+  const RunResult r = scan(roots, {"--link", "iunlink"});
+  EXPECT_EQ(r.exit_code, 2) << r.describe();
+  EXPECT_NE(r.err.find("Linux-VServer kernel"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Function not implemented"), std::string::npos) << r.err;
+  EXPECT_EQ(stat_path(roots[0] + "/usr/bin/tool").nlink, 1u);
+}
+
+// ---- hardlink (ext4) --------------------------------------------------------
+
+TEST_F(LinkModeTest, HardlinkSharesWritesUntilSplit)
+{
+  if (auto why = mount_fs("ext4"); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const auto roots = fs_roots(2);
+  const FileSpec f = sized_spec(3000, "f");
+  write_in_roots(roots, "/usr/share/data", f);
+  scan_mode(roots, "hardlink");
+  EXPECT_FALSE(is_immutable(roots[0] + "/usr/share/data"));
+  // No protection: this is the documented price of the mode.
+  EXPECT_EQ(open_for_write(roots[0] + "/usr/share/data"), 0);
+
+  const RunResult sp = run_pkgunify({"split", roots[0] + "/usr/share/data"});
+  ASSERT_EQ(sp.exit_code, 0) << sp.describe();
+  append(roots[0] + "/usr/share/data", "mine");
+  EXPECT_EQ(read_file(roots[1] + "/usr/share/data"), f.content);
+  const Json j = scan_mode(roots, "hardlink");
+  EXPECT_EQ(counter(j, "linked"), 1);
+  EXPECT_EQ(counter(j, "objects_created"), 1);
+  ASSERT_EQ(::unlink((roots[0] + "/usr/share/data").c_str()), 0);
+  const RunResult gc = run_pkgunify({"store", "gc", "--json", "--store", fs_store()});
+  ASSERT_EQ(gc.exit_code, 0) << gc.describe();
+  EXPECT_EQ(gc.json()["removed"], 1);
+}
+
+// ---- reflink (btrfs, XFS) ---------------------------------------------------
+
+class ReflinkTest : public LinkModeTest, public ::testing::WithParamInterface<std::string>
+{
+};
+
+TEST_P(ReflinkTest, SharesExtentsKeepsInodesAndWritesStayPrivate)
+{
+  if (auto why = mount_fs(GetParam()); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const auto roots = fs_roots(3);
+  const FileSpec big = sized_spec(4 << 20, "big");
+  const FileSpec small = sized_spec(70000, "small");
+  write_in_roots(roots, "/usr/lib/big.so", big);
+  write_in_roots(roots, "/usr/bin/small", small);
+  std::vector<ino_t> before;
+  for (const auto& r : roots) {
+    before.push_back(stat_path(r + "/usr/lib/big.so").ino);
+  }
+  const Snapshot snap = snapshot(roots[0]);
+  ::sync();
+
+  const Json j = scan_mode(roots, "reflink");
+  EXPECT_EQ(j["link_mode"], "reflink");
+  EXPECT_EQ(counter(j, "linked"), 6);
+  EXPECT_EQ(counter(j, "objects_created"), 2);
+  EXPECT_EQ(counter(j, "errors"), 0);
+  // Each guest keeps its own inode, content and metadata.
+  for (std::size_t i = 0; i < roots.size(); ++i) {
+    EXPECT_EQ(stat_path(roots[i] + "/usr/lib/big.so").ino, before[i]);
+    EXPECT_EQ(stat_path(roots[i] + "/usr/lib/big.so").nlink, 1u);
+  }
+  EXPECT_EQ(join_lines(diff_snapshots(snap, snapshot(roots[0]), {.inodes = true, .dir_mtime = true})), "");
+  const RunResult status = run_pkgunify({"status", "--json", "--store", fs_store(), roots[0]});
+  ASSERT_EQ(status.exit_code, 0) << status.describe();
+  EXPECT_EQ(status.json()["roots"][0]["modes"]["reflink"], 2);
+
+  // A second scan reads nothing.
+  const Json again = scan_mode(roots, "reflink");
+  EXPECT_EQ(counter(again, "bytes_read"), 0);
+  EXPECT_EQ(counter(again, "already_linked"), 6);
+
+  // A write stays in the guest that made it (copy on write).
+  append(roots[0] + "/usr/lib/big.so", "local");
+  EXPECT_EQ(read_file(roots[0] + "/usr/lib/big.so"), big.content + "local");
+  EXPECT_EQ(read_file(roots[1] + "/usr/lib/big.so"), big.content);
+  EXPECT_EQ(read_file(roots[2] + "/usr/lib/big.so"), big.content);
+
+  // The changed file is unified again as a new object.
+  const Json third = scan_mode(roots, "reflink");
+  EXPECT_EQ(counter(third, "objects_created"), 1);
+  EXPECT_EQ(counter(third, "linked"), 1);
+
+  // split has nothing to do: reflinked files are private inodes already.
+  const RunResult sp = run_pkgunify({"split", "--json", roots[1] + "/usr/bin/small"});
+  ASSERT_EQ(sp.exit_code, 0) << sp.describe();
+  EXPECT_EQ(sp.json()["not_shared"], 1);
+
+  // gc keeps objects whose extents guests share, and reclaims the rest.
+  for (const auto& r : roots) {
+    ASSERT_EQ(::unlink((r + "/usr/bin/small").c_str()), 0);
+  }
+  ::sync();
+  const RunResult gc = run_pkgunify({"store", "gc", "--json", "--store", fs_store()});
+  ASSERT_EQ(gc.exit_code, 0) << gc.describe();
+  EXPECT_EQ(gc.json()["removed"], 1);
+  EXPECT_EQ(gc.json()["kept"], 2);
+  const RunResult fsck = run_pkgunify({"store", "fsck", "--json", "--store", fs_store()});
+  EXPECT_EQ(fsck.exit_code, 0) << fsck.describe();
+  EXPECT_EQ(fsck.json()["corrupt"], 0);
+}
+
+TEST_P(ReflinkTest, FileChangedAfterHashingIsNeverShared)
+{
+  if (auto why = mount_fs(GetParam()); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const auto roots = fs_roots(2);
+  write_in_roots(roots, "/usr/bin/x", sized_spec(100000, "x"));
+  scan_mode(roots, "reflink");
+  // A third guest whose file has the same size but other bytes is never
+  // deduplicated against the object: the kernel compares.
+  const auto g3 = mnt("g3");
+  FileSpec other = sized_spec(100000, "x");
+  other.content[50000] ^= 1;
+  write_file(g3 + "/usr/bin/x", other);
+  const Json j = scan_mode({roots[0], roots[1], g3}, "reflink");
+  EXPECT_EQ(read_file(g3 + "/usr/bin/x"), other.content);
+  EXPECT_EQ(counter(j, "objects_created"), 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Filesystems, ReflinkTest, ::testing::Values("btrfs", "xfs"));
+
+TEST_F(LinkModeTest, ReflinkOnExt4IsRefusedClearly)
+{
+  if (auto why = mount_fs("ext4"); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const auto roots = fs_roots(1);
+  write_file(roots[0] + "/usr/bin/tool", sized_spec(100));
+  const RunResult r = scan(roots, {"--link", "reflink"}, fs_store());
+  EXPECT_EQ(r.exit_code, 2) << r.describe();
+  EXPECT_NE(r.err.find("cannot share extents"), std::string::npos) << r.err;
+}
+
+// ---- page cache estimate ------------------------------------------------------
+
+TEST_F(LinkModeTest, StoreStatsMemoryEstimatesSharedPageCache)
+{
+  if (auto why = mount_fs("ext4"); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const auto roots = fs_roots(3);
+  write_in_roots(roots, "/usr/lib/libbig.so", sized_spec(1 << 20, "lib"));
+  scan_mode(roots, "hardlink");
+  ASSERT_EQ(read_file(roots[0] + "/usr/lib/libbig.so").size(), 1u << 20);  // pull it into the cache
+  const RunResult r = run_pkgunify({"store", "stats", "--memory", "--json", "--store", fs_store()});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  const Json m = r.json()["memory"];
+  EXPECT_EQ(m["estimate"], true);
+  const auto resident = m["resident_bytes"].get<std::int64_t>();
+  EXPECT_GE(resident, 1 << 20);
+  EXPECT_EQ(m["saved_bytes"].get<std::int64_t>(), resident * 2);  // three guests: two links beyond the first
+}
+
+} // namespace pkgunify::itest
