@@ -127,6 +127,22 @@ load_effective_policy(const CommonOptions& o)
   return default_policy();
 }
 
+std::string
+store_path(const CommonOptions& o, const Policy& policy, const std::vector<std::string>& roots)
+{
+  std::string path = o.store;
+  if (path.empty() && policy.store) {
+    path = *policy.store;
+  }
+  if (path.empty()) {
+    if (roots.empty()) {
+      throw ConfigError("no store given: use --store DIR or 'store:' in the policy");
+    }
+    path = Store::default_location(roots.front());
+  }
+  return path;
+}
+
 Store
 open_store(const CommonOptions& o, const Policy& policy, const std::vector<std::string>& roots, bool create)
 {
@@ -199,7 +215,11 @@ cmd_scan(const CommonOptions& o,
   }
   opt.dry_run = dry_run;
   opt.jobs = o.jobs;
-  Store store = open_store(o, opt.policy, roots, !dry_run);
+  // A dry run never creates the store; without one it reports what a first
+  // run would do.
+  const std::string spath = store_path(o, opt.policy, roots);
+  Store store = (dry_run && ::access(spath.c_str(), F_OK) != 0) ? Store::absent(spath)
+                                                                 : Store::open(spath, !dry_run);
   const auto kernel = make_vserver_kernel();
   opt.link = resolve_link_mode(opt.policy, *kernel, store);
   CliReporter reporter(!o.json);

@@ -299,6 +299,15 @@ store_gc(const Store& store, bool dry_run, Reporter& reporter, VserverKernel* vs
 {
   GcResult result;
   Lifter lifter(vserver);
+  // Filesystems free the extents of unlinked files in deferred work (btrfs
+  // transactions, XFS background inode inactivation): syncfs completes the
+  // former, statfs flushes the latter on XFS, so that extent sharing below
+  // reflects the guests as they are.
+  if (auto s = store.sync(); !s) {
+    reporter.warning(s.error().message);
+  }
+  struct statfs sfs;
+  ::fstatfs(store.fd(), &sfs);
   for (unsigned f = 0; f < 256; ++f) {
     // Exclusive: no scan links to an object of this directory while gc
     // decides whether it is unreferenced.

@@ -213,6 +213,9 @@ resolve_link_mode(const Policy& policy, VserverKernel& vserver, const Store& sto
     }
     break;
   case LinkMode::immutable: {
+    if (!store.exists()) {
+      break;  // dry run before the first scan: nothing to probe
+    }
     auto tmp = store.make_temp();
     if (!tmp) {
       throw ConfigError(tmp.error().message);
@@ -231,6 +234,9 @@ resolve_link_mode(const Policy& policy, VserverKernel& vserver, const Store& sto
     break;
   }
   case LinkMode::reflink: {
+    if (!store.exists()) {
+      break;
+    }
     auto a = store.make_temp();
     auto b = store.make_temp();
     if (!a || !b) {

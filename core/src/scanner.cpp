@@ -237,8 +237,8 @@ struct Unifier::Impl
       skip("excluded");
       return;
     }
-    if (static_cast<std::uint64_t>(st.st_size) < opt.policy.min_size) {
-      skip("too-small");
+    if (st.st_size == 0 || static_cast<std::uint64_t>(st.st_size) < opt.policy.min_size) {
+      skip(st.st_size == 0 ? "empty" : "too-small");  // empty files hold no data to share
       return;
     }
     ++stats.candidates;

@@ -152,6 +152,22 @@ Store::open(const std::string& path, bool create)
   return s;
 }
 
+Store
+Store::absent(const std::string& path)
+{
+  Store s;
+  s.m_path = path;
+  std::filesystem::path p(path);
+  while (::stat(p.c_str(), &s.m_st) != 0) {
+    if (!p.has_parent_path() || p == p.parent_path()) {
+      throw ConfigError(util::sys_error("stat", path).message);
+    }
+    p = p.parent_path();
+  }
+  s.m_st.st_ino = 0;  // not a directory any root can contain
+  return s;
+}
+
 std::string
 Store::default_location(const std::string& root)
 {
@@ -248,6 +264,9 @@ Store::lock_fanout(unsigned index, util::FileLock::Mode mode) const
 util::Result<util::Fd>
 Store::make_temp() const
 {
+  if (!exists()) {
+    return util::fail(m_path + ": the store does not exist yet", ENOENT);
+  }
   const int fd = ::openat(m_tmp.get(), ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0) {
     return util::fail_sys("create temporary file in", m_path + "/tmp");
@@ -271,6 +290,9 @@ Store::publish(int fd, const ObjectId& id, unsigned successor) const
 util::Result<std::optional<struct stat>>
 Store::stat_object(const ObjectId& id, unsigned successor) const
 {
+  if (!exists()) {
+    return std::optional<struct stat>();
+  }
   struct stat st;
   if (::fstatat(m_fanout[id.fanout()].get(), object_name(id, successor).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
     return st;
@@ -304,6 +326,9 @@ std::unordered_set<ino_t>
 Store::object_inodes() const
 {
   std::unordered_set<ino_t> out;
+  if (!exists()) {
+    return out;
+  }
   for (unsigned i = 0; i < 256; ++i) {
     const int dup = ::openat(m_fanout[i].get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dup < 0) {

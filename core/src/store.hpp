@@ -40,6 +40,14 @@ public:
   // version, cannot create.
   static Store open(const std::string& path, bool create);
 
+  // A store that does not exist yet, for dry runs: it holds no objects and
+  // creates nothing. Its filesystem is that of the nearest existing ancestor
+  // of `path`.
+  static Store absent(const std::string& path);
+
+  // False for a store made by absent().
+  [[nodiscard]] bool exists() const { return m_fd.valid(); }
+
   // ".pkgunify-store" at the top of the filesystem holding `root`.
   static std::string default_location(const std::string& root);
 
