@@ -1037,5 +1037,56 @@ TEST_P(ScanTest, HardLinkLimitMakesASuccessorObject)
   RecordProperty("scan_ms", static_cast<int>(ms(scanned - written)));
 }
 
+// create: copy (the default) makes objects from the hashed bytes, so a guest
+// process that still holds its file open for writing writes into its old,
+// private inode, never into the store.
+TEST_P(ScanTest, CopyModeKeepsWritersHoldingTheFileOpenOutOfTheStore)
+{
+  const auto roots = make_roots(2);
+  const FileSpec spec = sized_spec(10000, "held");
+  write_in_roots(roots, "/usr/bin/held", spec);
+  const std::string held = roots[0] + "/usr/bin/held";
+  const ino_t original = stat_path(held).ino;
+  const int fd = ::open(held.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  const Json j = scan_ok(roots);
+  EXPECT_EQ(counter(j, "linked"), 2);
+  const auto object = object_with_inode(store(), stat_path(held).ino);
+  ASSERT_TRUE(object.has_value());
+  EXPECT_NE(object->ino, original);  // the guest's inode was not adopted
+  ASSERT_EQ(::pwrite(fd, "XXXX", 4, 0), 4);
+  ::close(fd);
+  EXPECT_EQ(read_file(object->path), spec.content);
+  EXPECT_EQ(read_file(held), spec.content);
+  EXPECT_EQ(read_file(roots[1] + "/usr/bin/held"), spec.content);
+}
+
+// create: adopt links the guest's own inode into the store: no copy.
+TEST_P(ScanTest, AdoptModeLinksTheGuestsOwnInode)
+{
+  const auto roots = make_roots(3);
+  write_in_roots(roots, "/usr/lib/lib.so", sized_spec(50000, "lib"));
+  std::set<ino_t> originals;
+  for (const auto& r : roots) {
+    originals.insert(stat_path(r + "/usr/lib/lib.so").ino);
+  }
+  write_text(path("adopt.yaml"), "create: adopt\n");
+  const Json j = scan_ok(roots, {"--policy", path("adopt.yaml")});
+  EXPECT_EQ(j["create"], "adopt");
+  EXPECT_EQ(counter(j, "objects_created"), 1);
+  EXPECT_EQ(counter(j, "linked"), 3);
+  const auto objects = store_objects(store());
+  ASSERT_EQ(objects.size(), 1u);
+  EXPECT_TRUE(originals.contains(objects[0].ino));  // one guest's inode became the object
+  for (const auto& r : roots) {
+    EXPECT_EQ(stat_path(r + "/usr/lib/lib.so").ino, objects[0].ino);
+  }
+  EXPECT_EQ(objects[0].nlink, 4u);
+  // --create on the command line overrides the policy.
+  const Json again = scan_ok(roots, {"--policy", path("adopt.yaml"), "--create", "copy"});
+  EXPECT_EQ(again["create"], "copy");
+  EXPECT_EQ(counter(again, "already_linked"), 3);
+}
+
 } // namespace
 } // namespace pkgunify::itest
