@@ -2,6 +2,8 @@
 //
 // Exit status: 0 all went well; 1 some files (or objects) failed, each named
 // on stderr; 2 usage or configuration error.
+#include "common.hpp"
+#include "pkg_commands.hpp"
 #include "exceptions.hpp"
 #include "maintenance.hpp"
 #include "policy.hpp"
@@ -25,240 +27,33 @@
 namespace {
 
 using namespace pkgunify;
-using json = nlohmann::ordered_json;
+using namespace pkgunify::cli;
 
-constexpr int k_exit_ok = 0;
-constexpr int k_exit_failures = 1;
-constexpr int k_exit_usage = 2;
-constexpr const char* k_system_policy = "/etc/pkgunify/pkgunify.yaml";
-
-class CliReporter : public Reporter
-{
-public:
-  explicit CliReporter(bool show_progress) : m_progress(show_progress && ::isatty(STDERR_FILENO)) {}
-
-  void
-  error(std::string_view message) override
-  {
-    std::lock_guard lock(m_mu);
-    clear_line();
-    std::cerr << "pkgunify: error: " << message << '\n';
-  }
-
-  void
-  warning(std::string_view message) override
-  {
-    std::lock_guard lock(m_mu);
-    clear_line();
-    std::cerr << "pkgunify: warning: " << message << '\n';
-  }
-
-  void
-  progress(const ScanStats& s, std::uint64_t done, std::uint64_t total) override
-  {
-    if (!m_progress) {
-      return;
-    }
-    std::lock_guard lock(m_mu);
-    std::fprintf(stderr, "\r\033[K%llu/%llu files, %llu linked, %llu already, %.1f MiB read",
-                 static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
-                 static_cast<unsigned long long>(s.linked), static_cast<unsigned long long>(s.already_linked),
-                 static_cast<double>(s.bytes_read) / (1 << 20));
-    m_dirty = true;
-  }
-
-  void
-  done()
-  {
-    std::lock_guard lock(m_mu);
-    clear_line();
-  }
-
-private:
-  void
-  clear_line()
-  {
-    if (m_dirty) {
-      std::fputs("\r\033[K", stderr);
-      m_dirty = false;
-    }
-  }
-
-  std::mutex m_mu;
-  bool m_progress;
-  bool m_dirty = false;
-};
-
-std::string
-human_bytes(double bytes)
-{
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  bool negative = bytes < 0;
-  if (negative) {
-    bytes = -bytes;
-  }
-  while (bytes >= 1024 && u < 4) {
-    bytes /= 1024;
-    ++u;
-  }
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), u == 0 ? "%s%.0f %s" : "%s%.1f %s", negative ? "-" : "", bytes, units[u]);
-  return buf;
-}
-
-struct CommonOptions
-{
-  std::string store;
-  std::string policy;
-  bool json = false;
-  unsigned jobs = 0;
-};
-
-Policy
-load_effective_policy(const CommonOptions& o)
-{
-  if (!o.policy.empty()) {
-    return load_policy(o.policy);
-  }
-  if (::access(k_system_policy, F_OK) == 0) {
-    return load_policy(k_system_policy);
-  }
-  return default_policy();
-}
-
-std::string
-store_path(const CommonOptions& o, const Policy& policy, const std::vector<std::string>& roots)
-{
-  std::string path = o.store;
-  if (path.empty() && policy.store) {
-    path = *policy.store;
-  }
-  if (path.empty()) {
-    if (roots.empty()) {
-      throw ConfigError("no store given: use --store DIR or 'store:' in the policy");
-    }
-    path = Store::default_location(roots.front());
-  }
-  return path;
-}
-
-Store
-open_store(const CommonOptions& o, const Policy& policy, const std::vector<std::string>& roots, bool create)
-{
-  std::string path = o.store;
-  if (path.empty() && policy.store) {
-    path = *policy.store;
-  }
-  if (path.empty()) {
-    if (roots.empty()) {
-      throw ConfigError("no store given: use --store DIR or 'store:' in the policy");
-    }
-    path = Store::default_location(roots.front());
-  }
-  return Store::open(path, create);
-}
-
-void
-raise_fd_limit()
-{
-  struct rlimit rl;
-  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &rl);
-  }
-}
-
-json
-scan_json(const ScanStats& s)
-{
-  json j;
-  j["files_seen"] = s.files_seen;
-  j["candidates"] = s.candidates;
-  j["linked"] = s.linked;
-  j["already_linked"] = s.already_linked;
-  j["objects_created"] = s.objects_created;
-  j["bytes_read"] = s.bytes_read;
-  j["bytes_saved"] = s.bytes_saved;
-  j["leftovers_cleaned"] = s.leftovers_cleaned;
-  j["protection_fixed"] = s.protection_fixed;
-  j["skipped"] = json::object();
-  for (const auto& [reason, n] : s.skipped) {
-    j["skipped"][reason] = n;
-  }
-  j["errors"] = s.errors;
-  return j;
-}
 
 int
-cmd_scan(const CommonOptions& o,
-         const std::vector<std::string>& roots,
-         bool dry_run,
-         const std::optional<std::string>& create,
-         const std::optional<std::uint64_t>& min_size,
-         bool ignore_mtime,
-         const std::optional<std::string>& link)
+cmd_scan(const CommonOptions& o, const std::vector<std::string>& roots, const ScanFlags& flags)
 {
-  ScanOptions opt;
-  opt.policy = load_effective_policy(o);
-  if (link) {
-    opt.policy.link = *parse_link_mode(*link);
-  }
-  if (create) {
-    opt.policy.create = *create == "adopt" ? CreateMode::adopt : CreateMode::copy;
-  }
-  if (min_size) {
-    opt.policy.min_size = *min_size;
-  }
-  if (ignore_mtime) {
-    opt.policy.ignore_mtime = true;
-  }
-  opt.dry_run = dry_run;
-  opt.jobs = o.jobs;
-  // A dry run never creates the store; without one it reports what a first
-  // run would do.
-  const std::string spath = store_path(o, opt.policy, roots);
-  Store store = (dry_run && ::access(spath.c_str(), F_OK) != 0) ? Store::absent(spath)
-                                                                 : Store::open(spath, !dry_run);
-  const auto kernel = make_vserver_kernel();
-  opt.link = resolve_link_mode(opt.policy, *kernel, store);
-  CliReporter reporter(!o.json);
-  Unifier unifier(store, opt, reporter);
-  std::vector<std::size_t> ids;
+  ScanSetup setup = prepare_scan(o, flags, roots);
+  // Every database is read before anything changes: a corrupt one stops
+  // the run with nothing touched.
+  std::vector<std::shared_ptr<const PackageFilter>> filters;
   for (const auto& r : roots) {
-    ids.push_back(unifier.add_root(r));
+    filters.push_back(package_filter(o, r, setup.opt.policy.only_packaged));
+  }
+  CliReporter reporter(!o.json);
+  Unifier unifier(setup.store, setup.opt, reporter);
+  std::vector<std::size_t> ids;
+  for (std::size_t i = 0; i < roots.size(); ++i) {
+    ids.push_back(unifier.add_root(roots[i], filters[i]));
   }
   for (const auto id : ids) {
     unifier.add_tree(id);
   }
   const ScanStats s = unifier.run();
   reporter.done();
-  if (o.json) {
-    json j;
-    j["command"] = "scan";
-    j["store"] = store.path();
-    j["roots"] = roots;
-    j["dry_run"] = dry_run;
-    j["create"] = to_string(opt.policy.create);
-    j["link_mode"] = to_string(opt.link);
-    j.update(scan_json(s));
-    std::cout << j.dump(2) << '\n';
-  } else {
-    std::cout << (dry_run ? "dry run: nothing changed\n" : "") << s.files_seen << " files, " << s.candidates
-              << " candidates: " << s.linked << (dry_run ? " would be linked, " : " linked, ") << s.already_linked
-              << " already linked, " << s.objects_created << " new objects (link mode " << to_string(opt.link)
-              << ")\n"
-              << human_bytes(static_cast<double>(s.bytes_read)) << " read, "
-              << human_bytes(static_cast<double>(s.bytes_saved)) << (dry_run ? " would be saved" : " saved");
-    for (const auto& [reason, n] : s.skipped) {
-      std::cout << ", " << n << " skipped (" << reason << ")";
-    }
-    std::cout << '\n';
-    if (s.errors) {
-      std::cout << s.errors << " files failed (see above)\n";
-    }
-  }
-  return s.errors ? k_exit_failures : k_exit_ok;
+  json extra;
+  extra["roots"] = roots;
+  return report_scan(o, "scan", setup, s, extra);
 }
 
 int
@@ -442,16 +237,15 @@ main(int argc, char** argv)
   app.set_version_flag("--version", "pkgunify 0.1.0");
 
   CommonOptions common;
-  bool dry_run = false;
+  ScanFlags flags;
+  bool& dry_run = flags.dry_run;
   bool repair = false;
-  bool ignore_mtime = false;
   bool files = false;
   bool memory = false;
-  std::optional<std::string> create;
-  std::optional<std::string> link;
-  std::optional<std::uint64_t> min_size;
   std::vector<std::string> roots;
   std::vector<std::string> paths;
+  std::string root;
+  std::vector<std::string> packages;
 
   auto add_common = [&](CLI::App* cmd, bool with_store) {
     if (with_store) {
@@ -460,18 +254,46 @@ main(int argc, char** argv)
     cmd->add_option("--policy", common.policy, "Policy file (default: /etc/pkgunify/pkgunify.yaml if present)");
     cmd->add_flag("--json", common.json, "Print a machine-readable summary");
   };
+  auto add_db = [&](CLI::App* cmd) {
+    cmd->add_option("--db", common.db, "Package database of the roots: auto (detect), rpm, dpkg, none")
+      ->check(CLI::IsMember({"auto", "rpm", "dpkg", "none"}));
+  };
+  auto add_scan_flags = [&](CLI::App* cmd) {
+    add_common(cmd, true);
+    add_db(cmd);
+    cmd->add_flag("--dry-run,-n", flags.dry_run, "Change nothing; report what would change");
+    cmd->add_option("--jobs,-j", common.jobs, "Hashing threads (default: one per core)")->check(CLI::Range(1, 1024));
+    cmd->add_option("--create", flags.create, "How objects are made (overrides the policy)")
+      ->check(CLI::IsMember({"copy", "adopt"}));
+    cmd->add_option("--min-size", flags.min_size, "Smallest file to unify, in bytes (overrides the policy)");
+    cmd->add_flag("--ignore-mtime", flags.ignore_mtime, "Share files that differ only in mtime");
+    cmd->add_option("--link", flags.link, "Link mode (overrides the policy): auto, iunlink, immutable, reflink, hardlink")
+      ->check(CLI::IsMember({"auto", "iunlink", "immutable", "reflink", "hardlink"}));
+  };
 
   auto* scan = app.add_subcommand("scan", "Unify the files of guest roots");
-  add_common(scan, true);
-  scan->add_flag("--dry-run,-n", dry_run, "Change nothing; report what would change");
-  scan->add_option("--jobs,-j", common.jobs, "Hashing threads (default: one per core)")->check(CLI::Range(1, 1024));
-  scan->add_option("--create", create, "How objects are made (overrides the policy)")
-    ->check(CLI::IsMember({"copy", "adopt"}));
-  scan->add_option("--min-size", min_size, "Smallest file to unify, in bytes (overrides the policy)");
-  scan->add_flag("--ignore-mtime", ignore_mtime, "Share files that differ only in mtime");
-  scan->add_option("--link", link, "Link mode (overrides the policy): auto, iunlink, immutable, reflink, hardlink")
-    ->check(CLI::IsMember({"auto", "iunlink", "immutable", "reflink", "hardlink"}));
+  add_scan_flags(scan);
   scan->add_option("ROOT", roots, "Guest root directories")->required();
+
+  auto* pkg = app.add_subcommand("pkg", "Unify exactly the files of the named installed packages of a root");
+  add_scan_flags(pkg);
+  pkg->add_option("--root", root, "Guest root directory")->required();
+  pkg->add_option("PACKAGE", packages, "Installed package names")->required();
+
+  auto* list = app.add_subcommand("list", "Show each file of a root's packages: config or not, candidate or not, and why");
+  add_common(list, false);
+  add_db(list);
+  list->add_option("--root", root, "Guest root directory")->required();
+  list->add_option("PACKAGE", packages, "Installed package names (default: all)");
+
+  auto* inspect = app.add_subcommand("inspect", "Show which files of .rpm or .deb package files would be unified");
+  add_common(inspect, false);
+  inspect->add_option("FILE", paths, "Package files (.rpm, .deb)")->required();
+
+  auto* verify = app.add_subcommand("verify", "Compare the unified files of roots with their package database's digests");
+  add_common(verify, true);
+  add_db(verify);
+  verify->add_option("ROOT", roots, "Guest root directories")->required();
 
   auto* split = app.add_subcommand("split", "Give unified guest paths their private copy again");
   split->add_flag("--json", common.json, "Print a machine-readable summary");
@@ -519,12 +341,28 @@ main(int argc, char** argv)
     }
   };
   absolute(common.store);
+  absolute(root);
   for (auto& p : paths) {
     absolute(p);
   }
+  for (auto& r : roots) {
+    absolute(r);
+  }
   try {
     if (scan->parsed()) {
-      return cmd_scan(common, roots, dry_run, create, min_size, ignore_mtime, link);
+      return cmd_scan(common, roots, flags);
+    }
+    if (pkg->parsed()) {
+      return cmd_pkg(common, root, packages, flags);
+    }
+    if (list->parsed()) {
+      return cmd_list(common, root, packages);
+    }
+    if (inspect->parsed()) {
+      return cmd_inspect(common, paths);
+    }
+    if (verify->parsed()) {
+      return cmd_verify(common, roots);
     }
     if (split->parsed()) {
       return cmd_split(common, paths, dry_run, "split");

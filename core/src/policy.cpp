@@ -191,6 +191,18 @@ set_ignore_mtime(Policy& policy, const Item& item)
 }
 
 void
+set_only_packaged(Policy& policy, const Item& item)
+{
+  constexpr std::string_view expected = "true or false";
+  item.require_plain_scalar(expected);
+  bool value = false;
+  if (!YAML::convert<bool>::decode(item.value(), value)) {
+    item.fail_expected(expected);
+  }
+  policy.only_packaged = value;
+}
+
+void
 set_create(Policy& policy, const Item& item)
 {
   constexpr std::string_view expected = "'copy' or 'adopt'";
@@ -275,6 +287,7 @@ constexpr std::array k_keys{
   KeyHandler{"link", set_link},
   KeyHandler{"link_fallback", set_link_fallback},
   KeyHandler{"min_size", set_min_size},
+  KeyHandler{"only_packaged", set_only_packaged},
   KeyHandler{"store", set_store},
 };
 
@@ -330,6 +343,23 @@ Policy::excludes(std::string_view path) const
   const auto matches = [&](const Glob& glob) { return glob.matches(path); };
   return std::any_of(exclude_globs.begin(), exclude_globs.end(), matches)
          && std::none_of(include_globs.begin(), include_globs.end(), matches);
+}
+
+std::optional<std::string>
+Policy::why_excluded(std::string_view path) const
+{
+  if (is_under_etc(path)) {
+    return "/etc is always private";
+  }
+  const auto matches = [&](const Glob& glob) { return glob.matches(path); };
+  if (std::any_of(include_globs.begin(), include_globs.end(), matches)) {
+    return std::nullopt;
+  }
+  const auto it = std::find_if(exclude_globs.begin(), exclude_globs.end(), matches);
+  if (it == exclude_globs.end()) {
+    return std::nullopt;
+  }
+  return "excluded by '" + it->pattern() + "'";
 }
 
 bool

@@ -33,6 +33,7 @@ struct Policy
   CreateMode create = CreateMode::copy;
   LinkMode link = LinkMode::auto_select;
   LinkMode link_fallback = LinkMode::immutable;  // never auto_select or iunlink
+  bool only_packaged = false;  // unify only files that installed packages own
   std::vector<std::string> exclude;  // glob patterns (see glob.hpp)
   std::vector<std::string> include;  // override excludes, never /etc
 
@@ -47,6 +48,10 @@ struct Policy
   // keeps the file out of unification. /etc and everything below it is always
   // excluded, whatever the patterns say.
   [[nodiscard]] bool excludes(std::string_view path) const;
+
+  // Why excludes(path) is true: "/etc is always private" or "excluded by
+  // '/var/**'"; nullopt when the policy admits the path.
+  [[nodiscard]] std::optional<std::string> why_excluded(std::string_view path) const;
 
   // `dir` is absolute within the root ("/usr/share", "/" for the root). True
   // when no path strictly below `dir` can be a candidate, so a walk may skip

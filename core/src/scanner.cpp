@@ -37,6 +37,7 @@ struct Root
   std::string path;
   util::Fd fd;
   struct stat st{};
+  std::shared_ptr<const PackageFilter> filter;
 };
 
 struct Candidate
@@ -83,6 +84,30 @@ same_content_state(const struct stat& a, const struct stat& b)
 }
 
 } // namespace
+
+std::optional<Verdict>
+candidate_verdict(const Policy& policy, const PackageFilter* filter, const std::string& path, const struct stat& st)
+{
+  if (!S_ISREG(st.st_mode)) {
+    return Verdict{"not-regular", S_ISDIR(st.st_mode) ? "directory" : S_ISLNK(st.st_mode) ? "symlink" : "special file"};
+  }
+  if (filter && filter->config.contains(path)) {
+    return Verdict{"config", "configuration file (" + filter->source + ")"};
+  }
+  if (auto why = policy.why_excluded(path)) {
+    return Verdict{"excluded", *why};
+  }
+  if (st.st_size == 0) {
+    return Verdict{"empty", "empty (no data to share)"};
+  }
+  if (static_cast<std::uint64_t>(st.st_size) < policy.min_size) {
+    return Verdict{"too-small", "smaller than min_size " + std::to_string(policy.min_size)};
+  }
+  if (filter && filter->packaged && !filter->packaged->contains(path)) {
+    return Verdict{"unpackaged", "no installed package owns it (only_packaged)"};
+  }
+  return std::nullopt;
+}
 
 IdentityKind
 identity_kind(const Policy& policy, LinkMode mode)
@@ -227,18 +252,12 @@ struct Unifier::Impl
       leftovers.push_back({root, dir, name});
       return;
     }
-    if (!S_ISREG(st.st_mode)) {
-      skip("not-regular");
-      return;
+    if (S_ISREG(st.st_mode)) {
+      ++stats.files_seen;
     }
-    ++stats.files_seen;
     const std::string path = child_path(dirs[dir], name);
-    if (opt.policy.excludes(path)) {
-      skip("excluded");
-      return;
-    }
-    if (st.st_size == 0 || static_cast<std::uint64_t>(st.st_size) < opt.policy.min_size) {
-      skip(st.st_size == 0 ? "empty" : "too-small");  // empty files hold no data to share
+    if (auto verdict = candidate_verdict(opt.policy, roots[root].filter.get(), path, st)) {
+      skip(verdict->key);
       return;
     }
     ++stats.candidates;
@@ -1162,7 +1181,7 @@ Unifier::Unifier(const Store& store, ScanOptions options, Reporter& reporter)
 Unifier::~Unifier() = default;
 
 std::size_t
-Unifier::add_root(const std::string& path)
+Unifier::add_root(const std::string& path, std::shared_ptr<const PackageFilter> filter)
 {
   auto fd = util::open_host_dir(path);
   if (!fd) {
@@ -1177,7 +1196,7 @@ Unifier::add_root(const std::string& path)
   while (p.size() > 1 && p.back() == '/') {
     p.pop_back();
   }
-  m_impl->roots.push_back({p, std::move(*fd), *st});
+  m_impl->roots.push_back({p, std::move(*fd), *st, std::move(filter)});
   return m_impl->roots.size() - 1;
 }
 

@@ -16,6 +16,7 @@
 //      and remove it -- or swap back. The guest path never disappears.
 #pragma once
 
+#include "packages.hpp"
 #include "policy.hpp"
 #include "protect.hpp"
 #include "store.hpp"
@@ -75,8 +76,9 @@ public:
   Unifier& operator=(const Unifier&) = delete;
 
   // Adds a guest root. Throws ConfigError when it is no directory or not on
-  // the store's filesystem.
-  std::size_t add_root(const std::string& path);
+  // the store's filesystem. `filter`: what the root's package database says
+  // (config files are never candidates); null when the root has none.
+  std::size_t add_root(const std::string& path, std::shared_ptr<const PackageFilter> filter = {});
 
   // Walks the root and queues every candidate.
   void add_tree(std::size_t root);
@@ -91,6 +93,19 @@ private:
   struct Impl;
   std::unique_ptr<Impl> m_impl;
 };
+
+// Why a file is no candidate: `key` counts it in ScanStats::skipped
+// ("not-regular", "empty", "too-small", "config", "excluded", "unpackaged"),
+// `detail` explains it to a person. nullopt: it is a candidate.
+struct Verdict
+{
+  std::string key;
+  std::string detail;
+};
+std::optional<Verdict> candidate_verdict(const Policy& policy,
+                                         const PackageFilter* filter,
+                                         const std::string& path,
+                                         const struct stat& st);
 
 // Identity kind the policy and link mode ask for.
 IdentityKind identity_kind(const Policy& policy, LinkMode mode);

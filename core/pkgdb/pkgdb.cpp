@@ -1,0 +1,65 @@
+#include "pkgdb.hpp"
+
+#include "dpkgdb.hpp"
+#include "rpmdb.hpp"
+
+#include <sys/stat.h>
+
+namespace pkgunify {
+
+namespace {
+
+std::string
+dpkg_admindir(const std::string& root)
+{
+  return root + (root.ends_with('/') ? "" : "/") + "var/lib/dpkg";
+}
+
+bool
+has_dpkg_db(const std::string& root)
+{
+  struct stat st;
+  return ::stat((dpkg_admindir(root) + "/status").c_str(), &st) == 0;
+}
+
+} // namespace
+
+std::unique_ptr<PackageDb>
+open_dpkg_db(const std::string& root)
+{
+  return make_dpkg_db(dpkg_admindir(root));
+}
+
+std::unique_ptr<PackageDb>
+open_rpm_db(const std::string& root)
+{
+  return make_rpm_db(root);
+}
+
+std::unique_ptr<PackageDb>
+open_package_db(const std::string& root, const std::string& prefer)
+{
+  if (prefer == "rpm") {
+    return open_rpm_db(root);
+  }
+  if (prefer == "dpkg") {
+    return open_dpkg_db(root);
+  }
+  if (!prefer.empty() && prefer != "auto") {
+    throw ConfigError("unknown package database kind '" + prefer + "' (rpm, dpkg or auto)");
+  }
+  const bool dpkg = has_dpkg_db(root);
+  const bool rpm = find_rpm_db(root).has_value();
+  if (dpkg && rpm) {
+    throw PackageDbError(root + " has both a dpkg and an rpm database; choose one with --db dpkg or --db rpm");
+  }
+  if (dpkg) {
+    return open_dpkg_db(root);
+  }
+  if (rpm) {
+    return open_rpm_db(root);
+  }
+  return nullptr;
+}
+
+} // namespace pkgunify

@@ -1,0 +1,24 @@
+// Opening the package database of a root: rpm through librpm, dpkg through
+// libapt-pkg. Only this library links librpm and libapt-pkg.
+#pragma once
+
+#include "packagedb.hpp"
+
+#include <memory>
+#include <string>
+
+namespace pkgunify {
+
+// Probes ROOT for a dpkg database (var/lib/dpkg/status) and an rpm database
+// (var/lib/rpm, usr/lib/sysimage/rpm, root/.rpmdb — the last for guests made
+// by Debian's rpm). Never creates anything. Returns null when the root has
+// neither. Throws PackageDbError when a database is present but cannot be
+// opened, and when a root has both (pass `prefer` "rpm" or "dpkg" then).
+std::unique_ptr<PackageDb> open_package_db(const std::string& root, const std::string& prefer = {});
+
+// The readers, for tests and for callers that know what they want. Throw
+// PackageDbError when the database is missing or cannot be read.
+std::unique_ptr<PackageDb> open_dpkg_db(const std::string& root);
+std::unique_ptr<PackageDb> open_rpm_db(const std::string& root);
+
+} // namespace pkgunify

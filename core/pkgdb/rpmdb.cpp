@@ -1,0 +1,289 @@
+#include "rpmdb.hpp"
+
+#include "rpm_handles.hpp"
+
+#include <rpm/rpmdb.h>
+#include <rpm/rpmlib.h>
+#include <rpm/rpmmacro.h>
+#include <rpm/rpmtag.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <mutex>
+
+namespace pkgunify {
+
+namespace rpm {
+
+LogCapture::LogCapture()
+{
+  m_previous = rpmlogSetCallback(&LogCapture::callback, this);
+}
+
+LogCapture::~LogCapture()
+{
+  rpmlogSetCallback(m_previous, m_previous_data);
+}
+
+int
+LogCapture::callback(rpmlogRec rec, rpmlogCallbackData data)
+{
+  auto* self = static_cast<LogCapture*>(data);
+  if (rpmlogRecPriority(rec) <= RPMLOG_ERR) {
+    std::string msg = rpmlogRecMessage(rec);
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) {
+      msg.pop_back();
+    }
+    self->m_errors.push_back(std::move(msg));
+  }
+  return 0;  // handled: librpm prints nothing
+}
+
+std::string
+LogCapture::errors() const
+{
+  std::string out;
+  for (const auto& e : m_errors) {
+    if (!out.empty()) {
+      out += "; ";
+    }
+    out += e;
+  }
+  return out;
+}
+
+void
+init()
+{
+  static std::once_flag once;
+  std::call_once(once, [] { rpmReadConfigFiles(nullptr, nullptr); });
+}
+
+} // namespace rpm
+
+namespace {
+
+DigestAlgo
+digest_algo(int algo)
+{
+  switch (algo) {
+  case 1:
+    return DigestAlgo::md5;
+  case 2:
+    return DigestAlgo::sha1;
+  case 8:
+    return DigestAlgo::sha256;
+  case 9:
+    return DigestAlgo::sha384;
+  case 10:
+    return DigestAlgo::sha512;
+  case 11:
+    return DigestAlgo::sha224;
+  default:
+    return DigestAlgo::none;
+  }
+}
+
+std::string
+header_string(Header h, rpmTagVal tag)
+{
+  const char* s = headerGetString(h, tag);
+  return s ? s : "";
+}
+
+// Reads a package header's file list. `with_digests`: the installed-package
+// form (digests); otherwise the package-file form (sizes, modes).
+PackageInfo
+package_from_header(Header h)
+{
+  PackageInfo p;
+  p.name = header_string(h, RPMTAG_NAME);
+  p.version = header_string(h, RPMTAG_VERSION) + "-" + header_string(h, RPMTAG_RELEASE);
+  const std::uint64_t epoch = headerGetNumber(h, RPMTAG_EPOCH);
+  if (epoch) {
+    p.version = std::to_string(epoch) + ":" + p.version;
+  }
+  p.arch = header_string(h, RPMTAG_ARCH);
+  rpm::Files files(rpmfilesNew(nullptr, h, RPMTAG_BASENAMES, RPMFI_FLAGS_QUERY));
+  if (!files) {
+    return p;
+  }
+  rpm::Fi fi(rpmfilesIter(files.get(), RPMFI_ITER_FWD));
+  while (fi && rpmfiNext(fi.get()) >= 0) {
+    PackageFile f;
+    f.path = rpmfiFN(fi.get());
+    f.config = (rpmfiFFlags(fi.get()) & RPMFILE_CONFIG) != 0;
+    int algo = 0;
+    if (char* hex = rpmfiFDigestHex(fi.get(), &algo)) {
+      f.digest = hex;
+      f.digest_algo = f.digest.empty() ? DigestAlgo::none : digest_algo(algo);
+      std::free(hex);
+    }
+    p.files.push_back(std::move(f));
+  }
+  return p;
+}
+
+class RpmDb : public PackageDb
+{
+public:
+  RpmDb(std::string root, std::string dbdir) : m_root(std::move(root)), m_dbdir(std::move(dbdir))
+  {
+    m_location = m_root + (m_root.ends_with('/') ? "" : "/") + m_dbdir;
+  }
+
+  std::string_view
+  kind() const override
+  {
+    return "rpm";
+  }
+
+  const std::string&
+  location() const override
+  {
+    return m_location;
+  }
+
+  std::vector<PackageInfo>
+  packages() override
+  {
+    std::vector<PackageInfo> out;
+    query(RPMDBI_PACKAGES, nullptr, out);
+    return out;
+  }
+
+  std::vector<PackageInfo>
+  packages(const std::vector<std::string>& names, std::vector<std::string>& missing) override
+  {
+    std::vector<PackageInfo> out;
+    for (const auto& n : names) {
+      const std::size_t before = out.size();
+      query(RPMDBI_LABEL, n.c_str(), out);
+      if (out.size() == before) {
+        missing.push_back(n);
+      }
+    }
+    return out;
+  }
+
+private:
+  // Runs one iterator over the root's database; everything librpm logs as an
+  // error makes the whole read fail, naming the database.
+  void
+  query(rpmDbiTagVal tag, const char* key, std::vector<PackageInfo>& out)
+  {
+    rpm::init();
+    rpm::LogCapture log;
+    const std::string dbpath = "/" + m_dbdir;
+    rpmPushMacro(nullptr, "_dbpath", nullptr, dbpath.c_str(), RMIL_CMDLINE);
+    struct PopMacro
+    {
+      ~PopMacro() { rpmPopMacro(nullptr, "_dbpath"); }
+    } pop;
+    rpm::Ts ts(rpmtsCreate());
+    if (rpmtsSetRootDir(ts.get(), m_root.c_str()) != 0) {
+      throw PackageDbError(m_location + ": cannot use " + m_root + " as rpm root");
+    }
+    if (rpmtsOpenDB(ts.get(), O_RDONLY) != 0) {
+      throw PackageDbError(m_location + ": cannot open rpm database"
+                           + (log.has_errors() ? ": " + log.errors() : std::string()));
+    }
+    rpm::Iterator mi(rpmtsInitIterator(ts.get(), tag, key, 0));
+    while (mi) {
+      Header h = rpmdbNextIterator(mi.get());
+      if (!h) {
+        break;
+      }
+      out.push_back(package_from_header(h));
+    }
+    mi.reset();
+    if (log.has_errors()) {
+      throw PackageDbError(m_location + ": cannot read rpm database: " + log.errors());
+    }
+  }
+
+  std::string m_root;
+  std::string m_dbdir;
+  std::string m_location;
+};
+
+bool
+is_file(const std::string& path)
+{
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+} // namespace
+
+std::optional<std::string>
+find_rpm_db(const std::string& root)
+{
+  for (const char* dir : k_rpm_db_dirs) {
+    const std::string base = root + "/" + dir + "/";
+    // sqlite (rpm >= 4.16 default), Berkeley DB (older), ndb (SUSE).
+    for (const char* file : {"rpmdb.sqlite", "Packages", "Packages.db"}) {
+      if (is_file(base + file)) {
+        return std::string(dir);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+std::unique_ptr<PackageDb>
+make_rpm_db(const std::string& root)
+{
+  auto dir = find_rpm_db(root);
+  if (!dir) {
+    std::string looked;
+    for (const char* d : k_rpm_db_dirs) {
+      looked += (looked.empty() ? "" : ", ") + root + "/" + d;
+    }
+    throw PackageDbError("no rpm database in " + root + " (looked in " + looked + ")");
+  }
+  return std::make_unique<RpmDb>(root, *dir);
+}
+
+RpmFileInfo
+read_rpm_file(const std::string& path)
+{
+  rpm::init();
+  rpm::LogCapture log;
+  rpm::Ts ts(rpmtsCreate());
+  rpmtsSetVSFlags(ts.get(), RPMVSF_MASK_NOSIGNATURES | RPMVSF_MASK_NODIGESTS);
+  rpm::Fd fd(Fopen(path.c_str(), "r.ufdio"));
+  if (!fd || Ferror(fd.get())) {
+    throw PackageDbError(path + ": cannot open package: " + (fd ? Fstrerror(fd.get()) : "failed"));
+  }
+  Header raw = nullptr;
+  const rpmRC rc = rpmReadPackageFile(ts.get(), fd.get(), path.c_str(), &raw);
+  rpm::HeaderPtr h(raw);
+  if ((rc != RPMRC_OK && rc != RPMRC_NOKEY && rc != RPMRC_NOTTRUSTED) || !h) {
+    throw PackageDbError(path + ": not a readable rpm package"
+                         + (log.has_errors() ? ": " + log.errors() : std::string()));
+  }
+  RpmFileInfo info;
+  info.name = header_string(h.get(), RPMTAG_NAME);
+  info.version = header_string(h.get(), RPMTAG_VERSION) + "-" + header_string(h.get(), RPMTAG_RELEASE);
+  info.arch = header_string(h.get(), RPMTAG_ARCH);
+  rpm::Files files(rpmfilesNew(nullptr, h.get(), RPMTAG_BASENAMES, RPMFI_FLAGS_QUERY));
+  if (!files) {
+    return info;
+  }
+  rpm::Fi fi(rpmfilesIter(files.get(), RPMFI_ITER_FWD));
+  while (fi && rpmfiNext(fi.get()) >= 0) {
+    RpmFileEntry e;
+    e.path = rpmfiFN(fi.get());
+    e.mode = rpmfiFMode(fi.get());
+    e.regular = S_ISREG(e.mode);
+    e.size = static_cast<std::uint64_t>(rpmfiFSize(fi.get()));
+    e.config = (rpmfiFFlags(fi.get()) & RPMFILE_CONFIG) != 0;
+    info.entries.push_back(std::move(e));
+  }
+  return info;
+}
+
+} // namespace pkgunify

@@ -1,0 +1,44 @@
+// rpm's database of a root, and .rpm package headers, read with librpm.
+#pragma once
+
+#include "packagedb.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace pkgunify {
+
+// The rpm database directories a root may have, relative to it, in the order
+// they are probed.
+inline constexpr const char* k_rpm_db_dirs[] = {"var/lib/rpm", "usr/lib/sysimage/rpm", "root/.rpmdb"};
+
+// The directory (relative to root, e.g. "var/lib/rpm") that holds an rpm
+// database, or nullopt. Only looks; never creates.
+std::optional<std::string> find_rpm_db(const std::string& root);
+
+// Opens the root's rpm database read-only. Throws PackageDbError when there
+// is none (librpm would create an empty one: it is never asked to) or it
+// cannot be read.
+std::unique_ptr<PackageDb> make_rpm_db(const std::string& root);
+
+// A package file's header: its files with %config flags, sizes and modes.
+struct RpmFileEntry
+{
+  std::string path;
+  bool regular = false;
+  bool config = false;
+  std::uint64_t size = 0;
+  std::uint32_t mode = 0;
+};
+
+struct RpmFileInfo
+{
+  std::string name, version, arch;
+  std::vector<RpmFileEntry> entries;
+};
+
+// Throws PackageDbError naming the file when it is no readable rpm package.
+RpmFileInfo read_rpm_file(const std::string& path);
+
+} // namespace pkgunify
