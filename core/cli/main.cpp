@@ -33,13 +33,14 @@ using namespace pkgunify::cli;
 int
 cmd_scan(const CommonOptions& o, const std::vector<std::string>& roots, const ScanFlags& flags)
 {
-  ScanSetup setup = prepare_scan(o, flags, roots);
-  // Every database is read before anything changes: a corrupt one stops
-  // the run with nothing touched.
+  // Every database is read before anything changes, the store included: a
+  // corrupt one stops the run with nothing touched.
+  const bool only_packaged = load_effective_policy(o).only_packaged;
   std::vector<std::shared_ptr<const PackageFilter>> filters;
   for (const auto& r : roots) {
-    filters.push_back(package_filter(o, r, setup.opt.policy.only_packaged));
+    filters.push_back(package_filter(o, r, only_packaged));
   }
+  ScanSetup setup = prepare_scan(o, flags, roots);
   CliReporter reporter(!o.json);
   Unifier unifier(setup.store, setup.opt, reporter);
   std::vector<std::size_t> ids;

@@ -48,10 +48,10 @@ stat_in_root(int root_fd, const std::string& path)
 int
 cmd_pkg(const CommonOptions& o, const std::string& root, const std::vector<std::string>& names, const ScanFlags& flags)
 {
-  ScanSetup setup = prepare_scan(o, flags, {root});
   auto db = open_db(o, root, true);
   std::vector<std::string> missing;
   const auto pkgs = db->packages(names, missing);
+  ScanSetup setup = prepare_scan(o, flags, {root});
   CliReporter reporter(!o.json);
   for (const auto& m : missing) {
     reporter.warning(root + ": package " + m + " is not installed (" + db_source(*db) + ")");
