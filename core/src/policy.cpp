@@ -202,18 +202,30 @@ set_only_packaged(Policy& policy, const Item& item)
   policy.only_packaged = value;
 }
 
-void
-set_create(Policy& policy, const Item& item)
+CreateMode
+parse_create(const Item& item)
 {
   constexpr std::string_view expected = "'copy' or 'adopt'";
   const std::string& value = item.string(expected);
   if (value == to_string(CreateMode::copy)) {
-    policy.create = CreateMode::copy;
-  } else if (value == to_string(CreateMode::adopt)) {
-    policy.create = CreateMode::adopt;
-  } else {
+    return CreateMode::copy;
+  }
+  if (value != to_string(CreateMode::adopt)) {
     item.fail_expected(expected);
   }
+  return CreateMode::adopt;
+}
+
+void
+set_create(Policy& policy, const Item& item)
+{
+  policy.create = parse_create(item);
+}
+
+void
+set_hook_create(Policy& policy, const Item& item)
+{
+  policy.hook_create = parse_create(item);
 }
 
 void
@@ -279,6 +291,7 @@ constexpr std::array k_keys{
              [](Policy& policy, const Item& item) {
                set_patterns(item, policy.exclude, policy.exclude_globs);
              }},
+  KeyHandler{"hook_create", set_hook_create},
   KeyHandler{"ignore_mtime", set_ignore_mtime},
   KeyHandler{"include",
              [](Policy& policy, const Item& item) {

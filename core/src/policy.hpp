@@ -31,6 +31,9 @@ struct Policy
   std::uint64_t min_size = 16;
   bool ignore_mtime = false;
   CreateMode create = CreateMode::copy;
+  // What the package-manager hooks use for files the package manager has
+  // just written (no guest process holds those open for writing).
+  CreateMode hook_create = CreateMode::adopt;
   LinkMode link = LinkMode::auto_select;
   LinkMode link_fallback = LinkMode::immutable;  // never auto_select or iunlink
   bool only_packaged = false;  // unify only files that installed packages own

@@ -58,6 +58,12 @@ copy_content(int from, int to, std::uint64_t size, std::string_view display)
 SplitResult
 split_path(const std::string& path, bool dry_run, Reporter& reporter, VserverKernel* vserver)
 {
+  return split_path(path, dry_run, reporter, vserver, DirResolution::no_symlinks);
+}
+
+SplitResult
+split_path(const std::string& path, bool dry_run, Reporter& reporter, VserverKernel* vserver, DirResolution resolution)
+{
   std::unique_ptr<VserverKernel> own = vserver ? nullptr : make_vserver_kernel();
   VserverKernel& kernel = vserver ? *vserver : *own;
   const auto slash = path.rfind('/');
@@ -67,7 +73,8 @@ split_path(const std::string& path, bool dry_run, Reporter& reporter, VserverKer
   }
   const std::string dir = slash == 0 ? "/" : path.substr(0, slash);
   const std::string name = path.substr(slash + 1);
-  auto dfd = util::open_no_symlinks(dir, O_RDONLY | O_DIRECTORY);
+  auto dfd = resolution == DirResolution::no_symlinks ? util::open_no_symlinks(dir, O_RDONLY | O_DIRECTORY)
+                                                       : util::open_host_dir(dir);
   if (!dfd) {
     reporter.error(dfd.error().message);
     return SplitResult::failed;

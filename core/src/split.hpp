@@ -18,4 +18,14 @@ enum class SplitResult { split, not_shared, failed };
 // for the real kernel.
 SplitResult split_path(const std::string& path, bool dry_run, Reporter& reporter, VserverKernel* vserver = nullptr);
 
+// How split_path resolves the directory of `path`.
+enum class DirResolution {
+  no_symlinks,  // a host path leading into a guest: no symlink is followed
+  follow,       // inside a chroot (the rpm plugin's file hooks): symlinked
+                // directories such as usrmerge's /bin cannot leave it
+};
+
+SplitResult split_path(const std::string& path, bool dry_run, Reporter& reporter, VserverKernel* vserver,
+                       DirResolution resolution);
+
 } // namespace pkgunify

@@ -982,6 +982,46 @@ IntegrationTest::mount_ram_ext4(const std::string& dir, unsigned size_mib, unsig
 }
 
 std::string
+IntegrationTest::mount_fs(const std::string& type, const std::string& dir, unsigned size_mib)
+{
+  if (!is_root()) {
+    return "loop mounts need root";
+  }
+  const std::string mkfs = "mkfs." + type;
+  if (run_command({"sh", "-c", "command -v " + mkfs}).exit_code != 0) {
+    return mkfs + " is not installed";
+  }
+  const std::string image = shm_dir() + "/" + type + ".img";
+  const int fd = ::open(image.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return "cannot create " + image;
+  }
+  const bool sized = ::ftruncate(fd, static_cast<off_t>(size_mib) << 20) == 0;
+  ::close(fd);
+  if (!sized) {
+    return "cannot size " + image;
+  }
+  std::vector<std::string> cmd{mkfs, "-q"};
+  if (type == "xfs") {
+    cmd.insert(cmd.end(), {"-f", "-m", "reflink=1"});
+  } else if (type == "btrfs") {
+    cmd.push_back("-f");
+  } else {
+    cmd.push_back("-F");
+  }
+  cmd.push_back(image);
+  if (const RunResult r = run_command(cmd); r.exit_code != 0) {
+    return mkfs + " failed: " + r.err;
+  }
+  make_dirs(dir);
+  if (run_command({"mount", "-o", "loop", image, dir}).exit_code != 0) {
+    return "cannot loop-mount a " + type + " image (no loop devices?)";
+  }
+  m_mounts.push_back(dir);
+  return {};
+}
+
+std::string
 IntegrationTest::shm_dir()
 {
   std::string tmpl = "/dev/shm/pkgunify-itest.XXXXXX";

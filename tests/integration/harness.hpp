@@ -285,6 +285,12 @@ protected:
   // (not root, no mkfs.ext4 or loop devices). Unmounted in TearDown.
   bool mount_ram_ext4(const std::string& dir, unsigned size_mib, unsigned inodes);
 
+  // Makes a `type` filesystem (ext4, btrfs, xfs with reflink=1) in a sparse
+  // image on /dev/shm and loop-mounts it at `dir` (created). Returns an empty
+  // string on success, else why it cannot (for GTEST_SKIP). Unmounted in
+  // TearDown, which discards everything in it, immutable files included.
+  std::string mount_fs(const std::string& type, const std::string& dir, unsigned size_mib = 512);
+
   // A fresh directory on /dev/shm, removed in TearDown.
   std::string shm_dir();
 

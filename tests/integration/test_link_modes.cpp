@@ -16,12 +16,6 @@ namespace pkgunify::itest {
 namespace {
 
 bool
-have_command(const std::string& name)
-{
-  return std::system(("command -v " + name + " >/dev/null 2>&1").c_str()) == 0;
-}
-
-bool
 is_immutable(const std::string& p)
 {
   const int fd = ::open(p.c_str(), O_RDONLY | O_NOFOLLOW);
@@ -58,50 +52,13 @@ append(const std::string& p, const std::string& text)
 class LinkModeTest : public IntegrationTest
 {
 protected:
-  // Makes a `type` filesystem in an image and mounts it at tmp()/mnt.
-  // Returns an empty string on success, else why it cannot.
+  // Makes a `type` filesystem and mounts it at tmp()/mnt: empty on
+  // success, else why not.
   std::string
   mount_fs(const std::string& type)
   {
-    if (!is_root()) {
-      return "loop mounts need root";
-    }
-    const std::string mkfs = "mkfs." + type;
-    if (!have_command(mkfs)) {
-      return mkfs + " is not installed";
-    }
-    m_image = path("fs.img");
     m_mnt = path("mnt");
-    make_dirs(m_mnt);
-    if (::truncate(m_image.c_str(), 0) != 0) {
-      write_text(m_image, "");
-    }
-    if (::truncate(m_image.c_str(), 512LL << 20) != 0) {
-      return "cannot size " + m_image;
-    }
-    std::string cmd = mkfs + (type == "xfs" ? " -q -f -m reflink=1 " : type == "btrfs" ? " -q -f " : " -q -F ")
-                      + m_image + " >/dev/null 2>&1";
-    if (std::system(cmd.c_str()) != 0) {
-      return mkfs + " failed";
-    }
-    if (std::system(("mount -o loop " + m_image + " " + m_mnt + " >/dev/null 2>&1").c_str()) != 0) {
-      return "cannot loop-mount a " + type + " image (no loop devices?)";
-    }
-    m_mounted = true;
-    return {};
-  }
-
-  void
-  TearDown() override
-  {
-    if (m_mounted) {
-      // The image goes with everything in it, immutable files included.
-      if (::umount2(m_mnt.c_str(), 0) != 0) {
-        ::umount2(m_mnt.c_str(), MNT_DETACH);
-      }
-      m_mounted = false;
-    }
-    IntegrationTest::TearDown();
+    return IntegrationTest::mount_fs(type, m_mnt);
   }
 
   [[nodiscard]] std::string mnt(const std::string& rel) const { return m_mnt + "/" + rel; }
@@ -131,9 +88,7 @@ protected:
     return run_pkgunify(args);
   }
 
-  std::string m_image;
   std::string m_mnt;
-  bool m_mounted = false;
 };
 
 } // namespace

@@ -1,0 +1,244 @@
+// The rpm transaction plugin in real rpm transactions: packages built with
+// rpmbuild, installed, upgraded and erased with `rpm --root GUEST`, the
+// plugin loaded from a plugin directory of the test's own
+// (--define __plugindir), configured by a policy file in its options.
+#include "harness.hpp"
+#include "pkgbuild.hpp"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+namespace pkgunify::itest {
+
+namespace {
+
+PkgSpec
+package(const std::string& version)
+{
+  PkgSpec p;
+  p.name = "pkgu-app";
+  p.version = version;
+  p.files = {
+    {"/usr/bin/pkgu-app", std::string(40000, 'a') + version, 0755, false},
+    {"/usr/lib/pkgu-app/libapp.so", std::string(60000, 'l') + version, 0644, false},
+    {"/usr/share/pkgu-app/same.txt", std::string(3000, 's'), 0644, false},  // equal in both versions
+    {"/etc/pkgu-app.conf", "config = " + version + "\n", 0644, true},
+    {"/usr/lib/pkgu-app/app.conf", "config outside etc = " + version + "\n", 0644, true},
+  };
+  if (version == "1.0") {
+    p.files.push_back({"/usr/share/pkgu-app/old-only.txt", std::string(2000, 'o'), 0644, false});
+  }
+  return p;
+}
+
+bool
+is_immutable(const std::string& p)
+{
+  const int fd = ::open(p.c_str(), O_RDONLY | O_NOFOLLOW);
+  if (fd < 0) {
+    return false;
+  }
+  int flags = 0;
+  const bool ok = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+  ::close(fd);
+  return ok && (flags & FS_IMMUTABLE_FL);
+}
+
+// (link mode, filesystem)
+using ModeParam = std::pair<std::string, std::string>;
+
+class RpmPluginTest : public IntegrationTest
+{
+protected:
+  // Empty when the test can run, else why not.
+  std::string
+  setup(const std::string& mode, const std::string& fs)
+  {
+    if (!is_root()) {
+      return "rpm transactions into guest roots need root";
+    }
+    for (const char* tool : {"rpm", "rpmbuild"}) {
+      if (!have_tool(tool)) {
+        return std::string(tool) + " is not installed";
+      }
+    }
+    m_top = tmp();
+    if (!fs.empty()) {
+      m_top = path("mnt");
+      if (auto why = mount_fs(fs, m_top); !why.empty()) {
+        return why;
+      }
+    }
+    m_plugindir = path("plugins");
+    make_dirs(m_plugindir);
+    if (::symlink(PKGUNIFY_RPM_PLUGIN, (m_plugindir + "/pkgunify.so").c_str()) != 0) {
+      return "cannot link the plugin into " + m_plugindir;
+    }
+    m_store = m_top + "/store";
+    write_text(policy(), "store: " + m_store + "\nlink: " + mode + "\n");
+    m_v1 = build_rpm(package("1.0"), tmp());
+    m_v2 = build_rpm(package("2.0"), tmp());
+    return {};
+  }
+
+  [[nodiscard]] std::string policy() const { return path("policy.yaml"); }
+
+  std::string
+  guest(const std::string& name)
+  {
+    const std::string g = m_top + "/" + name;
+    rpm_init_root(g);
+    return g;
+  }
+
+  // rpm with the plugin directory of the test and the policy as option.
+  ShellResult
+  rpm_plugged(const std::string& root, const std::string& args, const std::string& policy_file = {})
+  {
+    return rpm_in(root, "--define '__plugindir " + m_plugindir + "' --define '__transaction_pkgunify "
+                          + m_plugindir + "/pkgunify.so " + (policy_file.empty() ? policy() : policy_file)
+                          + "' " + args);
+  }
+
+  std::string m_top;
+  std::string m_plugindir;
+  std::string m_store;
+  std::string m_v1;
+  std::string m_v2;
+};
+
+class RpmPluginModes : public RpmPluginTest, public ::testing::WithParamInterface<ModeParam>
+{
+};
+
+std::string
+mode_name(const ::testing::TestParamInfo<ModeParam>& p)
+{
+  return p.param.first + (p.param.second.empty() ? "" : "_" + p.param.second);
+}
+
+} // namespace
+
+TEST_P(RpmPluginModes, InstallUpgradeEraseInTwoGuests)
+{
+  const auto& [mode, fs] = GetParam();
+  if (auto why = setup(mode, fs); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const std::string g1 = guest("g1");
+  const std::string g2 = guest("g2");
+  for (const auto& g : {g1, g2}) {
+    const ShellResult r = rpm_plugged(g, "-i --nodeps " + m_v1);
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(r.output.find("pkgunify:"), std::string::npos) << r.output;
+  }
+  auto shared = [&](const std::string& rel) {
+    if (mode == "reflink") {
+      return stat_path(g1 + rel).ino != stat_path(g2 + rel).ino && read_file(g1 + rel) == read_file(g2 + rel);
+    }
+    return stat_path(g1 + rel).ino == stat_path(g2 + rel).ino
+           && object_with_inode(m_store, stat_path(g1 + rel).ino).has_value();
+  };
+  for (const char* rel : {"/usr/bin/pkgu-app", "/usr/lib/pkgu-app/libapp.so", "/usr/share/pkgu-app/same.txt"}) {
+    EXPECT_TRUE(shared(rel)) << rel;
+    EXPECT_EQ(is_immutable(g1 + rel), mode == "immutable") << rel;
+  }
+  if (mode == "reflink") {
+    const RunResult st = run_pkgunify({"status", "--json", "--store", m_store, g1});
+    ASSERT_EQ(st.exit_code, 0) << st.describe();
+    // btrfs keeps files up to 2 KiB inline in metadata, where extents cannot
+    // be shared: old-only.txt (2000 bytes) stays unshared there.
+    EXPECT_EQ(st.json()["roots"][0]["modes"]["reflink"], fs == "btrfs" ? 3 : 4);
+  }
+  for (const char* rel : {"/etc/pkgu-app.conf", "/usr/lib/pkgu-app/app.conf"}) {
+    EXPECT_NE(stat_path(g1 + rel).ino, stat_path(g2 + rel).ino) << rel;
+    EXPECT_EQ(stat_path(g1 + rel).nlink, 1u) << rel;
+  }
+  for (const auto& g : {g1, g2}) {
+    const ShellResult v = rpm_in(g, "-V pkgu-app");
+    EXPECT_EQ(v.status, 0) << v.output;
+  }
+
+  // Upgrade: rpm replaces every file, also the protected ones.
+  for (const auto& g : {g1, g2}) {
+    const ShellResult r = rpm_plugged(g, "-U --nodeps " + m_v2);
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(rpm_in(g, "-q pkgu-app").output, "pkgu-app-2.0-1.noarch\n");
+    EXPECT_FALSE(exists(g + "/usr/share/pkgu-app/old-only.txt"));
+  }
+  EXPECT_EQ(read_file(g1 + "/usr/bin/pkgu-app"), std::string(40000, 'a') + "2.0");
+  for (const char* rel : {"/usr/bin/pkgu-app", "/usr/lib/pkgu-app/libapp.so", "/usr/share/pkgu-app/same.txt"}) {
+    EXPECT_TRUE(shared(rel)) << "after upgrade: " << rel;
+  }
+  for (const auto& g : {g1, g2}) {
+    const ShellResult v = rpm_in(g, "-V pkgu-app");
+    EXPECT_EQ(v.status, 0) << v.output;
+  }
+
+  // Erase from one guest; the other keeps its files.
+  const ShellResult e = rpm_plugged(g1, "-e pkgu-app");
+  ASSERT_EQ(e.status, 0) << e.output;
+  EXPECT_FALSE(exists(g1 + "/usr/bin/pkgu-app"));
+  EXPECT_EQ(read_file(g2 + "/usr/bin/pkgu-app"), std::string(40000, 'a') + "2.0");
+  EXPECT_EQ(rpm_in(g2, "-V pkgu-app").status, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(LinkModes, RpmPluginModes,
+                         ::testing::Values(ModeParam{"immutable", ""}, ModeParam{"hardlink", ""},
+                                           ModeParam{"immutable", "ext4"}, ModeParam{"reflink", "btrfs"},
+                                           ModeParam{"reflink", "xfs"}),
+                         mode_name);
+
+TEST_F(RpmPluginTest, TestTransactionsAndNoPluginsChangeNothing)
+{
+  if (auto why = setup("immutable", ""); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const std::string g1 = guest("g1");
+  ASSERT_EQ(rpm_plugged(g1, "-i --nodeps --test " + m_v1).status, 0);
+  EXPECT_FALSE(exists(g1 + "/usr/bin/pkgu-app"));
+  EXPECT_FALSE(exists(m_store));
+
+  const std::string g2 = guest("g2");
+  for (const auto& g : {g1, g2}) {
+    const ShellResult r = rpm_plugged(g, "-i --nodeps --noplugins " + m_v1);
+    ASSERT_EQ(r.status, 0) << r.output;
+  }
+  EXPECT_FALSE(exists(m_store));
+  EXPECT_EQ(stat_path(g1 + "/usr/bin/pkgu-app").nlink, 1u);
+  EXPECT_NE(stat_path(g1 + "/usr/bin/pkgu-app").ino, stat_path(g2 + "/usr/bin/pkgu-app").ino);
+
+  // Disabling just this plugin with its macro works too.
+  const std::string g3 = guest("g3");
+  const ShellResult r = rpm_in(g3, "--define '__plugindir " + m_plugindir + "' --define '__transaction_pkgunify %{nil}' "
+                                     "-i --nodeps " + m_v1);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_FALSE(exists(m_store));
+}
+
+TEST_F(RpmPluginTest, APluginProblemNeverFailsTheTransaction)
+{
+  if (auto why = setup("immutable", ""); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const std::string bad = path("bad.yaml");
+  write_text(bad, "min_size: [\n");
+  const std::string g1 = guest("g1");
+  const ShellResult r = rpm_plugged(g1, "-i --nodeps " + m_v1, bad);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("pkgunify: " + bad + ":"), std::string::npos) << r.output;
+  EXPECT_EQ(rpm_in(g1, "-V pkgu-app").status, 0);
+
+  // A mode this kernel lacks is reported the same way.
+  const std::string iunlink = path("iunlink.yaml");
+  write_text(iunlink, "store: " + m_store + "\nlink: iunlink\n");
+  const std::string g2 = guest("g2");
+  const ShellResult r2 = rpm_plugged(g2, "-i --nodeps " + m_v1, iunlink);
+  EXPECT_EQ(r2.status, 0) << r2.output;
+  EXPECT_NE(r2.output.find("Linux-VServer"), std::string::npos) << r2.output;
+  EXPECT_EQ(stat_path(g2 + "/usr/bin/pkgu-app").nlink, 1u);
+}
+
+} // namespace pkgunify::itest
