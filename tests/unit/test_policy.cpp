@@ -735,3 +735,52 @@ TEST(PolicyLoad, Directory)
   const std::string path = PKGUNIFY_SOURCE_DIR "/policies";
   EXPECT_EQ(load_error(path), path + ": cannot read policy: Is a directory");
 }
+
+TEST(PolicyLinkModes, DefaultsAreAutoWithImmutableFallback)
+{
+  const Policy p = pkgunify::default_policy();
+  EXPECT_EQ(p.link, pkgunify::LinkMode::auto_select);
+  EXPECT_EQ(p.link_fallback, pkgunify::LinkMode::immutable);
+  EXPECT_FALSE(p.only_packaged);
+  EXPECT_EQ(p.hook_create, pkgunify::CreateMode::adopt);
+}
+
+TEST(PolicyLinkModes, EveryModeParses)
+{
+  for (const char* mode : {"auto", "iunlink", "immutable", "reflink", "hardlink"}) {
+    const Policy p = parse_policy(std::string("link: ") + mode + "\n", "p.yaml");
+    EXPECT_EQ(pkgunify::to_string(p.link), mode);
+  }
+  EXPECT_EQ(parse_policy("link_fallback: reflink\n", "p.yaml").link_fallback, pkgunify::LinkMode::reflink);
+}
+
+TEST(PolicyLinkModes, BadValuesNameFileAndLine)
+{
+  EXPECT_EQ(parse_error("min_size: 1\nlink: magic\n"),
+            "p.yaml:2:7: link: expected 'auto', 'iunlink', 'immutable', 'reflink' or 'hardlink', got 'magic'");
+  // auto and iunlink make no sense as what auto falls back to.
+  EXPECT_NE(parse_error("link_fallback: auto\n").find("p.yaml:1:"), std::string::npos);
+  EXPECT_NE(parse_error("link_fallback: iunlink\n").find("expected 'immutable', 'reflink' or 'hardlink'"),
+            std::string::npos);
+}
+
+TEST(PolicyPackages, OnlyPackagedAndHookCreate)
+{
+  const Policy p = parse_policy("only_packaged: true\nhook_create: copy\n", "p.yaml");
+  EXPECT_TRUE(p.only_packaged);
+  EXPECT_EQ(p.hook_create, pkgunify::CreateMode::copy);
+  EXPECT_NE(parse_error("only_packaged: maybe\n").find("p.yaml:1:"), std::string::npos);
+  EXPECT_NE(parse_error("hook_create: move\n").find("p.yaml:1:14: hook_create: expected 'copy' or 'adopt'"),
+            std::string::npos)
+    << parse_error("hook_create: move\n");
+}
+
+TEST(PolicyExplain, WhyExcludedNamesThePattern)
+{
+  const Policy p = pkgunify::default_policy();
+  EXPECT_EQ(p.why_excluded("/etc/passwd"), "/etc is always private");
+  EXPECT_EQ(p.why_excluded("/var/lib/x"), "excluded by '/var/**'");
+  EXPECT_FALSE(p.why_excluded("/usr/bin/ls").has_value());
+  const Policy q = parse_policy("include: [\"/var/lib/shared/**\"]\n", "p.yaml");
+  EXPECT_FALSE(q.why_excluded("/var/lib/shared/a").has_value());
+}
