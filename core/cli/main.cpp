@@ -3,6 +3,7 @@
 // Exit status: 0 all went well; 1 some files (or objects) failed, each named
 // on stderr; 2 usage or configuration error.
 #include "common.hpp"
+#include "hook_commands.hpp"
 #include "pkg_commands.hpp"
 #include "exceptions.hpp"
 #include "maintenance.hpp"
@@ -296,6 +297,22 @@ main(int argc, char** argv)
   add_db(verify);
   verify->add_option("ROOT", roots, "Guest root directories")->required();
 
+  HookOptions hook;
+  auto add_hook = [&](CLI::App* cmd) {
+    add_common(cmd, false);
+    cmd->add_option("--root", hook.root, "Root of the package database (default: $DPKG_ROOT, else /)");
+    cmd->add_flag("--hook", hook.hook, "Run as a package-manager hook: report problems, always exit 0");
+    cmd->add_option("--log", hook.log, "With --hook, also append messages to this file")
+      ->default_val("/var/log/pkgunify.log");
+  };
+  auto* sync = app.add_subcommand("sync", "Unify the files of the packages that changed since the last sync of a root");
+  add_hook(sync);
+  add_db(sync);
+  sync->add_option("--state-dir", hook.state_dir, "Where sync remembers roots (default: /var/lib/pkgunify/sync)");
+  auto* dpkg_release = app.add_subcommand(
+    "dpkg-release", "Before a dpkg run: release the protected unified files of the packages it will change");
+  add_hook(dpkg_release);
+
   auto* split = app.add_subcommand("split", "Give unified guest paths their private copy again");
   split->add_flag("--json", common.json, "Print a machine-readable summary");
   split->add_flag("--dry-run,-n", dry_run, "Change nothing");
@@ -343,6 +360,7 @@ main(int argc, char** argv)
   };
   absolute(common.store);
   absolute(root);
+  absolute(hook.root);
   for (auto& p : paths) {
     absolute(p);
   }
@@ -352,6 +370,12 @@ main(int argc, char** argv)
   try {
     if (scan->parsed()) {
       return cmd_scan(common, roots, flags);
+    }
+    if (sync->parsed()) {
+      return cmd_sync(common, hook);
+    }
+    if (dpkg_release->parsed()) {
+      return cmd_dpkg_release(common, hook);
     }
     if (pkg->parsed()) {
       return cmd_pkg(common, root, packages, flags);

@@ -21,6 +21,7 @@
 #include <apt-pkg/fileutl.h>
 #include <apt-pkg/tagfile.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,6 +32,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <map>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -221,6 +223,7 @@ struct StatusEntry
   std::string arch;
   bool multiarch_same = false;
   std::vector<Conffile> conffiles;
+  bool on_disk = false;  // the package's files are installed
 
   // As dpkg-query names it: "pkg", or "pkg:arch" for Multi-Arch: same.
   [[nodiscard]] std::string
@@ -413,9 +416,8 @@ private:
                       parse_conffile(text, lineno, entry.conffiles);
                     });
     }
-    if (state == InstallState::on_disk) {
-      entries.push_back(std::move(entry));
-    }
+    entry.on_disk = state == InstallState::on_disk;
+    entries.push_back(std::move(entry));
   }
 
   static void
@@ -528,6 +530,48 @@ public:
     return out;
   }
 
+  std::vector<PackageStamp>
+  stamps() override
+  {
+    const std::vector<StatusEntry> entries = read_status();
+    const InfoDir info = open_info();
+    std::vector<PackageStamp> out;
+    out.reserve(entries.size());
+    for (const StatusEntry& entry : entries) {
+      std::string fp = entry.version + " " + entry.arch;
+      // The file list is rewritten whenever dpkg unpacks the package.
+      for (const std::string& list : {entry.display_name() + ".list", entry.package + ".list"}) {
+        struct stat st;
+        if (info.fd && ::fstatat(info.fd.get(), list.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+          fp += " " + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":"
+                + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+          break;
+        }
+      }
+      out.push_back({entry.display_name(), std::move(fp)});
+    }
+    return out;
+  }
+
+  std::string
+  change_marker() override
+  {
+    struct stat st;
+    if (::fstatat(m_dir.get(), "status", &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      throw PackageDbError(m_status + ": cannot read dpkg status: " + std::strerror(errno));
+    }
+    std::string marker = "dpkg " + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":"
+                         + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+    for (const auto& name : journal_files()) {
+      struct stat jst;
+      if (::fstatat(m_dir.get(), ("updates/" + name).c_str(), &jst, AT_SYMLINK_NOFOLLOW) == 0) {
+        marker += " " + name + "=" + std::to_string(jst.st_size) + ":" + std::to_string(jst.st_mtim.tv_sec) + "."
+                  + std::to_string(jst.st_mtim.tv_nsec);
+      }
+    }
+    return marker;
+  }
+
 private:
   struct InfoDir
   {
@@ -548,6 +592,35 @@ private:
            name.substr(colon + 1) == entry.arch;
   }
 
+  // The journal dpkg keeps during a run: updates/NNNN, applied in order on
+  // top of status (dpkg folds them into status when it exits). Hooks and
+  // triggers run while dpkg still runs, so they must read them too.
+  [[nodiscard]] std::vector<std::string>
+  journal_files() const
+  {
+    std::vector<std::string> names;
+    const int fd = ::openat(m_dir.get(), "updates", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+      return names;
+    }
+    DIR* dir = ::fdopendir(fd);
+    if (!dir) {
+      ::close(fd);
+      return names;
+    }
+    while (const dirent* de = ::readdir(dir)) {
+      const std::string_view n = de->d_name;
+      if (!n.empty() && n.find_first_not_of("0123456789") == std::string_view::npos) {
+        names.emplace_back(n);
+      }
+    }
+    ::closedir(dir);
+    std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
+      return a.size() != b.size() ? a.size() < b.size() : a < b;
+    });
+    return names;
+  }
+
   [[nodiscard]] std::vector<StatusEntry>
   read_status() const
   {
@@ -556,7 +629,38 @@ private:
     if (!fd) {
       parser.throw_sys(errno);
     }
-    return parser.parse(std::move(fd));
+    std::vector<StatusEntry> all = parser.parse(std::move(fd));
+    const auto journal = journal_files();
+    if (!journal.empty()) {
+      std::map<std::string, std::size_t> index;
+      auto key = [](const StatusEntry& e) { return e.multiarch_same ? e.package + ":" + e.arch : e.package; };
+      for (std::size_t i = 0; i < all.size(); ++i) {
+        index[key(all[i])] = i;
+      }
+      for (const auto& name : journal) {
+        StatusParser jparser(m_admindir + "/updates/" + name);
+        util::Fd jfd(::openat(m_dir.get(), ("updates/" + name).c_str(),
+                              O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+        if (!jfd) {
+          continue;  // folded into status meanwhile
+        }
+        for (auto& e : jparser.parse(std::move(jfd))) {
+          const auto [it, inserted] = index.try_emplace(key(e), all.size());
+          if (inserted) {
+            all.push_back(std::move(e));
+          } else {
+            all[it->second] = std::move(e);
+          }
+        }
+      }
+    }
+    std::vector<StatusEntry> out;
+    for (auto& e : all) {
+      if (e.on_disk) {
+        out.push_back(std::move(e));
+      }
+    }
+    return out;
   }
 
   [[nodiscard]] InfoDir

@@ -168,11 +168,34 @@ public:
     return out;
   }
 
+  std::vector<PackageStamp>
+  stamps() override
+  {
+    std::vector<PackageStamp> out;
+    std::vector<PackageInfo> unused;
+    query(RPMDBI_PACKAGES, nullptr, unused, &out);
+    return out;
+  }
+
+  std::string
+  change_marker() override
+  {
+    std::string marker = "rpm";
+    for (const char* file : {"rpmdb.sqlite", "rpmdb.sqlite-wal", "Packages", "Packages.db"}) {
+      struct stat st;
+      if (::stat((m_location + "/" + file).c_str(), &st) == 0) {
+        marker += std::string(" ") + file + "=" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":"
+                  + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+      }
+    }
+    return marker;
+  }
+
 private:
   // Runs one iterator over the root's database; everything librpm logs as an
   // error makes the whole read fail, naming the database.
   void
-  query(rpmDbiTagVal tag, const char* key, std::vector<PackageInfo>& out)
+  query(rpmDbiTagVal tag, const char* key, std::vector<PackageInfo>& out, std::vector<PackageStamp>* stamps = nullptr)
   {
     rpm::init();
     rpm::LogCapture log;
@@ -196,7 +219,16 @@ private:
       if (!h) {
         break;
       }
-      out.push_back(package_from_header(h));
+      if (stamps) {
+        // Name, version and install transaction: a reinstall changes it.
+        stamps->push_back({header_string(h, RPMTAG_NAME),
+                           header_string(h, RPMTAG_VERSION) + "-" + header_string(h, RPMTAG_RELEASE) + "."
+                             + header_string(h, RPMTAG_ARCH) + " "
+                             + std::to_string(headerGetNumber(h, RPMTAG_INSTALLTID)) + " "
+                             + std::to_string(headerGetInstance(h))});
+      } else {
+        out.push_back(package_from_header(h));
+      }
     }
     mi.reset();
     if (log.has_errors()) {

@@ -46,6 +46,14 @@ struct PackageInfo
   std::vector<PackageFile> files;
 };
 
+// An installed package and a fingerprint that changes whenever its files may
+// have changed (new version, reinstall), read without the file lists.
+struct PackageStamp
+{
+  std::string name;
+  std::string fingerprint;
+};
+
 class PackageDb
 {
 public:
@@ -64,6 +72,13 @@ public:
   // installed are appended to `missing`. Throws PackageDbError.
   virtual std::vector<PackageInfo> packages(const std::vector<std::string>& names,
                                             std::vector<std::string>& missing) = 0;
+
+  // Every installed package's stamp. Throws PackageDbError.
+  virtual std::vector<PackageStamp> stamps() = 0;
+
+  // Changes whenever the database changes (the stat of its main file): a
+  // caller that saw the same marker before needs to read nothing.
+  virtual std::string change_marker() = 0;
 };
 
 } // namespace pkgunify

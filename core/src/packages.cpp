@@ -59,6 +59,12 @@ RootPaths::RootPaths(const std::string& root) : m_impl(std::make_unique<Impl>())
 
 RootPaths::~RootPaths() = default;
 
+const std::string&
+RootPaths::real_root() const
+{
+  return m_impl->root_real;
+}
+
 std::optional<std::string>
 RootPaths::canonical(const std::string& path)
 {

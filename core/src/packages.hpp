@@ -37,6 +37,9 @@ public:
   // directory does not exist.
   std::optional<std::string> canonical(const std::string& path);
 
+  // The root's real path on the host (no symlinks).
+  [[nodiscard]] const std::string& real_root() const;
+
 private:
   struct Impl;
   std::unique_ptr<Impl> m_impl;

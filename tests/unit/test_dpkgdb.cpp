@@ -898,3 +898,40 @@ TEST_F(DpkgDbGuestCopy, MissingStatusNamesIt)
 }
 
 } // namespace
+
+// While dpkg runs, its changes live in updates/NNNN on top of status; hooks
+// and triggers run before dpkg folds them in.
+TEST_F(DpkgDbSynthetic, AppliesTheJournalInOrder)
+{
+  two_packages();
+  info("c.list", "/.\n/usr/bin/c\n");
+  fs::create_directories(admin + "/updates");
+  write_file(admin + "/updates/0000", "Package: c\nStatus: install ok unpacked\nArchitecture: all\nVersion: 1\n\n");
+  write_file(admin + "/updates/0001", "Package: a\nStatus: deinstall ok config-files\nArchitecture: all\n"
+                                      "Version: 1.0-1\n\n");
+  write_file(admin + "/updates/0002", "Package: c\nStatus: install ok installed\nArchitecture: all\nVersion: 2\n\n");
+  write_file(admin + "/updates/tmp.i", "garbage that dpkg is still writing");
+  auto db = make_dpkg_db(admin);
+  const auto pkgs = db->packages();
+  ASSERT_EQ(names_of(pkgs), (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(pkgs[1].version, "2");
+  const auto stamps = db->stamps();
+  ASSERT_EQ(stamps.size(), 2u);
+  EXPECT_EQ(stamps[1].name, "c");
+  EXPECT_NE(stamps[1].fingerprint.find("2 all"), std::string::npos) << stamps[1].fingerprint;
+}
+
+TEST_F(DpkgDbSynthetic, ChangeMarkerFollowsStatusAndJournal)
+{
+  two_packages();
+  auto db = make_dpkg_db(admin);
+  const std::string m1 = db->change_marker();
+  EXPECT_EQ(db->change_marker(), m1);
+  fs::create_directories(admin + "/updates");
+  write_file(admin + "/updates/0000", "Package: a\nStatus: install ok installed\nArchitecture: all\nVersion: 9\n\n");
+  const std::string m2 = db->change_marker();
+  EXPECT_NE(m2, m1);
+  fs::remove(admin + "/updates/0000");
+  status("Package: a\nStatus: install ok installed\nArchitecture: all\nVersion: 9\n\n");
+  EXPECT_NE(db->change_marker(), m2);
+}
