@@ -46,11 +46,13 @@ is_immutable(const std::string& p)
   return ok && (flags & FS_IMMUTABLE_FL);
 }
 
-class DpkgHookTest : public IntegrationTest, public ::testing::WithParamInterface<std::string>
+class DpkgHookBase : public IntegrationTest
 {
 protected:
+  // `fs`: empty for the test directory (ext4), else a loop-mounted
+  // filesystem of that type holding guests and store.
   std::string
-  setup(const std::string& mode)
+  setup(const std::string& mode, const std::string& fs = {})
   {
     if (!is_root()) {
       return "dpkg runs into guest roots need root";
@@ -60,7 +62,14 @@ protected:
         return std::string(tool) + " is not installed";
       }
     }
-    write_text(policy(), "store: " + store() + "\nlink: " + mode + "\n");
+    m_top = tmp();
+    if (!fs.empty()) {
+      m_top = path("mnt");
+      if (auto why = mount_fs(fs, m_top); !why.empty()) {
+        return why;
+      }
+    }
+    write_text(policy(), "store: " + fs_store() + "\nlink: " + mode + "\n");
     m_v1 = build_deb(app("1.0"), tmp());
     m_v2 = build_deb(app("2.0"), tmp());
     return {};
@@ -68,10 +77,12 @@ protected:
 
   [[nodiscard]] std::string policy() const { return path("policy.yaml"); }
 
+  [[nodiscard]] std::string fs_store() const { return m_top + "/store"; }
+
   std::string
   guest(const std::string& name)
   {
-    const std::string g = path(name);
+    const std::string g = m_top + "/" + name;
     dpkg_init_root(g);
     return g;
   }
@@ -94,9 +105,26 @@ protected:
     return dpkg_in(root, hooks(policy_file) + args);
   }
 
+  std::string m_top;
   std::string m_v1;
   std::string m_v2;
 };
+
+class DpkgHookTest : public DpkgHookBase, public ::testing::WithParamInterface<std::string>
+{
+};
+
+using ModeParam = std::pair<std::string, std::string>;
+
+class DpkgHookModes : public DpkgHookBase, public ::testing::WithParamInterface<ModeParam>
+{
+};
+
+std::string
+mode_name(const ::testing::TestParamInfo<ModeParam>& p)
+{
+  return p.param.first + (p.param.second.empty() ? "" : "_" + p.param.second);
+}
 
 const char* const k_files[] = {"/usr/bin/pkgu-dapp", "/usr/lib/x86_64-linux-gnu/libpkgu-d.so.1",
                                "/usr/share/pkgu-dapp/same.dat"};
@@ -104,19 +132,27 @@ const char* const k_conffiles[] = {"/etc/pkgu-dapp.conf", "/usr/lib/pkgu-dapp/ou
 
 } // namespace
 
-TEST_P(DpkgHookTest, InstallUpgradeRemovePurgeInTwoGuests)
+TEST_P(DpkgHookModes, InstallUpgradeRemovePurgeInTwoGuests)
 {
-  const std::string mode = GetParam();
-  if (auto why = setup(mode); !why.empty()) {
+  const auto& [mode, fs] = GetParam();
+  if (auto why = setup(mode, fs); !why.empty()) {
     GTEST_SKIP() << why;
   }
   const std::string g1 = guest("g1");
   const std::string g2 = guest("g2");
   auto check_shared = [&](const std::string& when) {
     for (const char* f : k_files) {
+      if (mode == "reflink") {
+        EXPECT_NE(stat_path(g1 + f).ino, stat_path(g2 + f).ino) << when << ": " << f;
+        continue;
+      }
       EXPECT_EQ(stat_path(g1 + f).ino, stat_path(g2 + f).ino) << when << ": " << f;
-      EXPECT_TRUE(object_with_inode(store(), stat_path(g1 + f).ino).has_value()) << when << ": " << f;
+      EXPECT_TRUE(object_with_inode(fs_store(), stat_path(g1 + f).ino).has_value()) << when << ": " << f;
       EXPECT_EQ(is_immutable(g1 + f), mode == "immutable") << when << ": " << f;
+    }
+    if (mode == "reflink") {
+      const RunResult st = run_pkgunify({"status", "--json", "--store", fs_store(), g1});
+      EXPECT_EQ(st.json()["roots"][0]["modes"]["reflink"], 3) << when;
     }
     for (const char* c : k_conffiles) {
       EXPECT_EQ(stat_path(g1 + c).nlink, 1u) << when << ": " << c;
@@ -161,10 +197,16 @@ TEST_P(DpkgHookTest, InstallUpgradeRemovePurgeInTwoGuests)
   EXPECT_EQ(dpkg_in(g2, "--verify").status, 0);
   const ShellResult purge2 = dpkg_hooked(g2, "-P pkgu-dapp");
   ASSERT_EQ(purge2.status, 0) << purge2.output;
-  const RunResult gc = run_pkgunify({"store", "gc", "--json", "--store", store()});
+  ::sync();
+  const RunResult gc = run_pkgunify({"store", "gc", "--json", "--store", fs_store()});
   ASSERT_EQ(gc.exit_code, 0) << gc.describe();
   EXPECT_EQ(gc.json()["kept"], 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(LinkModes, DpkgHookModes,
+                         ::testing::Values(ModeParam{"immutable", ""}, ModeParam{"hardlink", ""},
+                                           ModeParam{"reflink", "btrfs"}, ModeParam{"reflink", "xfs"}),
+                         mode_name);
 
 INSTANTIATE_TEST_SUITE_P(LinkModes, DpkgHookTest, ::testing::Values("immutable", "hardlink"));
 
