@@ -109,17 +109,7 @@ store_path(const CommonOptions& o, const Policy& policy, const std::vector<std::
 Store
 open_store(const CommonOptions& o, const Policy& policy, const std::vector<std::string>& roots, bool create)
 {
-  std::string path = o.store;
-  if (path.empty() && policy.store) {
-    path = *policy.store;
-  }
-  if (path.empty()) {
-    if (roots.empty()) {
-      throw ConfigError("no store given: use --store DIR or 'store:' in the policy");
-    }
-    path = Store::default_location(roots.front());
-  }
-  return Store::open(path, create);
+  return Store::open(store_path(o, policy, roots), create);
 }
 
 void

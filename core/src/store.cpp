@@ -326,8 +326,15 @@ std::unordered_set<ino_t>
 Store::object_inodes() const
 {
   std::unordered_set<ino_t> out;
+  for_each_dirent([&](unsigned, const char*, ino_t ino) { out.insert(ino); });
+  return out;
+}
+
+void
+Store::for_each_dirent(const std::function<void(unsigned, const char*, ino_t)>& fn) const
+{
   if (!exists()) {
-    return out;
+    return;
   }
   for (unsigned i = 0; i < 256; ++i) {
     const int dup = ::openat(m_fanout[i].get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -341,12 +348,11 @@ Store::object_inodes() const
     }
     while (const dirent* de = ::readdir(dir)) {
       if (de->d_name[0] != '.') {
-        out.insert(de->d_ino);
+        fn(i, de->d_name, de->d_ino);
       }
     }
     ::closedir(dir);
   }
-  return out;
 }
 
 util::Result<void>

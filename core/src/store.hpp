@@ -90,6 +90,10 @@ public:
   // Inode numbers of every object (from directory entries; no stat).
   [[nodiscard]] std::unordered_set<ino_t> object_inodes() const;
 
+  // Calls `fn(fanout, name, inode)` for every entry of every fan-out
+  // directory, from the directory entries alone (no stat).
+  void for_each_dirent(const std::function<void(unsigned, const char*, ino_t)>& fn) const;
+
   // Calls `fn(fanout, name)` for each entry of each fan-out directory
   // (objects and anything else found there).
   void for_each_entry(unsigned fanout, const std::function<void(const std::string&)>& fn) const;

@@ -3,7 +3,6 @@
 #include "packages.hpp"
 #include "util/fs.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <unistd.h>
@@ -43,23 +42,9 @@ std::unordered_map<ino_t, std::string>
 objects_by_inode(const Store& store)
 {
   std::unordered_map<ino_t, std::string> out;
-  for (unsigned f = 0; f < 256; ++f) {
-    const int dup = ::openat(store.fanout_fd(f), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dup < 0) {
-      continue;
-    }
-    DIR* dir = ::fdopendir(dup);
-    if (!dir) {
-      ::close(dup);
-      continue;
-    }
-    while (const dirent* de = ::readdir(dir)) {
-      if (de->d_name[0] != '.') {
-        out.emplace(de->d_ino, store.object_path(f, de->d_name));
-      }
-    }
-    ::closedir(dir);
-  }
+  store.for_each_dirent([&](unsigned fanout, const char* name, ino_t ino) {
+    out.emplace(ino, store.object_path(fanout, name));
+  });
   return out;
 }
 

@@ -33,18 +33,6 @@ app(const std::string& version)
   return p;
 }
 
-bool
-is_immutable(const std::string& p)
-{
-  const int fd = ::open(p.c_str(), O_RDONLY | O_NOFOLLOW);
-  if (fd < 0) {
-    return false;
-  }
-  int flags = 0;
-  const bool ok = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
-  ::close(fd);
-  return ok && (flags & FS_IMMUTABLE_FL);
-}
 
 class DpkgHookBase : public IntegrationTest
 {
@@ -148,7 +136,7 @@ TEST_P(DpkgHookModes, InstallUpgradeRemovePurgeInTwoGuests)
       }
       EXPECT_EQ(stat_path(g1 + f).ino, stat_path(g2 + f).ino) << when << ": " << f;
       EXPECT_TRUE(object_with_inode(fs_store(), stat_path(g1 + f).ino).has_value()) << when << ": " << f;
-      EXPECT_EQ(is_immutable(g1 + f), mode == "immutable") << when << ": " << f;
+      EXPECT_EQ(has_immutable_flag(g1 + f), mode == "immutable") << when << ": " << f;
     }
     if (mode == "reflink") {
       const RunResult st = run_pkgunify({"status", "--json", "--store", fs_store(), g1});

@@ -15,18 +15,6 @@ namespace pkgunify::itest {
 
 namespace {
 
-bool
-is_immutable(const std::string& p)
-{
-  const int fd = ::open(p.c_str(), O_RDONLY | O_NOFOLLOW);
-  if (fd < 0) {
-    return false;
-  }
-  int flags = 0;
-  const bool ok = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
-  ::close(fd);
-  return ok && (flags & FS_IMMUTABLE_FL);
-}
 
 // Opening for writing: 0 when it works, else errno.
 int
@@ -111,7 +99,7 @@ TEST_F(LinkModeTest, ImmutableGuestsCannotWriteAndOthersStayIntact)
   EXPECT_EQ(stat_path(roots[1] + "/usr/bin/tool").ino, st.ino);
   EXPECT_EQ(st.nlink, 4u);
   for (const auto& r : roots) {
-    EXPECT_TRUE(is_immutable(r + "/usr/bin/tool")) << r;
+    EXPECT_TRUE(has_immutable_flag(r + "/usr/bin/tool")) << r;
   }
   // A guest can neither write the shared file in place nor remove it.
   EXPECT_EQ(open_for_write(roots[0] + "/usr/bin/tool"), EPERM);
@@ -153,9 +141,9 @@ TEST_F(LinkModeTest, ImmutableReleaseGivesWritablePrivateCopyAndRescanReunifies)
   EXPECT_EQ(private_st.uid, shared.uid);
   EXPECT_EQ(private_st.mtime_ns, shared.mtime_ns);
   EXPECT_EQ(read_file(g1), tool.content);
-  EXPECT_FALSE(is_immutable(g1));
+  EXPECT_FALSE(has_immutable_flag(g1));
   // The other guests keep the protected object.
-  EXPECT_TRUE(is_immutable(roots[1] + "/usr/bin/tool"));
+  EXPECT_TRUE(has_immutable_flag(roots[1] + "/usr/bin/tool"));
   EXPECT_EQ(stat_path(roots[1] + "/usr/bin/tool").nlink, 3u);
 
   // Now the guest (or its package manager) can write it; others see nothing.
@@ -169,7 +157,7 @@ TEST_F(LinkModeTest, ImmutableReleaseGivesWritablePrivateCopyAndRescanReunifies)
   EXPECT_EQ(counter(j, "linked"), 1);
   EXPECT_EQ(counter(j, "already_linked"), 2);
   EXPECT_EQ(counter(j, "objects_created"), 1);
-  EXPECT_TRUE(is_immutable(g1));
+  EXPECT_TRUE(has_immutable_flag(g1));
   EXPECT_EQ(stat_path(g1).nlink, 2u);
   EXPECT_EQ(read_file(g1), tool.content + "patched");
 
@@ -178,7 +166,7 @@ TEST_F(LinkModeTest, ImmutableReleaseGivesWritablePrivateCopyAndRescanReunifies)
   ASSERT_EQ(sp.exit_code, 0) << sp.describe();
   EXPECT_EQ(sp.json()["split"], 1);
   EXPECT_EQ(open_for_write(roots[2] + "/usr/bin/tool"), 0);
-  EXPECT_TRUE(is_immutable(roots[1] + "/usr/bin/tool"));
+  EXPECT_TRUE(has_immutable_flag(roots[1] + "/usr/bin/tool"));
 }
 
 TEST_F(LinkModeTest, ImmutableGcReclaimsUnlinkedProtectedObjects)
@@ -216,12 +204,12 @@ TEST_F(LinkModeTest, ImmutableScanRestoresProtectionLostInACrash)
   scan_mode(roots, "immutable");
   // As if a run had died while the flag was lifted.
   ASSERT_EQ(std::system(("chattr -i " + roots[0] + "/usr/bin/tool").c_str()), 0);
-  ASSERT_FALSE(is_immutable(roots[1] + "/usr/bin/tool"));
+  ASSERT_FALSE(has_immutable_flag(roots[1] + "/usr/bin/tool"));
   const Json j = scan_mode(roots, "immutable");
   EXPECT_EQ(counter(j, "bytes_read"), 0);
   EXPECT_GE(counter(j, "protection_fixed"), 1);
-  EXPECT_TRUE(is_immutable(roots[0] + "/usr/bin/tool"));
-  EXPECT_TRUE(is_immutable(roots[1] + "/usr/bin/tool"));
+  EXPECT_TRUE(has_immutable_flag(roots[0] + "/usr/bin/tool"));
+  EXPECT_TRUE(has_immutable_flag(roots[1] + "/usr/bin/tool"));
 }
 
 TEST_F(LinkModeTest, SwitchingToHardlinkLiftsProtection)
@@ -234,7 +222,7 @@ TEST_F(LinkModeTest, SwitchingToHardlinkLiftsProtection)
   scan_mode(roots, "immutable");
   const Json j = scan_mode(roots, "hardlink");
   EXPECT_EQ(counter(j, "protection_fixed"), 1);  // one inode, shared by both paths
-  EXPECT_FALSE(is_immutable(roots[0] + "/usr/bin/tool"));
+  EXPECT_FALSE(has_immutable_flag(roots[0] + "/usr/bin/tool"));
   EXPECT_EQ(stat_path(roots[0] + "/usr/bin/tool").ino, stat_path(roots[1] + "/usr/bin/tool").ino);
 }
 
@@ -248,10 +236,10 @@ TEST_F(LinkModeTest, AutoOnMainlineKernelUsesTheFallback)
   write_text(path("policy.yaml"), "link: auto\nlink_fallback: hardlink\n");
   const Json j = scan_ok(roots, {"--policy", path("policy.yaml")}, fs_store());
   EXPECT_EQ(j["link_mode"], "hardlink");
-  EXPECT_FALSE(is_immutable(roots[0] + "/usr/bin/tool"));
+  EXPECT_FALSE(has_immutable_flag(roots[0] + "/usr/bin/tool"));
   const Json k = scan_ok(roots, {"--link", "auto"}, fs_store());  // default fallback: immutable
   EXPECT_EQ(k["link_mode"], "immutable");
-  EXPECT_TRUE(is_immutable(roots[0] + "/usr/bin/tool"));
+  EXPECT_TRUE(has_immutable_flag(roots[0] + "/usr/bin/tool"));
 }
 
 TEST_F(LinkModeTest, IunlinkOnMainlineKernelIsRefusedClearly)
@@ -276,7 +264,7 @@ TEST_F(LinkModeTest, HardlinkSharesWritesUntilSplit)
   const FileSpec f = sized_spec(3000, "f");
   write_in_roots(roots, "/usr/share/data", f);
   scan_mode(roots, "hardlink");
-  EXPECT_FALSE(is_immutable(roots[0] + "/usr/share/data"));
+  EXPECT_FALSE(has_immutable_flag(roots[0] + "/usr/share/data"));
   // No protection: this is the documented price of the mode.
   EXPECT_EQ(open_for_write(roots[0] + "/usr/share/data"), 0);
 

@@ -33,18 +33,6 @@ package(const std::string& version)
   return p;
 }
 
-bool
-is_immutable(const std::string& p)
-{
-  const int fd = ::open(p.c_str(), O_RDONLY | O_NOFOLLOW);
-  if (fd < 0) {
-    return false;
-  }
-  int flags = 0;
-  const bool ok = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
-  ::close(fd);
-  return ok && (flags & FS_IMMUTABLE_FL);
-}
 
 // (link mode, filesystem)
 using ModeParam = std::pair<std::string, std::string>;
@@ -143,7 +131,7 @@ TEST_P(RpmPluginModes, InstallUpgradeEraseInTwoGuests)
   };
   for (const char* rel : {"/usr/bin/pkgu-app", "/usr/lib/pkgu-app/libapp.so", "/usr/share/pkgu-app/same.txt"}) {
     EXPECT_TRUE(shared(rel)) << rel;
-    EXPECT_EQ(is_immutable(g1 + rel), mode == "immutable") << rel;
+    EXPECT_EQ(has_immutable_flag(g1 + rel), mode == "immutable") << rel;
   }
   if (mode == "reflink") {
     const RunResult st = run_pkgunify({"status", "--json", "--store", m_store, g1});
