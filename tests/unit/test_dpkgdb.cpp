@@ -2,6 +2,7 @@
 // guest root with real packages built by dpkg-deb and installed by
 // `dpkg --root` for the real thing.
 #include "dpkgdb.hpp"
+#include "procutil.hpp"
 #include "testutil.hpp"
 
 #include <apt-pkg/error.h>
@@ -33,73 +34,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct RunResult
-{
-  int status = -1;  // exit status, -1 when not run or killed
-  std::string output;  // stdout and stderr
-};
-
-// Runs argv[0] from PATH with stdout and stderr captured.
-RunResult
-run(const std::vector<std::string>& argv)
-{
-  RunResult result;
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    return result;
-  }
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(fds[1], 1);
-    ::dup2(fds[1], 2);
-    std::vector<char*> args;
-    for (const std::string& a : argv) {
-      args.push_back(const_cast<char*>(a.c_str()));
-    }
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-  char buffer[4096];
-  ssize_t n = 0;
-  while ((n = ::read(fds[0], buffer, sizeof buffer)) > 0 || (n < 0 && errno == EINTR)) {
-    if (n > 0) {
-      result.output.append(buffer, static_cast<std::size_t>(n));
-    }
-  }
-  ::close(fds[0]);
-  int wstatus = 0;
-  if (pid > 0 && ::waitpid(pid, &wstatus, 0) == pid && WIFEXITED(wstatus)) {
-    result.status = WEXITSTATUS(wstatus);
-  }
-  return result;
-}
-
-bool
-have_tool(const std::string& tool)
-{
-  return run({tool, "--version"}).status == 0;
-}
-
-void
-write_file(const std::string& path, const std::string& content, mode_t mode = 0644)
-{
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-  out.close();
-  ::chmod(path.c_str(), mode);
-}
-
-std::string
-read_file(const std::string& path)
-{
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using pkgunify::test::have_tool;
+using pkgunify::test::read_file;
+using pkgunify::test::run;
+using pkgunify::test::RunResult;
+using pkgunify::test::write_file;
 
 // The message of the PackageDbError `fn` throws, or "(no error)".
 template<typename Fn>
