@@ -25,6 +25,7 @@
 
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -58,7 +59,9 @@ struct Element
 
 struct State
 {
-  std::string policy_file;  // the first word of the plugin's options
+  std::string policy_file;  // the first word of the plugin's options that is no keyword
+  bool synchronous = false;  // option "sync": unify inside the transaction
+  std::string log = "/var/log/pkgunify.log";  // option "log=FILE": the worker's messages
   bool skip = false;        // test transaction
   std::string root;
   rpmte current = nullptr;
@@ -76,10 +79,15 @@ init(rpmPlugin plugin, rpmts /*ts*/) noexcept
 try {
   auto* state = new State;
   if (const char* opts = rpmPluginOpts(plugin)) {
-    std::string o = opts;
-    const auto start = o.find_first_not_of(" \t");
-    if (start != std::string::npos) {
-      state->policy_file = o.substr(start, o.find_first_of(" \t", start) - start);
+    std::istringstream words(opts);
+    for (std::string w; words >> w;) {
+      if (w == "sync") {
+        state->synchronous = true;
+      } else if (w.starts_with("log=")) {
+        state->log = w.substr(4);
+      } else if (state->policy_file.empty()) {
+        state->policy_file = w;
+      }
     }
   }
   rpmPluginSetData(plugin, state);
@@ -104,6 +112,9 @@ try {
   s->skip = (rpmtsFlags(ts) & (RPMTRANS_FLAG_TEST | RPMTRANS_FLAG_JUSTDB)) != 0;
   const char* root = rpmtsRootDir(ts);
   s->root = root && *root ? root : "/";
+  // A worker of the previous transaction may still link this root's files:
+  // it finishes before this transaction touches them.
+  pkgunify::wait_for_background(s->root);
   return RPMRC_OK;
 } catch (...) {
   return RPMRC_OK;
@@ -197,6 +208,10 @@ try {
   }
   s->elements.clear();
   if (request.files.empty()) {
+    return RPMRC_OK;
+  }
+  // By default in a detached worker: the transaction costs a fork.
+  if (!s->synchronous && pkgunify::unify_files_in_background(request, s->log)) {
     return RPMRC_OK;
   }
   RpmLogReporter reporter;

@@ -4,6 +4,7 @@
 // on stderr; 2 usage or configuration error.
 #include "common.hpp"
 #include "hook_commands.hpp"
+#include "hooks.hpp"
 #include "pkg_commands.hpp"
 #include "exceptions.hpp"
 #include "maintenance.hpp"
@@ -313,6 +314,9 @@ main(int argc, char** argv)
     "dpkg-release", "Before a dpkg run: release the protected unified files of the packages it will change");
   add_hook(dpkg_release);
 
+  auto* wait = app.add_subcommand("wait", "Wait until the background unification of a root (rpm plugin) is done");
+  wait->add_option("--root", hook.root, "Root (default: /)");
+
   auto* split = app.add_subcommand("split", "Give unified guest paths their private copy again");
   split->add_flag("--json", common.json, "Print a machine-readable summary");
   split->add_flag("--dry-run,-n", dry_run, "Change nothing");
@@ -370,6 +374,10 @@ main(int argc, char** argv)
   try {
     if (scan->parsed()) {
       return cmd_scan(common, roots, flags);
+    }
+    if (wait->parsed()) {
+      wait_for_background(hook.root.empty() ? "/" : hook.root);
+      return k_exit_ok;
     }
     if (sync->parsed()) {
       return cmd_sync(common, hook);

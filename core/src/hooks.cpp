@@ -3,11 +3,18 @@
 #include "exceptions.hpp"
 #include "packages.hpp"
 #include "split.hpp"
+#include "util/sha256.hpp"
 #include "walker.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
 
 namespace pkgunify {
 
@@ -63,6 +70,107 @@ unify_files(const HookRequest& request, Reporter& reporter) noexcept
     reporter.error("unexpected error");
   }
   return result;
+}
+
+namespace {
+
+class StderrReporter : public Reporter
+{
+public:
+  void
+  error(std::string_view message) override
+  {
+    std::fprintf(stderr, "pkgunify[%d]: error: %.*s\n", static_cast<int>(::getpid()), static_cast<int>(message.size()),
+                 message.data());
+  }
+  void
+  warning(std::string_view message) override
+  {
+    std::fprintf(stderr, "pkgunify[%d]: warning: %.*s\n", static_cast<int>(::getpid()),
+                 static_cast<int>(message.size()), message.data());
+  }
+};
+
+} // namespace
+
+std::string
+hook_lock_path(const std::string& root)
+{
+  std::error_code ec;
+  std::string real = std::filesystem::weakly_canonical(root, ec).string();
+  if (ec || real.empty()) {
+    real = root;
+  }
+  util::Sha256 sha;
+  sha.update(real.data(), real.size());
+  return "/run/pkgunify/hook-" + util::to_hex(sha.finish()).substr(0, 32) + ".lock";
+}
+
+bool
+unify_files_in_background(const HookRequest& request, const std::string& log) noexcept
+{
+  try {
+    const std::string path = hook_lock_path(request.root);
+    ::mkdir("/run/pkgunify", 0700);
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+      return false;
+    }
+    // Taken before forking, so the worker holds it from its first moment.
+    while (::flock(fd, LOCK_EX) != 0) {
+      if (errno != EINTR) {
+        ::close(fd);
+        return false;
+      }
+    }
+    const pid_t child = ::fork();
+    if (child < 0) {
+      ::close(fd);
+      return false;
+    }
+    if (child == 0) {
+      // Detach: new session, and a grandchild that init adopts.
+      ::setsid();
+      if (::fork() != 0) {
+        ::_exit(0);
+      }
+      const int devnull = ::open("/dev/null", O_RDWR);
+      const int logfd = ::open(log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+      ::dup2(devnull, 0);
+      ::dup2(devnull, 1);
+      ::dup2(logfd >= 0 ? logfd : devnull, 2);
+      // Nothing of the package manager's (its database, its locks) stays
+      // open in the worker but the hook lock.
+      ::close_range(3, static_cast<unsigned>(fd) - 1, 0);
+      ::close_range(static_cast<unsigned>(fd) + 1, ~0U, 0);
+      StderrReporter reporter;
+      unify_files(request, reporter);
+      std::fflush(stderr);
+      ::_exit(0);
+    }
+    ::close(fd);  // the worker's copy keeps the lock
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+void
+wait_for_background(const std::string& root) noexcept
+{
+  try {
+    const int fd = ::open(hook_lock_path(root).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+      return;
+    }
+    while (::flock(fd, LOCK_SH) != 0 && errno == EINTR) {
+    }
+    ::close(fd);
+  } catch (...) {
+  }
 }
 
 ReleaseResult

@@ -3,12 +3,17 @@
 // plugin loaded from a plugin directory of the test's own
 // (--define __plugindir), configured by a policy file in its options.
 #include "harness.hpp"
+#include "hooks.hpp"
 #include "pkgbuild.hpp"
 
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/file.h>
 #include <unistd.h>
+
+#include <chrono>
+#include <thread>
 
 namespace pkgunify::itest {
 
@@ -81,14 +86,23 @@ protected:
     return g;
   }
 
-  // rpm with the plugin directory of the test and the policy as option.
+  // rpm with the plugin directory of the test and its options: the policy,
+  // the worker's log, `extra` words ("sync"). Then waits for the background
+  // worker, as the next transaction on the root would.
   ShellResult
-  rpm_plugged(const std::string& root, const std::string& args, const std::string& policy_file = {})
+  rpm_plugged(const std::string& root, const std::string& args, const std::string& policy_file = {},
+              const std::string& extra = {})
   {
-    return rpm_in(root, "--define '__plugindir " + m_plugindir + "' --define '__transaction_pkgunify "
-                          + m_plugindir + "/pkgunify.so " + (policy_file.empty() ? policy() : policy_file)
-                          + "' " + args);
+    const ShellResult r =
+      rpm_in(root, "--define '__plugindir " + m_plugindir + "' --define '__transaction_pkgunify " + m_plugindir
+                     + "/pkgunify.so " + (policy_file.empty() ? policy() : policy_file) + " log=" + worker_log()
+                     + (extra.empty() ? "" : " " + extra) + "' " + args);
+    const RunResult w = run_pkgunify({"wait", "--root", root});
+    EXPECT_EQ(w.exit_code, 0) << w.describe();
+    return r;
   }
+
+  [[nodiscard]] std::string worker_log() const { return path("worker.log"); }
 
   std::string m_top;
   std::string m_plugindir;
@@ -213,20 +227,71 @@ TEST_F(RpmPluginTest, APluginProblemNeverFailsTheTransaction)
   }
   const std::string bad = path("bad.yaml");
   write_text(bad, "min_size: [\n");
+  // Unifying inside the transaction ("sync"): reported through rpm's log.
   const std::string g1 = guest("g1");
-  const ShellResult r = rpm_plugged(g1, "-i --nodeps " + m_v1, bad);
+  const ShellResult r = rpm_plugged(g1, "-i --nodeps " + m_v1, bad, "sync");
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("pkgunify: " + bad + ":"), std::string::npos) << r.output;
   EXPECT_EQ(rpm_in(g1, "-V pkgu-app").status, 0);
+
+  // In the background worker (the default): reported in its log.
+  const std::string g3 = guest("g3");
+  const ShellResult rb = rpm_plugged(g3, "-i --nodeps " + m_v1, bad);
+  EXPECT_EQ(rb.status, 0) << rb.output;
+  EXPECT_NE(read_file(worker_log()).find(bad + ":"), std::string::npos) << read_file(worker_log());
+  EXPECT_EQ(stat_path(g3 + "/usr/bin/pkgu-app").nlink, 1u);
 
   // A mode this kernel lacks is reported the same way.
   const std::string iunlink = path("iunlink.yaml");
   write_text(iunlink, "store: " + m_store + "\nlink: iunlink\n");
   const std::string g2 = guest("g2");
-  const ShellResult r2 = rpm_plugged(g2, "-i --nodeps " + m_v1, iunlink);
+  const ShellResult r2 = rpm_plugged(g2, "-i --nodeps " + m_v1, iunlink, "sync");
   EXPECT_EQ(r2.status, 0) << r2.output;
   EXPECT_NE(r2.output.find("Linux-VServer"), std::string::npos) << r2.output;
   EXPECT_EQ(stat_path(g2 + "/usr/bin/pkgu-app").nlink, 1u);
+}
+
+// A transaction on a root waits for the worker still unifying it, so that
+// no worker protects a file while rpm replaces it.
+TEST_F(RpmPluginTest, NextTransactionWaitsForTheWorker)
+{
+  if (auto why = setup("immutable", ""); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const std::string g1 = guest("g1");
+  ::mkdir("/run/pkgunify", 0700);
+  const int fd = ::open(pkgunify::hook_lock_path(g1).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);  // as if a worker were busy
+  std::thread release([fd] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    ::flock(fd, LOCK_UN);
+    ::close(fd);
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const ShellResult r = rpm_plugged(g1, "-i --nodeps " + m_v1);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  release.join();
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_GE(waited, std::chrono::milliseconds(1400));
+  EXPECT_TRUE(object_with_inode(m_store, stat_path(g1 + "/usr/bin/pkgu-app").ino).has_value());
+}
+
+TEST_F(RpmPluginTest, SynchronousOptionUnifiesInsideTheTransaction)
+{
+  if (auto why = setup("immutable", ""); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const std::string g1 = guest("g1");
+  const std::string g2 = guest("g2");
+  for (const auto& g : {g1, g2}) {
+    const ShellResult r = rpm_in(g, "--define '__plugindir " + m_plugindir + "' --define '__transaction_pkgunify "
+                                      + m_plugindir + "/pkgunify.so " + policy() + " sync' -i --nodeps " + m_v1);
+    ASSERT_EQ(r.status, 0) << r.output;
+  }
+  // No wait: with "sync" the files are unified when rpm returns.
+  EXPECT_EQ(stat_path(g1 + "/usr/bin/pkgu-app").ino, stat_path(g2 + "/usr/bin/pkgu-app").ino);
+  EXPECT_FALSE(exists(worker_log()));
 }
 
 } // namespace pkgunify::itest
