@@ -210,11 +210,18 @@ try {
   if (request.files.empty()) {
     return RPMRC_OK;
   }
-  // By default in a detached worker: the transaction costs a fork.
-  if (!s->synchronous && pkgunify::unify_files_in_background(request, s->log)) {
-    return RPMRC_OK;
-  }
   RpmLogReporter reporter;
+  // By default in a detached worker: the transaction costs a fork. A bad
+  // policy, store or link mode is reported here, through rpm's log; the
+  // worker's own messages (per file) go to its log file.
+  if (!s->synchronous) {
+    if (!pkgunify::check_hook_config(request, reporter)) {
+      return RPMRC_OK;
+    }
+    if (pkgunify::unify_files_in_background(request, s->log)) {
+      return RPMRC_OK;
+    }
+  }
   const auto result = pkgunify::unify_files(request, reporter);
   if (result.ran) {
     rpmlog(RPMLOG_DEBUG, "pkgunify: %llu files linked, %llu already linked, %llu errors\n",

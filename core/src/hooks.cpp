@@ -36,6 +36,27 @@ load_hook_policy(const std::string& file)
   return default_policy();
 }
 
+bool
+check_hook_config(const HookRequest& request, Reporter& reporter) noexcept
+{
+  try {
+    const Policy policy = load_hook_policy(request.policy_file);
+    if (policy.link == LinkMode::iunlink) {
+      const auto kernel = make_vserver_kernel();
+      if (auto r = kernel->probe(); !r) {
+        throw ConfigError("link mode iunlink needs a Linux-VServer kernel; this kernel has no vserver syscall ("
+                          + r.error().message + ")");
+      }
+    }
+    return true;
+  } catch (const std::exception& e) {
+    reporter.error(e.what());
+  } catch (...) {
+    reporter.error("unexpected error");
+  }
+  return false;
+}
+
 HookResult
 unify_files(const HookRequest& request, Reporter& reporter) noexcept
 {

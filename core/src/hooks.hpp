@@ -28,6 +28,13 @@ struct HookResult
 // Unifies `files` of `root` with the policy's store and link mode.
 HookResult unify_files(const HookRequest& request, Reporter& reporter) noexcept;
 
+// The cheap part of what unify_files would stop at: the policy file parses,
+// and link mode iunlink has a vserver kernel. Reports the problem and
+// returns false. Hooks that unify in the background call it first, so that
+// these errors reach the package manager's log; problems with the store or
+// its filesystem are reported by the worker.
+bool check_hook_config(const HookRequest& request, Reporter& reporter) noexcept;
+
 // The policy a hook uses: `file`, else /etc/pkgunify/pkgunify.yaml when it
 // exists, else the built-in default. Throws ConfigError.
 Policy load_hook_policy(const std::string& file);

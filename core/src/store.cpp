@@ -137,7 +137,7 @@ Store::open(const std::string& path, bool create)
   for (unsigned i = 0; i < 256; ++i) {
     const std::string name = fanout_dir_name(i);
     const std::string display = s.m_path + "/objects/" + name;
-    if (create) {
+    if (create && !format) {  // an existing store has its fan-out already
       or_config_error(util::ensure_dir_at(objects.get(), name, 0700, display));
     }
     s.m_fanout[i] = or_config_error(util::open_beneath(objects.get(), name, O_RDONLY | O_DIRECTORY, display));
