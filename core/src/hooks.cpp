@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -144,9 +145,21 @@ unify_files_in_background(const HookRequest& request, const std::string& log) no
         return false;
       }
     }
+    // The worker starts once the calling process (the package manager) has
+    // exited, so that its last steps (closing and syncing its database) do
+    // not compete with the worker for the filesystem journal: the caller
+    // keeps the write end of this pipe until it exits (close-on-exec, so
+    // scriptlets it runs do not hold it), the worker waits for EOF.
+    int gate[2];
+    if (::pipe2(gate, O_CLOEXEC) != 0) {
+      ::close(fd);
+      return false;
+    }
     const pid_t child = ::fork();
     if (child < 0) {
       ::close(fd);
+      ::close(gate[0]);
+      ::close(gate[1]);
       return false;
     }
     if (child == 0) {
@@ -155,21 +168,31 @@ unify_files_in_background(const HookRequest& request, const std::string& log) no
       if (::fork() != 0) {
         ::_exit(0);
       }
+      ::close(gate[1]);
       const int devnull = ::open("/dev/null", O_RDWR);
       const int logfd = ::open(log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
       ::dup2(devnull, 0);
       ::dup2(devnull, 1);
       ::dup2(logfd >= 0 ? logfd : devnull, 2);
       // Nothing of the package manager's (its database, its locks) stays
-      // open in the worker but the hook lock.
-      ::close_range(3, static_cast<unsigned>(fd) - 1, 0);
-      ::close_range(static_cast<unsigned>(fd) + 1, ~0U, 0);
+      // open in the worker but the hook lock and the gate.
+      const unsigned low = static_cast<unsigned>(std::min(fd, gate[0]));
+      const unsigned high = static_cast<unsigned>(std::max(fd, gate[0]));
+      ::close_range(3, low - 1, 0);
+      ::close_range(low + 1, high - 1, 0);
+      ::close_range(high + 1, ~0U, 0);
+      char byte;
+      while (::read(gate[0], &byte, 1) < 0 && errno == EINTR) {
+      }
+      ::close(gate[0]);
       StderrReporter reporter;
       unify_files(request, reporter);
       std::fflush(stderr);
       ::_exit(0);
     }
     ::close(fd);  // the worker's copy keeps the lock
+    ::close(gate[0]);
+    // gate[1] stays open in this process until it exits, on purpose.
     int status = 0;
     while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
     }
