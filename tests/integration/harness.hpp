@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pkgunify::itest {
@@ -222,6 +223,18 @@ counter(const Json& j, const std::string& key);
 // skipped[reason], 0 when absent.
 std::int64_t
 skipped(const Json& j, const std::string& reason);
+
+// ---- Parameters ---------------------------------------------------------------
+
+// A link mode and the filesystem to run it on ("" for the test directory).
+using ModeParam = std::pair<std::string, std::string>;
+
+// "immutable", "reflink_btrfs": test-name suffixes for ModeParam.
+inline std::string
+mode_name(const ::testing::TestParamInfo<ModeParam>& p)
+{
+  return p.param.first + (p.param.second.empty() ? "" : "_" + p.param.second);
+}
 
 // ---- Fixture ----------------------------------------------------------------
 

@@ -33,7 +33,6 @@ app(const std::string& version)
   return p;
 }
 
-
 class DpkgHookBase : public IntegrationTest
 {
 protected:
@@ -102,17 +101,10 @@ class DpkgHookTest : public DpkgHookBase, public ::testing::WithParamInterface<s
 {
 };
 
-using ModeParam = std::pair<std::string, std::string>;
-
 class DpkgHookModes : public DpkgHookBase, public ::testing::WithParamInterface<ModeParam>
 {
 };
 
-std::string
-mode_name(const ::testing::TestParamInfo<ModeParam>& p)
-{
-  return p.param.first + (p.param.second.empty() ? "" : "_" + p.param.second);
-}
 
 const char* const k_files[] = {"/usr/bin/pkgu-dapp", "/usr/lib/x86_64-linux-gnu/libpkgu-d.so.1",
                                "/usr/share/pkgu-dapp/same.dat"};

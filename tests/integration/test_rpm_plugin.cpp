@@ -38,10 +38,6 @@ package(const std::string& version)
   return p;
 }
 
-
-// (link mode, filesystem)
-using ModeParam = std::pair<std::string, std::string>;
-
 class RpmPluginTest : public IntegrationTest
 {
 protected:
@@ -115,11 +111,6 @@ class RpmPluginModes : public RpmPluginTest, public ::testing::WithParamInterfac
 {
 };
 
-std::string
-mode_name(const ::testing::TestParamInfo<ModeParam>& p)
-{
-  return p.param.first + (p.param.second.empty() ? "" : "_" + p.param.second);
-}
 
 } // namespace
 

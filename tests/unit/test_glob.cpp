@@ -1,5 +1,7 @@
 #include "glob.hpp"
 
+#include "testutil.hpp"
+
 #include <gtest/gtest.h>
 
 #include <stdexcept>
@@ -650,27 +652,6 @@ TEST(GlobMayMatchBelow, MiddleGlobstar)
 
 // --- consistency -----------------------------------------------------------
 
-namespace {
-
-// All paths of 1..depth components over `names`, each prefixed by `dir`.
-void
-paths_below(const std::string& dir,
-            const std::vector<std::string>& names,
-            int depth,
-            std::vector<std::string>& out)
-{
-  if (depth == 0) {
-    return;
-  }
-  for (const auto& name : names) {
-    const std::string path = (dir == "/" ? "" : dir) + "/" + name;
-    out.push_back(path);
-    paths_below(path, names, depth - 1, out);
-  }
-}
-
-} // namespace
-
 // matches_all_below must never claim more than matches() delivers, and
 // may_match_below must never deny a path that matches().
 TEST(GlobConsistency, BelowQueriesAgreeWithMatches)
@@ -683,13 +664,13 @@ TEST(GlobConsistency, BelowQueriesAgreeWithMatches)
     "/*/*/**",   "/a/**/**",    "b/*",          "/a/b",      "/**/*",
   };
   std::vector<std::string> dirs{"/"};
-  paths_below("/", names, 2, dirs);
+  pkgunify::test::paths_below("/", names, 2, dirs);
 
   for (const auto& pattern : patterns) {
     const auto g = glob(pattern);
     for (const auto& dir : dirs) {
       std::vector<std::string> below;
-      paths_below(dir, names, 3, below);
+      pkgunify::test::paths_below(dir, names, 3, below);
       bool all = true;
       bool some = false;
       for (const auto& path : below) {

@@ -1,6 +1,8 @@
 #include "exceptions.hpp"
 #include "policy.hpp"
 
+#include "testutil.hpp"
+
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -655,26 +657,6 @@ TEST(PolicyPrunes, ExcludeEverything)
   EXPECT_TRUE(policy.prunes("/usr"));
 }
 
-namespace {
-
-void
-paths_below(const std::string& dir,
-            const std::vector<std::string>& names,
-            int depth,
-            std::vector<std::string>& out)
-{
-  if (depth == 0) {
-    return;
-  }
-  for (const auto& name : names) {
-    const std::string path = (dir == "/" ? "" : dir) + "/" + name;
-    out.push_back(path);
-    paths_below(path, names, depth - 1, out);
-  }
-}
-
-} // namespace
-
 // Pruning must never hide a path that excludes() would accept.
 TEST(PolicyPrunes, NeverHidesCandidates)
 {
@@ -687,7 +669,7 @@ TEST(PolicyPrunes, NeverHidesCandidates)
   };
   const std::vector<std::string> names{"etc", "usr", "var", "doc", "x.so"};
   std::vector<std::string> dirs{"/"};
-  paths_below("/", names, 2, dirs);
+  pkgunify::test::paths_below("/", names, 2, dirs);
 
   for (const auto& text : policies) {
     const Policy policy = parse(text);
@@ -696,7 +678,7 @@ TEST(PolicyPrunes, NeverHidesCandidates)
         continue;
       }
       std::vector<std::string> below;
-      paths_below(dir, names, 3, below);
+      pkgunify::test::paths_below(dir, names, 3, below);
       for (const auto& path : below) {
         EXPECT_TRUE(policy.excludes(path))
           << "policy:\n"

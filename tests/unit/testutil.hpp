@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace pkgunify::test {
 
@@ -34,5 +35,20 @@ protected:
 
   std::string dir;
 };
+
+// All paths of 1..depth components over `names`, each below `dir`
+// ("/" + {"a","b"}, depth 2: /a /a/a /a/b /b /b/a /b/b).
+inline void
+paths_below(const std::string& dir, const std::vector<std::string>& names, int depth, std::vector<std::string>& out)
+{
+  if (depth == 0) {
+    return;
+  }
+  for (const auto& name : names) {
+    const std::string path = (dir == "/" ? "" : dir) + "/" + name;
+    out.push_back(path);
+    paths_below(path, names, depth - 1, out);
+  }
+}
 
 } // namespace pkgunify::test
