@@ -1,13 +1,18 @@
 // rpm transaction plugin: hands the non-config files each transaction
-// installed to the pkgunify core, and releases unified files that rpm is
+// installed to the pkgunify command, and releases unified files that rpm is
 // about to replace or erase. A thin shim: no unification logic of its own.
 //
 // Where the hooks run (rpm 4.18, `rpm --root R`): init, tsm_pre and tsm_post
 // on the host; psm_* and fsm_* chrooted into R. So files are collected with
-// their paths inside R and unified at tsm_post, on the host side, after the
-// rpmdb is updated. No exception crosses into rpm, and no hook changes a
-// transaction's result: failures are logged through rpmlog.
-#include "hooks.hpp"
+// their paths inside R and handed over at tsm_post, on the host side, after
+// the rpmdb is updated: `pkgunify unify-files` runs in a detached worker
+// once the transaction set is freed (or, with option `sync`, inside the
+// transaction). The plugin links only the light parts of the core (release,
+// starting the worker): rpm loads no policy parser and no hash library for
+// it. No exception crosses into rpm, and no hook changes a transaction's
+// result: failures are logged through rpmlog.
+#include "background.hpp"
+#include "split.hpp"
 
 #include <rpm/rpmfi.h>
 #include <rpm/rpmfiles.h>
@@ -24,41 +29,51 @@
 #include <sys/stat.h>
 
 #include <map>
-#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#ifndef PKGUNIFY_PROGRAM
+#define PKGUNIFY_PROGRAM "/usr/bin/pkgunify"
+#endif
+
 namespace {
 
-using pkgunify::HookRequest;
-using pkgunify::Reporter;
-using pkgunify::ScanStats;
+// A message of the plugin, or a line the pkgunify command printed (which
+// names itself already).
+void
+log_line(std::string_view message)
+{
+  if (message.starts_with("pkgunify: ")) {
+    message.remove_prefix(10);
+  }
+  rpmlog(RPMLOG_WARNING, "pkgunify: %.*s\n", static_cast<int>(message.size()), message.data());
+}
 
-class RpmLogReporter : public Reporter
+class RpmLogReporter : public pkgunify::Reporter
 {
 public:
   void
   error(std::string_view message) override
   {
-    rpmlog(RPMLOG_WARNING, "pkgunify: %.*s\n", static_cast<int>(message.size()), message.data());
+    log_line(message);
   }
   void
   warning(std::string_view message) override
   {
-    rpmlog(RPMLOG_WARNING, "pkgunify: %.*s\n", static_cast<int>(message.size()), message.data());
+    log_line(message);
   }
 };
 
 struct Element
 {
-  std::vector<std::string> files;
-  std::set<std::string> config;
+  std::string records;  // for `pkgunify unify-files`: "F<path>\0", "C<path>\0"
   bool installed = false;
 };
 
 struct State
 {
+  std::string program = PKGUNIFY_PROGRAM;  // option "program=FILE": the pkgunify command
   std::string policy_file;  // the first word of the plugin's options that is no keyword
   bool synchronous = false;  // option "sync": unify inside the transaction
   std::string log = "/var/log/pkgunify.log";  // option "log=FILE": the worker's messages
@@ -66,6 +81,9 @@ struct State
   std::string root;
   rpmte current = nullptr;
   std::map<rpmte, Element> elements;
+  // Write ends of the gates of started workers: each starts once its gate
+  // is closed (when this transaction set is freed, or rpm exits).
+  std::vector<pkgunify::util::Fd> gates;
 };
 
 State*
@@ -85,6 +103,8 @@ try {
         state->synchronous = true;
       } else if (w.starts_with("log=")) {
         state->log = w.substr(4);
+      } else if (w.starts_with("program=")) {
+        state->program = w.substr(8);
       } else if (state->policy_file.empty()) {
         state->policy_file = w;
       }
@@ -99,7 +119,7 @@ try {
 void
 cleanup(rpmPlugin plugin) noexcept
 {
-  delete state_of(plugin);
+  delete state_of(plugin);  // closes the gates: the workers start
   rpmPluginSetData(plugin, nullptr);
 }
 
@@ -112,8 +132,9 @@ try {
   s->skip = (rpmtsFlags(ts) & (RPMTRANS_FLAG_TEST | RPMTRANS_FLAG_JUSTDB)) != 0;
   const char* root = rpmtsRootDir(ts);
   s->root = root && *root ? root : "/";
-  // A worker of the previous transaction may still link this root's files:
-  // it finishes before this transaction touches them.
+  // A worker of an earlier transaction may still link this root's files: it
+  // finishes before this transaction touches them (its gate opens first).
+  s->gates.clear();
   pkgunify::wait_for_background(s->root);
   return RPMRC_OK;
 } catch (...) {
@@ -141,8 +162,8 @@ try {
 }
 
 // Before rpm writes over, changes or removes a file: a unified file that is
-// immutable gets its private, writable copy first. rpmfiFN is the final name
-// (path may be a temporary one).
+// immutable gets its private, writable copy first (one statx when there is
+// nothing to do). rpmfiFN is the final name (path may be a temporary one).
 rpmRC
 fsm_file_pre(rpmPlugin plugin, rpmfi fi, const char* /*path*/, mode_t file_mode, rpmFsmOp op) noexcept
 try {
@@ -165,7 +186,7 @@ try {
   return RPMRC_OK;
 }
 
-// Collects the regular non-config files the element created.
+// Collects the regular files the element created, config files apart.
 rpmRC
 fsm_file_post(rpmPlugin plugin, rpmfi fi, const char* path, mode_t file_mode, rpmFsmOp op, int res) noexcept
 try {
@@ -178,15 +199,29 @@ try {
   if (action != FA_CREATE && action != FA_TOUCH) {
     return RPMRC_OK;  // .rpmnew, .rpmsave, erase, skipped
   }
-  Element& e = s->elements[s->current];
-  if (rpmfiFFlags(fi) & RPMFILE_CONFIG) {
-    e.config.insert(rpmfiFN(fi));
+  const char* fn = rpmfiFN(fi);
+  if (!fn || *fn != '/') {
     return RPMRC_OK;
   }
-  e.files.emplace_back(rpmfiFN(fi));
+  Element& e = s->elements[s->current];
+  e.records += (rpmfiFFlags(fi) & RPMFILE_CONFIG) ? 'C' : 'F';
+  e.records += fn;
+  e.records += '\0';
   return RPMRC_OK;
 } catch (...) {
   return RPMRC_OK;
+}
+
+pkgunify::Command
+command(const State& s, std::initializer_list<std::string> extra)
+{
+  pkgunify::Command c;
+  c.argv = {s.program, "unify-files", "--root", s.root};
+  if (!s.policy_file.empty()) {
+    c.argv.insert(c.argv.end(), {"--policy", s.policy_file});
+  }
+  c.argv.insert(c.argv.end(), extra);
+  return c;
 }
 
 rpmRC
@@ -196,39 +231,37 @@ try {
   if (s->skip) {
     return RPMRC_OK;
   }
-  HookRequest request;
-  request.root = s->root;
-  request.policy_file = s->policy_file;
-  for (auto& [te, e] : s->elements) {
-    if (!e.installed) {
-      continue;
+  std::string records;
+  bool any_file = false;
+  for (const auto& [te, e] : s->elements) {
+    if (e.installed) {
+      records += e.records;
+      any_file = any_file || e.records.find('F') != std::string::npos;
     }
-    request.files.insert(request.files.end(), e.files.begin(), e.files.end());
-    request.config.insert(e.config.begin(), e.config.end());
   }
   s->elements.clear();
-  if (request.files.empty()) {
+  if (!any_file) {
     return RPMRC_OK;
   }
-  RpmLogReporter reporter;
-  // By default in a detached worker: the transaction costs a fork. A bad
-  // policy, store or link mode is reported here, through rpm's log; the
-  // worker's own messages (per file) go to its log file.
+  // A bad policy or link mode is reported here, through rpm's log; a check
+  // that passed is remembered until the policy, pkgunify or the boot
+  // changes. The worker's own messages (store, files) go to its log file.
+  if (!s->synchronous && !pkgunify::hook_config_checked(s->policy_file, s->program)) {
+    if (pkgunify::run_command(command(*s, {"--check"}), log_line) != 0) {
+      return RPMRC_OK;
+    }
+  }
   if (!s->synchronous) {
-    if (!pkgunify::check_hook_config(request, reporter)) {
-      return RPMRC_OK;
-    }
-    if (pkgunify::unify_files_in_background(request, s->log)) {
+    auto worker = command(*s, {"--hook", "--log", s->log});
+    worker.input = records;
+    if (auto gate = pkgunify::start_in_background(worker, s->root)) {
+      s->gates.push_back(std::move(gate));
       return RPMRC_OK;
     }
   }
-  const auto result = pkgunify::unify_files(request, reporter);
-  if (result.ran) {
-    rpmlog(RPMLOG_DEBUG, "pkgunify: %llu files linked, %llu already linked, %llu errors\n",
-           static_cast<unsigned long long>(result.stats.linked),
-           static_cast<unsigned long long>(result.stats.already_linked),
-           static_cast<unsigned long long>(result.stats.errors));
-  }
+  auto now = command(*s, {});
+  now.input = std::move(records);
+  pkgunify::run_command(now, log_line);
   return RPMRC_OK;
 } catch (...) {
   return RPMRC_OK;

@@ -1,5 +1,6 @@
 #include "hook_commands.hpp"
 
+#include "background.hpp"
 #include "debfile.hpp"
 #include "exceptions.hpp"
 #include "hooks.hpp"
@@ -13,6 +14,7 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <set>
 #include <sstream>
 
@@ -186,6 +188,55 @@ cmd_sync(const CommonOptions& o, const HookOptions& h)
       std::cout << root << ": " << changed.size() << " packages changed, " << result.stats.linked << " files linked\n";
     }
     return (!result.ran || result.stats.errors) ? k_exit_failures : k_exit_ok;
+  });
+}
+
+int
+cmd_unify_files(const CommonOptions& o, const HookOptions& h, bool check_only)
+{
+  HookReporter reporter(h.hook ? h.log : std::string());
+  return guarded(h, reporter, [&] {
+    HookRequest request;
+    request.root = hook_root(h);
+    request.policy_file = o.policy;
+    if (check_only) {
+      if (!check_hook_config(request, reporter)) {
+        return k_exit_usage;
+      }
+      remember_hook_config(o.policy, "/proc/self/exe");
+      return k_exit_ok;
+    }
+    const std::string input{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+    std::size_t record = 0;
+    for (std::size_t at = 0; at < input.size(); ++record) {
+      const auto end = input.find('\0', at);
+      if (end == std::string::npos) {
+        throw ConfigError("standard input: record " + std::to_string(record + 1) + " is not NUL-terminated");
+      }
+      const std::string_view r(input.data() + at, end - at);
+      if (r.size() < 2 || (r[0] != 'F' && r[0] != 'C') || r[1] != '/') {
+        throw ConfigError("standard input: record " + std::to_string(record + 1)
+                          + " is not \"F/path\" or \"C/path\"");
+      }
+      if (r[0] == 'F') {
+        request.files.emplace_back(r.substr(1));
+      } else {
+        request.config.emplace(r.substr(1));
+      }
+      at = end + 1;
+    }
+    const HookResult result = unify_files(request, reporter);
+    if (o.json) {
+      json j;
+      j["command"] = "unify-files";
+      j["root"] = request.root;
+      j.update(scan_json(result.stats));
+      std::cout << j.dump(2) << '\n';
+    }
+    if (!result.ran) {
+      return k_exit_usage;
+    }
+    return result.stats.errors ? k_exit_failures : k_exit_ok;
   });
 }
 

@@ -17,6 +17,13 @@ struct HookOptions
 };
 
 int cmd_sync(const CommonOptions& o, const HookOptions& h);
+
+// `pkgunify unify-files`: unifies the files a transaction installed, listed
+// on standard input as NUL-terminated records "F<path>" (a file the
+// transaction wrote) or "C<path>" (a config file of its packages: never
+// unified). What the rpm plugin's worker runs. `check_only`: only check the
+// policy and link mode, and remember a success (see background.hpp).
+int cmd_unify_files(const CommonOptions& o, const HookOptions& h, bool check_only);
 int cmd_dpkg_release(const CommonOptions& o, const HookOptions& h);
 
 } // namespace pkgunify::cli

@@ -314,6 +314,13 @@ main(int argc, char** argv)
     "dpkg-release", "Before a dpkg run: release the protected unified files of the packages it will change");
   add_hook(dpkg_release);
 
+  bool check_only = false;
+  auto* unify_files = app.add_subcommand(
+    "unify-files", "Unify the files a transaction installed, listed on standard input (the rpm plugin's worker)");
+  add_hook(unify_files);
+  unify_files->add_flag("--check", check_only,
+                        "Only check the policy and link mode; a success is remembered until they change");
+
   auto* wait = app.add_subcommand("wait", "Wait until the background unification of a root (rpm plugin) is done");
   wait->add_option("--root", hook.root, "Root (default: /)");
 
@@ -381,6 +388,9 @@ main(int argc, char** argv)
     }
     if (sync->parsed()) {
       return cmd_sync(common, hook);
+    }
+    if (unify_files->parsed()) {
+      return cmd_unify_files(common, hook, check_only);
     }
     if (dpkg_release->parsed()) {
       return cmd_dpkg_release(common, hook);

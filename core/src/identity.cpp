@@ -32,20 +32,6 @@ put_bytes(std::string& out, std::string_view bytes)
 
 } // namespace
 
-FileMeta
-FileMeta::from_stat(const struct stat& st, util::Xattrs xattrs)
-{
-  FileMeta m;
-  m.uid = st.st_uid;
-  m.gid = st.st_gid;
-  m.mode = st.st_mode & 07777;
-  m.size = static_cast<std::uint64_t>(st.st_size);
-  m.mtime_sec = st.st_mtim.tv_sec;
-  m.mtime_nsec = static_cast<std::uint32_t>(st.st_mtim.tv_nsec);
-  m.xattrs = std::move(xattrs);
-  return m;
-}
-
 std::string
 encode_identity_header(const FileMeta& meta, IdentityKind kind)
 {

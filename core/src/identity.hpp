@@ -30,7 +30,21 @@ struct FileMeta
   std::uint32_t mtime_nsec = 0;
   util::Xattrs xattrs;  // sorted by name
 
-  static FileMeta from_stat(const struct stat& st, util::Xattrs xattrs);
+  // Inline: split and release (linked into the rpm plugin) need it without
+  // the hashing half of identity.cpp.
+  static FileMeta
+  from_stat(const struct stat& st, util::Xattrs xattrs)
+  {
+    FileMeta m;
+    m.uid = st.st_uid;
+    m.gid = st.st_gid;
+    m.mode = st.st_mode & 07777;
+    m.size = static_cast<std::uint64_t>(st.st_size);
+    m.mtime_sec = st.st_mtim.tv_sec;
+    m.mtime_nsec = static_cast<std::uint32_t>(st.st_mtim.tv_nsec);
+    m.xattrs = std::move(xattrs);
+    return m;
+  }
   bool operator==(const FileMeta&) const = default;
 };
 

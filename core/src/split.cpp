@@ -5,6 +5,7 @@
 #include "util/fs.hpp"
 #include "util/lock.hpp"
 #include "util/xattr.hpp"
+#include "walker.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -177,6 +178,37 @@ split_path(const std::string& path, bool dry_run, Reporter& reporter, VserverKer
   restore();
   ::fsync(dfd->get());
   return SplitResult::split;
+}
+
+ReleaseResult
+release_if_protected(const std::string& path, bool in_chroot, Reporter& reporter) noexcept
+{
+  try {
+    struct stat st;
+    std::uint64_t attributes = 0;
+    const auto slash = path.rfind('/');
+    if (slash == std::string::npos) {
+      return ReleaseResult::not_needed;
+    }
+    const std::string dir = slash == 0 ? "/" : path.substr(0, slash);
+    const int dfd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC | (in_chroot ? 0 : O_NOFOLLOW));
+    if (dfd < 0) {
+      return ReleaseResult::not_needed;  // nothing there to release
+    }
+    const int rc = stat_entry(dfd, path.c_str() + slash + 1, st, attributes);
+    ::close(dfd);
+    if (rc != 0 || !S_ISREG(st.st_mode) || !(attributes & (STATX_ATTR_IMMUTABLE | STATX_ATTR_APPEND))) {
+      return ReleaseResult::not_needed;
+    }
+    const SplitResult r = split_path(path, false, reporter, nullptr,
+                                     in_chroot ? DirResolution::follow : DirResolution::no_symlinks);
+    return r == SplitResult::failed ? ReleaseResult::failed : ReleaseResult::released;
+  } catch (const std::exception& e) {
+    reporter.error(path + ": " + e.what());
+  } catch (...) {
+    reporter.error(path + ": unexpected error");
+  }
+  return ReleaseResult::failed;
 }
 
 } // namespace pkgunify

@@ -28,4 +28,13 @@ enum class DirResolution {
 SplitResult split_path(const std::string& path, bool dry_run, Reporter& reporter, VserverKernel* vserver,
                        DirResolution resolution);
 
+enum class ReleaseResult { not_needed, released, failed };
+
+// Before a package manager replaces or removes `path`: when it is a unified
+// file whose protection would make that fail (immutable, iunlink), turns it
+// into a private, writable file (split_path). `in_chroot`: the caller is
+// chrooted into the root, so directory symlinks are followed (they cannot
+// leave it). One statx when there is nothing to release.
+ReleaseResult release_if_protected(const std::string& path, bool in_chroot, Reporter& reporter) noexcept;
+
 } // namespace pkgunify

@@ -90,15 +90,24 @@ protected:
               const std::string& extra = {})
   {
     const ShellResult r =
-      rpm_in(root, "--define '__plugindir " + m_plugindir + "' --define '__transaction_pkgunify " + m_plugindir
-                     + "/pkgunify.so " + (policy_file.empty() ? policy() : policy_file) + " log=" + worker_log()
-                     + (extra.empty() ? "" : " " + extra) + "' " + args);
+      rpm_in(root, plugin_macros(policy_file.empty() ? policy() : policy_file,
+                                 "log=" + worker_log() + (extra.empty() ? "" : " " + extra))
+                     + " " + args);
     const RunResult w = run_pkgunify({"wait", "--root", root});
     EXPECT_EQ(w.exit_code, 0) << w.describe();
     return r;
   }
 
   [[nodiscard]] std::string worker_log() const { return path("worker.log"); }
+
+  // rpm's options that load the test's plugin, running the pkgunify of the
+  // build tree, with the policy `policy_file` and further `options`.
+  [[nodiscard]] std::string
+  plugin_macros(const std::string& policy_file, const std::string& options) const
+  {
+    return "--define '__plugindir " + m_plugindir + "' --define '__transaction_pkgunify " + m_plugindir
+           + "/pkgunify.so " + policy_file + " program=" + PKGUNIFY_BINARY + " " + options + "'";
+  }
 
   std::string m_top;
   std::string m_plugindir;
@@ -222,7 +231,7 @@ TEST_F(RpmPluginTest, APluginProblemNeverFailsTheTransaction)
   const std::string g1 = guest("g1");
   const ShellResult r = rpm_plugged(g1, "-i --nodeps " + m_v1, bad, "sync");
   EXPECT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("pkgunify: " + bad + ":"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("pkgunify: error: " + bad + ":"), std::string::npos) << r.output;
   EXPECT_EQ(rpm_in(g1, "-V pkgu-app").status, 0);
 
   // With the background worker (the default) the configuration is checked
@@ -230,7 +239,7 @@ TEST_F(RpmPluginTest, APluginProblemNeverFailsTheTransaction)
   const std::string g3 = guest("g3");
   const ShellResult rb = rpm_plugged(g3, "-i --nodeps " + m_v1, bad);
   EXPECT_EQ(rb.status, 0) << rb.output;
-  EXPECT_NE(rb.output.find("pkgunify: " + bad + ":"), std::string::npos) << rb.output;
+  EXPECT_NE(rb.output.find("pkgunify: error: " + bad + ":"), std::string::npos) << rb.output;
   EXPECT_EQ(stat_path(g3 + "/usr/bin/pkgu-app").nlink, 1u);
 
   // A mode this kernel lacks is reported the same way.
@@ -277,13 +286,106 @@ TEST_F(RpmPluginTest, SynchronousOptionUnifiesInsideTheTransaction)
   const std::string g1 = guest("g1");
   const std::string g2 = guest("g2");
   for (const auto& g : {g1, g2}) {
-    const ShellResult r = rpm_in(g, "--define '__plugindir " + m_plugindir + "' --define '__transaction_pkgunify "
-                                      + m_plugindir + "/pkgunify.so " + policy() + " sync' -i --nodeps " + m_v1);
+    const ShellResult r = rpm_in(g, plugin_macros(policy(), "sync") + " -i --nodeps " + m_v1);
     ASSERT_EQ(r.status, 0) << r.output;
   }
   // No wait: with "sync" the files are unified when rpm returns.
   EXPECT_EQ(stat_path(g1 + "/usr/bin/pkgu-app").ino, stat_path(g2 + "/usr/bin/pkgu-app").ino);
   EXPECT_FALSE(exists(worker_log()));
+}
+
+// The policy check before the worker starts is remembered (in /run) only
+// while the policy stays as it was: an edit that breaks it is reported by
+// the next transaction.
+TEST_F(RpmPluginTest, AnEditedPolicyIsCheckedAgain)
+{
+  if (auto why = setup("immutable", ""); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const std::string edited = path("edited.yaml");
+  write_text(edited, "store: " + m_store + "\nlink: immutable\n");
+  const std::string g1 = guest("g1");
+  const ShellResult r1 = rpm_plugged(g1, "-i --nodeps " + m_v1, edited);
+  ASSERT_EQ(r1.status, 0) << r1.output;
+  EXPECT_EQ(r1.output.find("pkgunify:"), std::string::npos) << r1.output;
+  EXPECT_TRUE(object_with_inode(m_store, stat_path(g1 + "/usr/bin/pkgu-app").ino).has_value());
+
+  write_text(edited, "store: " + m_store + "\nlink: sideways\n");
+  const std::string g2 = guest("g2");
+  const ShellResult r2 = rpm_plugged(g2, "-i --nodeps " + m_v1, edited);
+  EXPECT_EQ(r2.status, 0) << r2.output;
+  EXPECT_NE(r2.output.find("pkgunify: error: " + edited + ":2:"), std::string::npos) << r2.output;
+  EXPECT_EQ(stat_path(g2 + "/usr/bin/pkgu-app").nlink, 1u);
+}
+
+// Problems the background worker meets (here: a store it cannot create) go
+// to its log file, never into rpm's result.
+TEST_F(RpmPluginTest, TheWorkerLogsWhatGoesWrong)
+{
+  if (auto why = setup("immutable", ""); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  write_text(path("not-a-dir"), "x");
+  const std::string blocked = path("blocked.yaml");
+  write_text(blocked, "store: " + path("not-a-dir") + "/store\nlink: immutable\n");
+  const std::string g1 = guest("g1");
+  const ShellResult r = rpm_plugged(g1, "-i --nodeps " + m_v1, blocked);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(stat_path(g1 + "/usr/bin/pkgu-app").nlink, 1u);
+  ASSERT_TRUE(exists(worker_log()));
+  EXPECT_NE(read_file(worker_log()).find("not-a-dir/store"), std::string::npos) << read_file(worker_log());
+}
+
+// What rpm loads for the plugin: librpm and the C/C++ runtime, not the
+// libraries of the rest of the core (the worker runs the pkgunify command).
+TEST(RpmPluginBinary, LoadsNeitherCryptoNorYamlIntoRpm)
+{
+  const ShellResult r = shell(std::string("readelf -d ") + PKGUNIFY_RPM_PLUGIN);
+  if (r.status == 127) {
+    GTEST_SKIP() << "readelf (binutils) is not installed";
+  }
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("librpm.so"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("libcrypto"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("libyaml-cpp"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("libapt-pkg"), std::string::npos) << r.output;
+}
+
+// `pkgunify unify-files`, the worker's command: NUL-terminated records on
+// standard input; a bad record is a usage error that changes nothing.
+class UnifyFilesCommand : public IntegrationTest
+{
+};
+
+TEST_F(UnifyFilesCommand, ReadsTheRecordsOfStandardInput)
+{
+  const std::string g1 = path("g1");
+  const std::string g2 = path("g2");
+  for (const auto& g : {g1, g2}) {
+    write_file(g + "/usr/bin/tool", sized_spec(5000, "tool"));
+    write_file(g + "/usr/lib/tool.conf", sized_spec(5000, "conf"));
+  }
+  const std::string policy = path("policy.yaml");
+  write_text(policy, "store: " + store() + "\nlink: hardlink\n");
+  auto feed = [&](const std::string& root, const std::string& records) {
+    return shell("printf '" + records + "' | " + PKGUNIFY_BINARY + " unify-files --root " + root + " --policy "
+                 + policy);
+  };
+  const ShellResult bad = feed(g1, "F/usr/bin/tool\\0X/usr/lib/tool.conf\\0");
+  EXPECT_EQ(bad.status, 2) << bad.output;
+  EXPECT_NE(bad.output.find("standard input: record 2"), std::string::npos) << bad.output;
+  EXPECT_FALSE(exists(store()));
+  const ShellResult open_ended = feed(g1, "F/usr/bin/tool");
+  EXPECT_EQ(open_ended.status, 2) << open_ended.output;
+  EXPECT_NE(open_ended.output.find("not NUL-terminated"), std::string::npos) << open_ended.output;
+
+  for (const auto& g : {g1, g2}) {
+    // The config file is listed as a file too: its "C" record wins.
+    const ShellResult r = feed(g, "F/usr/bin/tool\\0F/usr/lib/tool.conf\\0C/usr/lib/tool.conf\\0");
+    EXPECT_EQ(r.status, 0) << r.output;
+  }
+  EXPECT_EQ(stat_path(g1 + "/usr/bin/tool").ino, stat_path(g2 + "/usr/bin/tool").ino);
+  EXPECT_NE(stat_path(g1 + "/usr/lib/tool.conf").ino, stat_path(g2 + "/usr/lib/tool.conf").ino);
 }
 
 } // namespace pkgunify::itest
