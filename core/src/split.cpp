@@ -190,13 +190,18 @@ release_if_protected(const std::string& path, bool in_chroot, Reporter& reporter
     if (slash == std::string::npos) {
       return ReleaseResult::not_needed;
     }
-    const std::string dir = slash == 0 ? "/" : path.substr(0, slash);
-    const int dfd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC | (in_chroot ? 0 : O_NOFOLLOW));
-    if (dfd < 0) {
-      return ReleaseResult::not_needed;  // nothing there to release
+    int rc = -1;
+    if (in_chroot) {
+      rc = stat_entry(AT_FDCWD, path.c_str(), st, attributes);  // one statx per file rpm touches
+    } else {
+      const std::string dir = slash == 0 ? "/" : path.substr(0, slash);
+      const int dfd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+      if (dfd < 0) {
+        return ReleaseResult::not_needed;  // nothing there to release
+      }
+      rc = stat_entry(dfd, path.c_str() + slash + 1, st, attributes);
+      ::close(dfd);
     }
-    const int rc = stat_entry(dfd, path.c_str() + slash + 1, st, attributes);
-    ::close(dfd);
     if (rc != 0 || !S_ISREG(st.st_mode) || !(attributes & (STATX_ATTR_IMMUTABLE | STATX_ATTR_APPEND))) {
       return ReleaseResult::not_needed;
     }
