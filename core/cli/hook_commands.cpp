@@ -171,11 +171,25 @@ cmd_sync(const CommonOptions& o, const HookOptions& h)
       result = unify_files(request, reporter);
     }
     if (result.ran) {
+      const auto before = state.stamps;
       state.root = paths.real_root();
       state.marker = marker;
       state.stamps.clear();
       for (const auto& s : stamps) {
         state.stamps[s.name] = s.fingerprint;
+      }
+      if (result.stats.errors) {
+        // Some files failed (each reported): the packages that changed keep
+        // their old stamps and the marker is forgotten, so that the next sync
+        // tries them again.
+        state.marker.clear();
+        for (const auto& name : changed) {
+          if (const auto it = before.find(name); it != before.end()) {
+            state.stamps[name] = it->second;
+          } else {
+            state.stamps.erase(name);
+          }
+        }
       }
       state.save(state_path);
     }

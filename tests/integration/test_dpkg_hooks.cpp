@@ -190,6 +190,41 @@ INSTANTIATE_TEST_SUITE_P(LinkModes, DpkgHookModes,
 
 INSTANTIATE_TEST_SUITE_P(LinkModes, DpkgHookTest, ::testing::Values("immutable", "hardlink"));
 
+// A file that could not be unified (here: its directory was immutable, so it
+// could not be replaced by a link) is tried again by the next sync, although dpkg
+// changed nothing since.
+TEST_P(DpkgHookTest, FilesThatFailedAreTriedAgainByTheNextSync)
+{
+  if (auto why = setup(GetParam()); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const std::string g1 = guest("g1");
+  const std::string g2 = guest("g2");
+  ASSERT_EQ(dpkg_hooked(g1, "-i " + m_v1).status, 0);
+  // g2 unpacks without the hook; then its admin locks /usr/bin for a while.
+  ASSERT_EQ(dpkg_in(g2, "-i " + m_v1).status, 0);
+  const std::string locked = g2 + "/usr/bin/pkgu-dapp";
+  set_immutable_flag(g2 + "/usr/bin", true);
+  auto sync = [&] {
+    return run_pkgunify({"sync", "--json", "--db", "dpkg", "--policy", policy(), "--state-dir", path("state"),
+                         "--root", g2});
+  };
+  const RunResult first = sync();
+  set_immutable_flag(g2 + "/usr/bin", false);
+  EXPECT_EQ(first.exit_code, 1) << first.describe();
+  EXPECT_NE(first.err.find(locked), std::string::npos) << first.describe();
+  EXPECT_NE(stat_path(locked).ino, stat_path(g1 + "/usr/bin/pkgu-dapp").ino);
+  EXPECT_EQ(stat_path(g2 + "/usr/share/pkgu-dapp/same.dat").ino, stat_path(g1 + "/usr/share/pkgu-dapp/same.dat").ino);
+
+  const RunResult second = sync();
+  ASSERT_EQ(second.exit_code, 0) << second.describe();
+  EXPECT_EQ(second.json()["unchanged"], false);
+  EXPECT_EQ(stat_path(locked).ino, stat_path(g1 + "/usr/bin/pkgu-dapp").ino);
+  const RunResult third = sync();
+  ASSERT_EQ(third.exit_code, 0) << third.describe();
+  EXPECT_EQ(third.json()["unchanged"], true);
+}
+
 TEST_P(DpkgHookTest, AHookProblemNeverFailsDpkg)
 {
   if (auto why = setup(GetParam()); !why.empty()) {
