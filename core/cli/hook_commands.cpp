@@ -12,6 +12,7 @@
 
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -266,10 +267,14 @@ cmd_dpkg_release(const CommonOptions& o, const HookOptions& h)
     std::set<std::string> names;
     bool removing = false;
     bool installing = false;
+    bool recursive = false;  // -R: the arguments of -i/--unpack are directories of .deb files
     const auto args = dpkg_command_line();
+    std::vector<std::string> debs;
     for (std::size_t i = 1; i < args.size(); ++i) {
       const std::string& a = args[i];
-      if (a == "-i" || a == "--install" || a == "--unpack") {
+      if (a == "-R" || a == "--recursive") {
+        recursive = true;
+      } else if (a == "-i" || a == "--install" || a == "--unpack") {
         installing = true;
         removing = false;
       } else if (a == "-r" || a == "--remove" || a == "-P" || a == "--purge") {
@@ -279,14 +284,26 @@ cmd_dpkg_release(const CommonOptions& o, const HookOptions& h)
         if (a == "--configure" || a == "--triggers-only" || a.starts_with("--verify") || a == "-V") {
           installing = removing = false;
         }
-      } else if (installing && a.ends_with(".deb")) {
-        try {
-          names.insert(read_deb(a).name);
-        } catch (const std::exception& e) {
-          reporter.warning(e.what());
+      } else if (installing && recursive) {
+        // dpkg -R takes the files ending in .deb below each directory.
+        std::error_code ec;
+        for (auto it = std::filesystem::recursive_directory_iterator(a, ec);
+             !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+          if (it->path().extension() == ".deb" && it->is_regular_file(ec)) {
+            debs.push_back(it->path().string());
+          }
         }
+      } else if (installing && a.ends_with(".deb")) {
+        debs.push_back(a);
       } else if (removing) {
         names.insert(a);
+      }
+    }
+    for (const auto& deb : debs) {
+      try {
+        names.insert(read_deb(deb).name);
+      } catch (const std::exception& e) {
+        reporter.warning(e.what());
       }
     }
     if (names.empty()) {

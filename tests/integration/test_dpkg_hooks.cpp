@@ -225,6 +225,32 @@ TEST_P(DpkgHookTest, FilesThatFailedAreTriedAgainByTheNextSync)
   EXPECT_EQ(third.json()["unchanged"], true);
 }
 
+// `dpkg -R -i DIR` (the .deb files below a directory) is read the same way:
+// the protected files of the installed version are released first.
+TEST_P(DpkgHookTest, RecursiveInstallOfADirectoryReleasesFirst)
+{
+  if (auto why = setup(GetParam()); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const std::string g1 = guest("g1");
+  const std::string g2 = guest("g2");
+  for (const auto& g : {g1, g2}) {
+    ASSERT_EQ(dpkg_hooked(g, "-i " + m_v1).status, 0);
+  }
+  ASSERT_EQ(stat_path(g1 + k_files[0]).ino, stat_path(g2 + k_files[0]).ino);
+  const std::string dir = path("debs/sub");
+  make_dirs(dir);
+  std::filesystem::copy_file(m_v2, dir + "/pkgu-dapp_2.0.deb");
+  const ShellResult r = dpkg_hooked(g1, "-R -i " + path("debs"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output.find("pkgunify:"), std::string::npos) << r.output;
+  EXPECT_EQ(read_file(g1 + k_files[0]), std::string(30000, 'b') + "2.0");
+  EXPECT_EQ(read_file(g2 + k_files[0]), std::string(30000, 'b') + "1.0");
+  EXPECT_EQ(has_immutable_flag(g2 + k_files[0]), GetParam() == "immutable");
+  EXPECT_EQ(dpkg_in(g1, "--verify").output, "");
+  EXPECT_EQ(dpkg_in(g2, "--verify").output, "");
+}
+
 TEST_P(DpkgHookTest, AHookProblemNeverFailsDpkg)
 {
   if (auto why = setup(GetParam()); !why.empty()) {
