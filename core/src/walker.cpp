@@ -68,7 +68,11 @@ walk_tree(int root_fd, const std::string& root_display, WalkVisitor& visitor)
 
     auto fd = util::open_beneath(root_fd, dir == "/" ? "." : dir.substr(1), O_RDONLY | O_DIRECTORY, display);
     if (!fd) {
-      visitor.error(fd.error().message);
+      if (fd.error().code == EXDEV) {
+        visitor.mount_point(dir);  // openat2 refuses to cross into another mount
+      } else {
+        visitor.error(fd.error().message);
+      }
       continue;
     }
     auto st = util::fstat_fd(fd->get(), display);

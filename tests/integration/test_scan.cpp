@@ -1,6 +1,7 @@
 // `pkgunify scan` on real trees: results are checked by inode numbers, link
 // counts and byte comparison, never by trusting pkgunify's own report alone.
 #include "harness.hpp"
+#include "pkgbuild.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -698,6 +699,28 @@ TEST_P(ScanTest, SymlinksFifosDevicesAndEmptyFilesAreNeverTouched)
     }
   }
   EXPECT_EQ(stat_path(roots[0] + "/usr/bin/dash").ino, stat_path(roots[1] + "/usr/bin/dash").ino);
+}
+
+// A running guest has /proc, /sys, /dev mounted inside its root: the scan
+// skips them (another filesystem), and that is no error.
+TEST_P(ScanTest, MountsInsideARootAreSkippedQuietly)
+{
+  if (!is_root()) {
+    GTEST_SKIP() << "mounting a tmpfs inside a root needs root";
+  }
+  const auto roots = make_roots(2);
+  write_in_roots(roots, "usr/bin/dash", sized_spec(4000, "dash"));
+  make_dirs(roots[0] + "/proc");
+  if (shell("mount -t tmpfs none " + roots[0] + "/proc").status != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here";
+  }
+  write_file(roots[0] + "/proc/inside", sized_spec(4000, "dash"));
+  const RunResult r = scan(roots);
+  EXPECT_EQ(shell("umount " + roots[0] + "/proc").status, 0);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(counter(r.json(), "linked"), 2);
+  EXPECT_EQ(skipped(r.json(), "other-filesystem"), 1);
 }
 
 TEST_P(ScanTest, EmptyFilesAreNeverTouchedEvenWithMinSizeZero)

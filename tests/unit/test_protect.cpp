@@ -17,44 +17,14 @@
 
 using namespace pkgunify;
 using pkgunify::test::FakeVserverKernel;
+using pkgunify::test::CollectingReporter;
 using pkgunify::test::TempDirTest;
+using pkgunify::test::inode_of;
+using pkgunify::test::write_fixed;
 
 namespace {
 
 constexpr std::uint32_t k_iunlink_bits = VserverKernel::k_immutable | VserverKernel::k_iunlink;
-
-class CollectingReporter : public Reporter
-{
-public:
-  void
-  error(std::string_view message) override
-  {
-    errors.emplace_back(message);
-  }
-  void
-  warning(std::string_view message) override
-  {
-    warnings.emplace_back(message);
-  }
-  std::vector<std::string> errors;
-  std::vector<std::string> warnings;
-};
-
-void
-write_file(const std::string& path, const std::string& content)
-{
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream(path, std::ios::binary) << content;
-  const struct timespec times[2] = {{0, UTIME_OMIT}, {1600000000, 0}};
-  ::utimensat(AT_FDCWD, path.c_str(), times, 0);
-}
-
-ino_t
-inode_of(const std::string& path)
-{
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
-}
 
 class ProtectTest : public TempDirTest
 {
@@ -140,7 +110,7 @@ TEST_F(ProtectTest, ResolveReflinkOnExt4IsClearError)
 
 TEST_F(ProtectTest, IunlinkProtectLiftAndState)
 {
-  write_file(path("f"), "content");
+  write_fixed(path("f"), "content");
   util::Fd fd(::open(path("f").c_str(), O_RDONLY));
   FakeVserverKernel vs(true);
   Protector p(LinkMode::iunlink, vs);
@@ -161,7 +131,7 @@ TEST_F(ProtectTest, ImmutableProtectAndLiftOnRealInode)
   if (::geteuid() != 0) {
     GTEST_SKIP() << "setting FS_IMMUTABLE_FL needs root (CAP_LINUX_IMMUTABLE)";
   }
-  write_file(path("f"), "content");
+  write_fixed(path("f"), "content");
   util::Fd fd(::open(path("f").c_str(), O_RDONLY));
   FakeVserverKernel vs(false);
   Protector p(LinkMode::immutable, vs);
@@ -185,7 +155,7 @@ TEST_F(ProtectTest, ImmutableProtectAndLiftOnRealInode)
 
 TEST_F(ProtectTest, HardlinkModeProtectsNothingButLifts)
 {
-  write_file(path("f"), "content");
+  write_fixed(path("f"), "content");
   util::Fd fd(::open(path("f").c_str(), O_RDONLY));
   FakeVserverKernel vs(true);
   Protector iunlink(LinkMode::iunlink, vs);
@@ -203,9 +173,9 @@ TEST_F(ProtectTest, HardlinkModeProtectsNothingButLifts)
 TEST_F(ProtectTest, IunlinkScanSplitStatusGcThroughFakeKernel)
 {
   for (const char* g : {"g1", "g2", "g3"}) {
-    write_file(path(std::string(g) + "/usr/bin/tool"), std::string(5000, 'x'));
+    write_fixed(path(std::string(g) + "/usr/bin/tool"), std::string(5000, 'x'));
   }
-  write_file(path("g3/usr/bin/own"), std::string(100, 'y'));
+  write_fixed(path("g3/usr/bin/own"), std::string(100, 'y'));
   const Store store = Store::open(path("store"), true);
   FakeVserverKernel vs(true);
   CollectingReporter reporter;

@@ -10,15 +10,11 @@
 #include <fstream>
 
 using pkgunify::test::TempDirTest;
+using pkgunify::test::write_fixed;
 namespace util = pkgunify::util;
 
 namespace {
 
-void
-write_file(const std::string& path, const std::string& content)
-{
-  std::ofstream(path, std::ios::binary) << content;
-}
 
 class UtilFs : public TempDirTest
 {
@@ -29,7 +25,7 @@ class UtilFs : public TempDirTest
 TEST_F(UtilFs, OpenBeneathOpensNestedFile)
 {
   std::filesystem::create_directories(path("root/usr/bin"));
-  write_file(path("root/usr/bin/x"), "hello");
+  write_fixed(path("root/usr/bin/x"), "hello");
   auto root = util::open_host_dir(path("root"));
   ASSERT_TRUE(root);
   auto fd = util::open_beneath(root->get(), "usr/bin/x", O_RDONLY, "x");
@@ -42,7 +38,7 @@ TEST_F(UtilFs, OpenBeneathOpensNestedFile)
 TEST_F(UtilFs, OpenBeneathRefusesSymlinkInsideRoot)
 {
   std::filesystem::create_directories(path("root/usr"));
-  write_file(path("root/usr/real"), "x");
+  write_fixed(path("root/usr/real"), "x");
   std::filesystem::create_symlink("real", path("root/usr/link"));
   auto root = util::open_host_dir(path("root"));
   ASSERT_TRUE(root);
@@ -55,7 +51,7 @@ TEST_F(UtilFs, OpenBeneathRefusesSymlinkedDirectoryLeadingOutside)
 {
   std::filesystem::create_directories(path("root"));
   std::filesystem::create_directories(path("outside"));
-  write_file(path("outside/secret"), "s");
+  write_fixed(path("outside/secret"), "s");
   std::filesystem::create_directory_symlink(path("outside"), path("root/lib"));
   auto root = util::open_host_dir(path("root"));
   ASSERT_TRUE(root);
@@ -67,7 +63,7 @@ TEST_F(UtilFs, OpenBeneathRefusesSymlinkedDirectoryLeadingOutside)
 TEST_F(UtilFs, OpenBeneathRefusesDotDotEscape)
 {
   std::filesystem::create_directories(path("root/usr"));
-  write_file(path("secret"), "s");
+  write_fixed(path("secret"), "s");
   auto root = util::open_host_dir(path("root"));
   ASSERT_TRUE(root);
   auto fd = util::open_beneath(root->get(), "usr/../../secret", O_RDONLY, "secret");
@@ -78,7 +74,7 @@ TEST_F(UtilFs, OpenBeneathRefusesDotDotEscape)
 TEST_F(UtilFs, OpenBeneathAbsolutePathIsRelativeToRoot)
 {
   std::filesystem::create_directories(path("root/etc"));
-  write_file(path("root/etc/x"), "inside");
+  write_fixed(path("root/etc/x"), "inside");
   auto root = util::open_host_dir(path("root"));
   ASSERT_TRUE(root);
   auto fd = util::open_beneath(root->get(), "/etc/x", O_RDONLY, "x");
@@ -104,7 +100,7 @@ TEST_F(UtilFs, OpenBeneathErrorNamesDisplayPath)
 TEST_F(UtilFs, OpenNoSymlinksRefusesSymlinkComponent)
 {
   std::filesystem::create_directories(path("real"));
-  write_file(path("real/f"), "x");
+  write_fixed(path("real/f"), "x");
   std::filesystem::create_directory_symlink(path("real"), path("link"));
   EXPECT_TRUE(util::open_no_symlinks(path("real/f"), O_RDONLY));
   auto fd = util::open_no_symlinks(path("link/f"), O_RDONLY);
@@ -136,7 +132,7 @@ TEST_F(UtilFs, EnsureDirAcceptsExistingAndRejectsFile)
   ASSERT_TRUE(d);
   EXPECT_TRUE(util::ensure_dir_at(d->get(), "sub", 0700, "sub"));
   EXPECT_TRUE(util::ensure_dir_at(d->get(), "sub", 0700, "sub"));
-  write_file(path("file"), "x");
+  write_fixed(path("file"), "x");
   auto r = util::ensure_dir_at(d->get(), "file", 0700, "file");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ENOTDIR);
@@ -160,7 +156,7 @@ TEST_F(UtilFs, LinkFdAtLinksTmpfile)
 
 TEST_F(UtilFs, ReadFullStopsAtEof)
 {
-  write_file(path("f"), "12345");
+  write_fixed(path("f"), "12345");
   util::Fd fd(::open(path("f").c_str(), O_RDONLY));
   char buf[16];
   auto n = util::read_full(fd.get(), buf, sizeof(buf), "f");
@@ -207,8 +203,8 @@ TEST(UtilFsPure, SameFileStateComparesInodeSizeMtimeCtime)
 
 TEST_F(UtilFs, XattrsRoundTripSorted)
 {
-  write_file(path("a"), "x");
-  write_file(path("b"), "y");
+  write_fixed(path("a"), "x");
+  write_fixed(path("b"), "y");
   util::Fd a(::open(path("a").c_str(), O_RDWR));
   util::Fd b(::open(path("b").c_str(), O_RDWR));
   const util::Xattrs want = {{"user.a", std::string("1\0two", 5)}, {"user.z", ""}};
@@ -228,7 +224,7 @@ TEST_F(UtilFs, XattrsRoundTripSorted)
 
 TEST_F(UtilFs, FileLockExclusiveExcludesOthers)
 {
-  write_file(path("lock"), "");
+  write_fixed(path("lock"), "");
   util::Fd fd1(::open(path("lock").c_str(), O_RDONLY));
   util::Fd fd2(::open(path("lock").c_str(), O_RDONLY));
   auto shared1 = util::FileLock::acquire(fd1.get(), util::FileLock::Mode::shared, "lock");

@@ -1,9 +1,15 @@
 // Shared fixture for unit tests: a fresh temporary directory per test.
 #pragma once
 
+#include "scanner.hpp"
+
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -34,6 +40,42 @@ protected:
   }
 
   std::string dir;
+};
+
+// Writes `content` to `path` (parent directories made) with mtime
+// 1600000000, so that files written apart are identical for pkgunify.
+inline void
+write_fixed(const std::string& path, const std::string& content)
+{
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << content;
+  const struct timespec times[2] = {{0, UTIME_OMIT}, {1600000000, 0}};
+  ::utimensat(AT_FDCWD, path.c_str(), times, 0);
+}
+
+inline ino_t
+inode_of(const std::string& path)
+{
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+// Keeps what the code under test reports.
+class CollectingReporter : public Reporter
+{
+public:
+  void
+  error(std::string_view message) override
+  {
+    errors.emplace_back(message);
+  }
+  void
+  warning(std::string_view message) override
+  {
+    warnings.emplace_back(message);
+  }
+  std::vector<std::string> errors;
+  std::vector<std::string> warnings;
 };
 
 // All paths of 1..depth components over `names`, each below `dir`

@@ -1,0 +1,163 @@
+#include "split.hpp"
+#include "fake_vserver.hpp"
+#include "protect.hpp"
+#include "testutil.hpp"
+
+#include <linux/fs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+using namespace pkgunify;
+using pkgunify::test::CollectingReporter;
+using pkgunify::test::FakeVserverKernel;
+using pkgunify::test::inode_of;
+using pkgunify::test::TempDirTest;
+using pkgunify::test::write_fixed;
+
+namespace {
+
+class SplitTest : public TempDirTest
+{
+protected:
+  static std::string
+  read(const std::string& p)
+  {
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  }
+
+  static struct stat
+  stat_of(const std::string& p)
+  {
+    struct stat st{};
+    ::lstat(p.c_str(), &st);
+    return st;
+  }
+
+  // g1/f and g2/f: one inode.
+  void
+  make_shared_pair()
+  {
+    write_fixed(path("g1/f"), "shared content");
+    ASSERT_EQ(::chmod(path("g1/f").c_str(), 0751), 0);
+    ASSERT_EQ(::lsetxattr(path("g1/f").c_str(), "user.pkgunify-test", "v", 1, 0) == 0 || errno == ENOTSUP, true);
+    std::filesystem::create_directories(path("g2"));
+    ASSERT_EQ(::link(path("g1/f").c_str(), path("g2/f").c_str()), 0);
+  }
+
+  CollectingReporter reporter;
+};
+
+} // namespace
+
+TEST_F(SplitTest, GivesThePathItsOwnInodeWithContentAndMetadata)
+{
+  make_shared_pair();
+  const struct stat before = stat_of(path("g1/f"));
+  FakeVserverKernel kernel;
+  EXPECT_EQ(split_path(path("g1/f"), false, reporter, &kernel), SplitResult::split);
+  EXPECT_TRUE(reporter.errors.empty()) << reporter.errors.front();
+  const struct stat after = stat_of(path("g1/f"));
+  EXPECT_NE(after.st_ino, before.st_ino);
+  EXPECT_EQ(after.st_nlink, 1u);
+  EXPECT_EQ(after.st_mode, before.st_mode);
+  EXPECT_EQ(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+  EXPECT_EQ(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+  EXPECT_EQ(read(path("g1/f")), "shared content");
+  EXPECT_EQ(inode_of(path("g2/f")), before.st_ino);  // the other guest keeps the shared inode
+  char value[8] = {};
+  if (::lgetxattr(path("g2/f").c_str(), "user.pkgunify-test", value, sizeof(value)) == 1) {
+    EXPECT_EQ(::lgetxattr(path("g1/f").c_str(), "user.pkgunify-test", value, sizeof(value)), 1);
+  }
+  // No temporary name is left in the directory.
+  for (const auto& e : std::filesystem::directory_iterator(path("g1"))) {
+    EXPECT_EQ(e.path().filename(), "f");
+  }
+}
+
+TEST_F(SplitTest, DryRunAndPrivateFilesChangeNothing)
+{
+  make_shared_pair();
+  const ino_t shared = inode_of(path("g1/f"));
+  FakeVserverKernel kernel;
+  EXPECT_EQ(split_path(path("g1/f"), true, reporter, &kernel), SplitResult::split);
+  EXPECT_EQ(inode_of(path("g1/f")), shared);
+  write_fixed(path("g1/own"), "private");
+  const ino_t own = inode_of(path("g1/own"));
+  EXPECT_EQ(split_path(path("g1/own"), false, reporter, &kernel), SplitResult::not_shared);
+  EXPECT_EQ(inode_of(path("g1/own")), own);
+  EXPECT_TRUE(reporter.errors.empty());
+}
+
+TEST_F(SplitTest, RefusesWhatIsNoFileAndSymlinksOnTheWay)
+{
+  FakeVserverKernel kernel;
+  EXPECT_EQ(split_path("relative/path", false, reporter, &kernel), SplitResult::failed);
+  std::filesystem::create_directories(path("dir"));
+  EXPECT_EQ(split_path(path("dir"), false, reporter, &kernel), SplitResult::failed);
+  make_shared_pair();
+  ASSERT_EQ(::symlink(path("g1").c_str(), path("link").c_str()), 0);
+  const ino_t shared = inode_of(path("g1/f"));
+  EXPECT_EQ(split_path(path("link/f"), false, reporter, &kernel), SplitResult::failed);
+  EXPECT_EQ(inode_of(path("g1/f")), shared);
+  EXPECT_EQ(reporter.errors.size(), 3u);
+}
+
+// iunlink protection (through the fake kernel) is lifted for the exchange
+// and restored on the inode the other guests keep; the private copy is free.
+TEST_F(SplitTest, ProtectionStaysOnTheSharedInode)
+{
+  make_shared_pair();
+  FakeVserverKernel kernel;
+  const ino_t shared = inode_of(path("g1/f"));
+  {
+    util::Fd fd(::open(path("g1/f").c_str(), O_RDONLY | O_CLOEXEC));
+    ASSERT_TRUE(kernel.set_iattr(fd.get(), VserverKernel::k_immutable | VserverKernel::k_iunlink,
+                                 VserverKernel::k_immutable | VserverKernel::k_iunlink, "f"));
+  }
+  EXPECT_EQ(split_path(path("g1/f"), false, reporter, &kernel), SplitResult::split);
+  EXPECT_TRUE(reporter.errors.empty()) << reporter.errors.front();
+  util::Fd other(::open(path("g2/f").c_str(), O_RDONLY | O_CLOEXEC));
+  util::Fd mine(::open(path("g1/f").c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_EQ(inode_of(path("g2/f")), shared);
+  EXPECT_EQ(*kernel.get_iattr(other.get(), "g2/f"), VserverKernel::k_immutable | VserverKernel::k_iunlink);
+  EXPECT_EQ(*kernel.get_iattr(mine.get(), "g1/f"), 0u);
+}
+
+TEST_F(SplitTest, ReleaseLeavesUnprotectedFilesAlone)
+{
+  make_shared_pair();
+  const ino_t shared = inode_of(path("g1/f"));
+  EXPECT_EQ(release_if_protected(path("g1/f"), false, reporter), ReleaseResult::not_needed);
+  EXPECT_EQ(release_if_protected(path("g1/missing"), false, reporter), ReleaseResult::not_needed);
+  EXPECT_EQ(release_if_protected(path("nodir/f"), true, reporter), ReleaseResult::not_needed);
+  EXPECT_EQ(inode_of(path("g1/f")), shared);
+  EXPECT_TRUE(reporter.errors.empty());
+}
+
+TEST_F(SplitTest, ReleaseSplitsAnImmutableSharedFile)
+{
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "setting the immutable flag needs CAP_LINUX_IMMUTABLE";
+  }
+  make_shared_pair();
+  const ino_t shared = inode_of(path("g1/f"));
+  {
+    util::Fd fd(::open(path("g1/f").c_str(), O_RDONLY | O_CLOEXEC));
+    auto flags = get_inode_flags(fd.get(), "f");
+    if (!flags || !set_inode_flags(fd.get(), *flags | FS_IMMUTABLE_FL, "f")) {
+      GTEST_SKIP() << "the test directory's filesystem has no immutable flag";
+    }
+  }
+  EXPECT_EQ(release_if_protected(path("g1/f"), true, reporter), ReleaseResult::released);
+  EXPECT_TRUE(reporter.errors.empty()) << reporter.errors.front();
+  EXPECT_NE(inode_of(path("g1/f")), shared);
+  EXPECT_EQ(read(path("g1/f")), "shared content");
+  util::Fd other(::open(path("g2/f").c_str(), O_RDONLY | O_CLOEXEC));
+  util::Fd mine(::open(path("g1/f").c_str(), O_RDONLY | O_CLOEXEC));
+  EXPECT_TRUE(*get_inode_flags(other.get(), "g2/f") & FS_IMMUTABLE_FL);
+  EXPECT_FALSE(*get_inode_flags(mine.get(), "g1/f") & FS_IMMUTABLE_FL);
+  // The private copy is writable: the package manager can replace it.
+  EXPECT_EQ(::unlink(path("g1/f").c_str()), 0);
+  (void)set_inode_flags(other.get(), *get_inode_flags(other.get(), "g2/f") & ~FS_IMMUTABLE_FL, "g2/f");
+}
