@@ -28,7 +28,9 @@
 
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -95,7 +97,7 @@ state_of(rpmPlugin plugin)
 rpmRC
 init(rpmPlugin plugin, rpmts /*ts*/) noexcept
 try {
-  auto* state = new State;
+  auto state = std::make_unique<State>();
   if (const char* opts = rpmPluginOpts(plugin)) {
     std::istringstream words(opts);
     for (std::string w; words >> w;) {
@@ -110,7 +112,13 @@ try {
       }
     }
   }
-  rpmPluginSetData(plugin, state);
+  // The command runs in "/".
+  for (std::string* p : {&state->policy_file, &state->log}) {
+    if (!p->empty() && p->front() != '/') {
+      *p = std::filesystem::absolute(*p).lexically_normal().string();
+    }
+  }
+  rpmPluginSetData(plugin, state.release());
   return RPMRC_OK;
 } catch (...) {
   return RPMRC_NOTFOUND;  // drop the plugin quietly

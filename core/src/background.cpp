@@ -81,15 +81,23 @@ exec_child(char* const* argv, int in, int out, int keep)
     ::_exit(127);
   }
   ::close_range(keep >= 0 ? 4 : 3, ~0U, 0);
+  if (::chdir("/") != 0) {  // keep no directory of the caller busy
+    ::_exit(127);
+  }
   ::execv(argv[0], argv);
   ::_exit(127);
 }
 
+// The child's wait status; 0 when the caller ignores SIGCHLD (the kernel
+// reaped the child already, and how it ended is unknown); -1 on failure.
 int
 wait_child(pid_t pid)
 {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
+    if (errno == ECHILD) {
+      return 0;
+    }
     if (errno != EINTR) {
       return -1;
     }

@@ -32,6 +32,8 @@ struct Command
   std::string input;              // given on its standard input
 };
 
+// Commands run in "/": their arguments must be absolute paths.
+
 // Starts `command` in a detached process (its own session, adopted by init)
 // that holds the hook lock of `root` from before this returns until it ends.
 // Standard output and error go to /dev/null: the command logs on its own.
