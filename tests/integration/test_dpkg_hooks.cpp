@@ -1,6 +1,6 @@
 // The dpkg hooks in real dpkg runs: packages built with dpkg-deb, installed,
 // upgraded, removed and purged with `dpkg --root=GUEST`, with the hook lines
-// of dpkg-hook/pkgunify.dpkg.cfg given as --pre-invoke/--post-invoke (the
+// of dpkg-hook/pkgunify.dpkg.cfg.in given as --pre-invoke/--post-invoke (the
 // same as a dpkg.cfg.d file, without touching the host's dpkg
 // configuration), and the pkgunify-trigger package.
 #include "harness.hpp"
@@ -74,7 +74,7 @@ protected:
     return g;
   }
 
-  // The lines of dpkg-hook/pkgunify.dpkg.cfg, with the test's binary,
+  // The lines of dpkg-hook/pkgunify.dpkg.cfg.in, with the test's binary,
   // policy and state directory.
   [[nodiscard]] std::string
   hooks(const std::string& policy_file = {}) const
@@ -331,7 +331,7 @@ TEST_P(DpkgHookTest, AptFromALocalRepositoryInstallsUpgradesAndRemoves)
   }
   const std::string bin = PKGUNIFY_BINARY;
   // apt managing a guest from the host: dpkg gets --root, and the hook
-  // lines of dpkg-hook/pkgunify.dpkg.cfg as options.
+  // lines of dpkg-hook/pkgunify.dpkg.cfg.in as options.
   auto apt = [&](const std::string& g, const std::string& args) {
     return shell("apt-get -q -y -o Dir=" + g + " -o Dir::Bin::dpkg=/usr/bin/dpkg -o Dir::State::status=" + g
                  + "/var/lib/dpkg/status -o Debug::NoLocking=1 -o APT::Sandbox::User=root"

@@ -1,0 +1,109 @@
+# bash completion for pkgunify(8).
+# Keep in sync with the CLI: tests/packaging/check-completion compares these
+# lists with `pkgunify --help` and `pkgunify COMMAND --help`.
+
+_pkgunify_commands="scan pkg list inspect verify sync dpkg-release wait split release status store"
+_pkgunify_store_commands="stats fsck gc"
+
+# Options per command ("store stats" and friends as "store-stats").
+_pkgunify_options()
+{
+    local common="-h --help --json"
+    case $1 in
+        scan) echo "$common --store --policy --db -n --dry-run -j --jobs --create --min-size --ignore-mtime --link" ;;
+        pkg) echo "$common --store --policy --db -n --dry-run -j --jobs --create --min-size --ignore-mtime --link --root" ;;
+        list) echo "$common --policy --db --root" ;;
+        inspect) echo "$common --policy" ;;
+        verify) echo "$common --store --policy --db" ;;
+        sync) echo "$common --policy --root --hook --log --db --state-dir" ;;
+        dpkg-release) echo "$common --policy --root --hook --log" ;;
+        wait) echo "-h --help --root" ;;
+        split | release) echo "$common -n --dry-run" ;;
+        status) echo "$common --store --policy --files" ;;
+        store) echo "-h --help" ;;
+        store-stats) echo "$common --store --policy --memory" ;;
+        store-fsck) echo "$common --store --policy --repair -j --jobs" ;;
+        store-gc) echo "$common --store --policy -n --dry-run" ;;
+        '') echo "-h --help --version" ;;
+    esac
+}
+
+_pkgunify()
+{
+    local cur prev words cword
+    _init_completion || return
+
+    # The command (and store's subcommand) on the line so far.
+    local cmd="" i
+    for ((i = 1; i < cword; i++)); do
+        case ${words[i]} in
+            -*) ;;
+            *)
+                if [[ -z $cmd ]]; then
+                    [[ " $_pkgunify_commands " == *" ${words[i]} "* ]] && cmd=${words[i]}
+                elif [[ $cmd == store && " $_pkgunify_store_commands " == *" ${words[i]} "* ]]; then
+                    cmd=store-${words[i]}
+                fi
+                ;;
+        esac
+    done
+
+    case $prev in
+        --store | --state-dir)
+            _filedir -d
+            return
+            ;;
+        --policy)
+            _filedir '@(yaml|yml)'
+            return
+            ;;
+        --log)
+            _filedir
+            return
+            ;;
+        --root)
+            _filedir -d
+            return
+            ;;
+        --db)
+            COMPREPLY=($(compgen -W "auto rpm dpkg none" -- "$cur"))
+            return
+            ;;
+        --create)
+            COMPREPLY=($(compgen -W "copy adopt" -- "$cur"))
+            return
+            ;;
+        --link)
+            COMPREPLY=($(compgen -W "auto iunlink immutable reflink hardlink" -- "$cur"))
+            return
+            ;;
+        -j | --jobs | --min-size)
+            return
+            ;;
+    esac
+
+    if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "$(_pkgunify_options "$cmd")" -- "$cur"))
+        return
+    fi
+    case $cmd in
+        '')
+            COMPREPLY=($(compgen -W "$_pkgunify_commands" -- "$cur"))
+            ;;
+        store)
+            COMPREPLY=($(compgen -W "$_pkgunify_store_commands" -- "$cur"))
+            ;;
+        scan | verify | status)
+            _filedir -d
+            ;;
+        inspect)
+            _filedir '@(rpm|deb)'
+            ;;
+        split | release)
+            _filedir
+            ;;
+    esac
+} &&
+    complete -F _pkgunify pkgunify
+
+# ex: filetype=sh
