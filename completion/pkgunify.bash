@@ -2,7 +2,7 @@
 # Keep in sync with the CLI: tests/packaging/check-completion compares these
 # lists with `pkgunify --help` and `pkgunify COMMAND --help`.
 
-_pkgunify_commands="scan pkg list inspect verify sync dpkg-release wait split release status store"
+_pkgunify_commands="scan pkg list inspect verify sync dpkg-release unify-files wait split release status store"
 _pkgunify_store_commands="stats fsck gc"
 
 # Options per command ("store stats" and friends as "store-stats").
@@ -17,6 +17,7 @@ _pkgunify_options()
         verify) echo "$common --store --policy --db" ;;
         sync) echo "$common --policy --root --hook --log --db --state-dir" ;;
         dpkg-release) echo "$common --policy --root --hook --log" ;;
+        unify-files) echo "$common --policy --root --hook --log --check" ;;
         wait) echo "-h --help --root" ;;
         split | release) echo "$common -n --dry-run" ;;
         status) echo "$common --store --policy --files" ;;

@@ -78,8 +78,10 @@ struct State
   std::string program = PKGUNIFY_PROGRAM;  // option "program=FILE": the pkgunify command
   std::string policy_file;  // the first word of the plugin's options that is no keyword
   bool synchronous = false;  // option "sync": unify inside the transaction
+  bool host = false;         // option "host": also unify transactions on the root "/"
   std::string log = "/var/log/pkgunify.log";  // option "log=FILE": the worker's messages
   bool skip = false;        // test transaction
+  bool collect = false;     // unify what this transaction installs
   std::string root;
   rpmte current = nullptr;
   std::map<rpmte, Element> elements;
@@ -103,6 +105,8 @@ try {
     for (std::string w; words >> w;) {
       if (w == "sync") {
         state->synchronous = true;
+      } else if (w == "host") {
+        state->host = true;
       } else if (w.starts_with("log=")) {
         state->log = w.substr(4);
       } else if (w.starts_with("program=")) {
@@ -140,6 +144,10 @@ try {
   s->skip = (rpmtsFlags(ts) & (RPMTRANS_FLAG_TEST | RPMTRANS_FLAG_JUSTDB)) != 0;
   const char* root = rpmtsRootDir(ts);
   s->root = root && *root ? root : "/";
+  // The host's own transactions are left alone unless asked for: a host
+  // runs guests, it is rarely one itself (protected files are released all
+  // the same, should an admin have unified the host).
+  s->collect = s->host || std::filesystem::path(s->root).lexically_normal() != "/";
   // A worker of an earlier transaction may still link this root's files: it
   // finishes before this transaction touches them (its gate opens first).
   s->gates.clear();
@@ -200,7 +208,7 @@ fsm_file_post(rpmPlugin plugin, rpmfi fi, const char* path, mode_t file_mode, rp
 try {
   State* s = state_of(plugin);
   // rpm 4.18.0 passes fi == NULL and path == NULL for directories it makes.
-  if (s->skip || !fi || !path || res != 0 || !s->current || !S_ISREG(file_mode)) {
+  if (s->skip || !s->collect || !fi || !path || res != 0 || !s->current || !S_ISREG(file_mode)) {
     return RPMRC_OK;
   }
   const rpmFileAction action = static_cast<rpmFileAction>(XFO_ACTION(op));
