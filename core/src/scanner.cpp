@@ -74,6 +74,7 @@ struct Prepared
   util::Fd tmp;        // new object content with metadata, unpublished
   std::uint64_t bytes_read = 0;
   bool was_shared = false;  // reflink: extents were shared before
+  bool adopt = false;       // create: adopt may link this very inode into the store
 };
 
 bool
@@ -339,7 +340,11 @@ struct Unifier::Impl
 
     IdentityHasher hasher;
     hasher.start(p->meta, kind);
-    const bool copy = opt.policy.create == CreateMode::copy && !opt.dry_run;
+    // Adopting makes the guest's inode the object (and protects it): only
+    // when every name of that inode is one this scan links. A hard link to a
+    // file outside the roots, or to an excluded one, is copied instead.
+    p->adopt = opt.policy.create == CreateMode::adopt && st->st_nlink <= p->end - p->begin;
+    const bool copy = !p->adopt && !opt.dry_run;
     const auto size = static_cast<std::uint64_t>(st->st_size);
     const bool buffered = copy && size <= k_buffer_max;
     util::Fd tmp;
@@ -769,7 +774,7 @@ struct Unifier::Impl
         if (!exists && i == p.begin) {
           dry_created.insert(id.hex());
           ++stats.objects_created;
-          if (opt.policy.create == CreateMode::copy) {
+          if (!p.adopt) {
             stats.bytes_saved -= static_cast<std::int64_t>(c.size);
           } else {
             continue;  // adopt: the file itself becomes the object
@@ -807,7 +812,7 @@ struct Unifier::Impl
             stats.bytes_saved -= static_cast<std::int64_t>(p.meta.size);
             p.tmp.close();
           }
-        } else if (opt.policy.create == CreateMode::adopt && successor == 0) {
+        } else if (p.adopt && successor == 0) {
           struct stat now;
           if (::fstat(p.fd.get(), &now) != 0 || !util::same_file_state(now, p.st)) {
             skip("changed", p.end - i);
