@@ -192,6 +192,11 @@ struct Unifier::Impl
   std::size_t queue_cap = 64;
   std::size_t workers_running = 0;
 
+  // Held shared while the run may create guest temporaries (see
+  // clean_leftovers).
+  util::Fd run_fd;
+  util::FileLock run_lock;
+
   // Committer state.
   std::unordered_set<std::string> dry_created;
   std::uint32_t cached_dir_root = UINT32_MAX;
@@ -605,6 +610,12 @@ struct Unifier::Impl
       if (errno == EPERM) {
         ::unlinkat(dirfd, tmpname.c_str(), 0);
         return LinkResult::eperm;
+      }
+      if (errno == ENOENT) {
+        // The path went away meanwhile (the guest removed it): nothing to
+        // replace; the next run looks again.
+        ::unlinkat(dirfd, tmpname.c_str(), 0);
+        return LinkResult::changed;
       }
       if (errno != EINVAL && errno != ENOSYS) {
         const int err = errno;
@@ -1092,14 +1103,41 @@ struct Unifier::Impl
                      "left in place");
   }
 
+  // A temporary name of another run that is working right now is not a
+  // leftover: every run holds a shared flock on the store directory while
+  // it works, and only a run that gets it exclusively (no other run active)
+  // cleans leftovers; the others leave them to the next run that is alone.
+  void
+  clean_leftovers()
+  {
+    if (opt.dry_run || !store.exists()) {
+      return;
+    }
+    run_fd = util::Fd(::openat(store.fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!run_fd) {
+      reporter.warning(util::sys_error("open", store.path()).message);
+      return;
+    }
+    if (!leftovers.empty()) {
+      if (auto alone = util::FileLock::try_acquire(run_fd.get(), util::FileLock::Mode::exclusive, store.path())) {
+        for (const auto& l : leftovers) {
+          clean_leftover(l);
+        }
+      }
+    }
+    // Shared from here on (flock converts the exclusive lock, if held).
+    auto lock = util::FileLock::acquire(run_fd.get(), util::FileLock::Mode::shared, store.path());
+    if (!lock) {
+      reporter.warning(lock.error().message);
+      return;
+    }
+    run_lock = std::move(*lock);
+  }
+
   ScanStats
   run()
   {
-    for (const auto& l : leftovers) {
-      if (!opt.dry_run) {
-        clean_leftover(l);
-      }
-    }
+    clean_leftovers();
     cached_dir_fd.close();
     cached_dir_root = UINT32_MAX;
 

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -520,6 +521,41 @@ TEST_P(CrashTest, ConcurrentScansHookRunsAndGcLoseNothing)
     tally.failed += failed && !lost ? 1 : 0;
   }
   tally.print();
+}
+
+// A temporary name that another running pkgunify has just made is not a
+// leftover: a scan cleans leftovers only while no other run holds the
+// store's run lock (found by the test above: a concurrent scan removed the
+// temporary of another one between its link and its exchange).
+class RunLockTest : public IntegrationTest
+{
+};
+
+TEST_F(RunLockTest, TemporariesOfAnotherRunningProcessAreLeftAlone)
+{
+  const auto roots = make_roots(2);
+  const FileSpec spec = sized_spec(900, "name");
+  write_in_roots(roots, "usr/bin/NAME", spec);
+  scan_ok({roots[1]});  // the store exists
+  const std::string dir = roots[0] + "/usr/bin";
+  const std::string temp = dir + "/.#pkgunify.0123456789abcdef.NAME";
+  ASSERT_EQ(::link((dir + "/NAME").c_str(), temp.c_str()), 0);
+  {
+    // Another run is working: it holds the store directory's lock shared.
+    const int fd = ::open(store().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::flock(fd, LOCK_SH), 0);
+    const Json j = scan_ok(roots);
+    EXPECT_EQ(counter(j, "leftovers_cleaned"), 0);
+    EXPECT_TRUE(exists(temp));
+    EXPECT_EQ(stat_path(dir + "/NAME").ino, stat_path(roots[1] + "/usr/bin/NAME").ino);
+    ::close(fd);
+  }
+  // Alone again: the next scan cleans it.
+  const Json j = scan_ok(roots);
+  EXPECT_EQ(counter(j, "leftovers_cleaned"), 1);
+  EXPECT_FALSE(exists(temp));
+  EXPECT_EQ(read_file(dir + "/NAME"), spec.content);
 }
 
 // ---- Full filesystem ------------------------------------------------------------
