@@ -22,18 +22,9 @@ namespace {
 using namespace reliability;
 namespace fs = std::filesystem;
 
-class HostileTest
-  : public IntegrationTest
-  , public ::testing::WithParamInterface<std::string>
+class HostileTest : public PerLinkMode
 {
 protected:
-  void
-  SetUp() override
-  {
-    IntegrationTest::SetUp();
-    set_link_mode(GetParam());
-  }
-
   // Removes the roots and the store (lifting protection first).
   void
   reset(const std::vector<std::string>& roots)

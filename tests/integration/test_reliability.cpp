@@ -6,7 +6,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,8 +16,6 @@
 #include <map>
 #include <set>
 #include <thread>
-
-extern char** environ;
 
 namespace pkgunify::itest {
 namespace {
@@ -31,23 +28,18 @@ namespace fs = std::filesystem;
 bool
 run_and_kill(const std::vector<std::string>& args, std::chrono::microseconds delay, const std::string& log)
 {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  std::vector<std::string> argv_store = args;
-  std::vector<char*> argv;
-  for (auto& a : argv_store) {
-    argv.push_back(a.data());
+  const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw std::runtime_error("open " + log + ": " + std::strerror(errno));
   }
-  argv.push_back(nullptr);
   pid_t pid = 0;
-  const int rc = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    throw std::runtime_error("spawn " + args[0] + ": " + std::strerror(rc));
+  try {
+    pid = spawn_command(args, fd, fd);
+  } catch (...) {
+    ::close(fd);
+    throw;
   }
+  ::close(fd);
   std::this_thread::sleep_for(delay);
   int status = 0;
   const bool running = ::waitpid(pid, &status, WNOHANG) == 0;
@@ -90,15 +82,13 @@ struct CrashKind
   std::function<std::string()> after_kill;
 };
 
-class CrashTest
-  : public IntegrationTest
-  , public ::testing::WithParamInterface<std::string>
+class CrashTest : public PerLinkMode
 {
 protected:
   void
   SetUp() override
   {
-    IntegrationTest::SetUp();
+    PerLinkMode::SetUp();
     if (!is_root()) {
       GTEST_SKIP() << "needs root: guests with other owners, privileged xattrs and a loop-mounted ext4";
     }
@@ -133,6 +123,23 @@ protected:
   }
 
   [[nodiscard]] std::string mode() const { return GetParam(); }
+
+  // Compares every guest with its snapshot (guest_problems); reports each
+  // difference as a test failure. True when a guest lost or changed a path.
+  bool
+  guests_differ(const std::map<std::string, Snapshot>& before, bool temps_allowed, const std::string& context) const
+  {
+    bool differ = false;
+    const auto now = snapshots();
+    for (const auto& [r, snap] : before) {
+      const auto problems = guest_problems(snap, now.at(r), temps_allowed);
+      if (!problems.empty()) {
+        differ = true;
+        ADD_FAILURE() << context << r << " lost or changed paths:\n" << join_lines(problems);
+      }
+    }
+    return differ;
+  }
 
   std::map<std::string, Snapshot>
   snapshots() const
@@ -322,15 +329,7 @@ protected:
       }
       const std::string when = "killed after " + std::to_string(delay.count()) + " us";
       // Right after the kill: every guest path with its content and metadata.
-      bool lost = false;
-      const auto after = snapshots();
-      for (const auto& [r, snap] : before) {
-        const auto problems = guest_problems(snap, after.at(r), true);
-        if (!problems.empty()) {
-          lost = true;
-          ADD_FAILURE() << when << ": " << r << " lost data:\n" << join_lines(problems);
-        }
-      }
+      bool lost = guests_differ(before, true, when + ": ");
       bool failed = false;
       if (k.after_kill) {
         if (const std::string p = k.after_kill(); !p.empty()) {
@@ -346,14 +345,7 @@ protected:
           ADD_FAILURE() << when << ": recovery run failed: " << r.describe();
         }
       }
-      const auto final = snapshots();
-      for (const auto& [r, snap] : before) {
-        const auto problems = guest_problems(snap, final.at(r), false);
-        if (!problems.empty()) {
-          lost = true;
-          ADD_FAILURE() << when << ": after the next run " << r << " differs:\n" << join_lines(problems);
-        }
-      }
+      lost = guests_differ(before, false, when + ", after the next run: ") || lost;
       if (const auto temps = find_temp_names(top); !temps.empty()) {
         failed = true;
         ADD_FAILURE() << when << ": temporaries left after the next run:\n" << join_lines(temps);
@@ -465,15 +457,7 @@ TEST_P(CrashTest, ConcurrentScansHookRunsAndGcLoseNothing)
         ADD_FAILURE() << r.describe();
       }
     }
-    bool lost = false;
-    const auto after = snapshots();
-    for (const auto& [r, snap] : before) {
-      const auto problems = guest_problems(snap, after.at(r), false);
-      if (!problems.empty()) {
-        lost = true;
-        ADD_FAILURE() << r << ":\n" << join_lines(problems);
-      }
-    }
+    const bool lost = guests_differ(before, false, "");
     // One object per identity: no successors (no file reached the link
     // limit), and every linked copy of a shared file is the same inode.
     std::map<ino_t, std::string> objects;
@@ -605,11 +589,7 @@ TEST_P(CrashTest, FullFilesystemFailsCleanlyAndTheNextScanSucceeds)
   const RunResult r = run_command(scan_args(roots));
   EXPECT_EQ(r.exit_code, 1) << r.describe();
   EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.describe();
-  const auto after = snapshots();
-  for (const auto& [root, snap] : before) {
-    const auto problems = guest_problems(snap, after.at(root), false);
-    EXPECT_TRUE(problems.empty()) << join_lines(problems);
-  }
+  guests_differ(before, false, "after the scan that ran out of space: ");
   EXPECT_TRUE(find_temp_names(small).empty());
   EXPECT_TRUE(list_dir(st + "/tmp").empty());
   EXPECT_EQ(fsck_problems(st), "");
@@ -620,11 +600,7 @@ TEST_P(CrashTest, FullFilesystemFailsCleanlyAndTheNextScanSucceeds)
   for (const auto& rel : files) {
     EXPECT_EQ(stat_path(roots[0] + "/" + rel).ino, stat_path(roots[1] + "/" + rel).ino) << rel;
   }
-  const auto final = snapshots();
-  for (const auto& [root, snap] : before) {
-    const auto problems = guest_problems(snap, final.at(root), false);
-    EXPECT_TRUE(problems.empty()) << join_lines(problems);
-  }
+  guests_differ(before, false, "after the next scan: ");
   EXPECT_EQ(fsck_problems(st), "");
 }
 
