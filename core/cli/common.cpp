@@ -122,6 +122,12 @@ raise_fd_limit()
   }
 }
 
+std::string
+json_text(const json& j)
+{
+  return j.dump(2, ' ', false, json::error_handler_t::replace);
+}
+
 json
 scan_json(const ScanStats& s)
 {
@@ -186,7 +192,7 @@ report_scan(const CommonOptions& o, const std::string& command, const ScanSetup&
     j["create"] = to_string(setup.opt.policy.create);
     j["link_mode"] = to_string(setup.opt.link);
     j.update(scan_json(s));
-    std::cout << j.dump(2) << '\n';
+    std::cout << json_text(j) << '\n';
   } else {
     std::cout << (dry_run ? "dry run: nothing changed\n" : "") << s.files_seen << " files, " << s.candidates
               << " candidates: " << s.linked << (dry_run ? " would be linked, " : " linked, ") << s.already_linked

@@ -68,6 +68,11 @@ void raise_fd_limit();
 
 json scan_json(const ScanStats& s);
 
+// The JSON text --json prints. Names are bytes, JSON strings are UTF-8: a
+// byte that is not valid UTF-8 (a guest's file name) is printed as U+FFFD
+// instead of failing the whole command.
+std::string json_text(const json& j);
+
 // Options of the commands that unify (scan, pkg) beyond CommonOptions.
 struct ScanFlags
 {

@@ -147,7 +147,7 @@ cmd_sync(const CommonOptions& o, const HookOptions& h)
       j["unchanged"] = true;
       j["packages"] = json::array();
       if (o.json) {
-        std::cout << j.dump(2) << '\n';
+        std::cout << json_text(j) << '\n';
       }
       return k_exit_ok;  // nothing happened since the last sync
     }
@@ -198,7 +198,7 @@ cmd_sync(const CommonOptions& o, const HookOptions& h)
     j["packages"] = changed;
     j.update(scan_json(result.stats));
     if (o.json) {
-      std::cout << j.dump(2) << '\n';
+      std::cout << json_text(j) << '\n';
     } else if (!h.hook) {
       std::cout << root << ": " << changed.size() << " packages changed, " << result.stats.linked << " files linked\n";
     }
@@ -334,7 +334,7 @@ cmd_dpkg_release(const CommonOptions& o, const HookOptions& h)
       j["root"] = root;
       j["packages"] = std::vector<std::string>(names.begin(), names.end());
       j["released"] = released;
-      std::cout << j.dump(2) << '\n';
+      std::cout << json_text(j) << '\n';
     }
     return reporter.errors ? k_exit_failures : k_exit_ok;
   });

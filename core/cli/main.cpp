@@ -86,7 +86,7 @@ cmd_split(const CommonOptions& o, const std::vector<std::string>& paths, bool dr
     j[std::string(verb == "split" ? "split" : "released")] = split;
     j["not_shared"] = not_shared;
     j["errors"] = failed;
-    std::cout << j.dump(2) << '\n';
+    std::cout << json_text(j) << '\n';
   } else {
     const std::string done = verb == "split" ? "split" : "released";
     std::cout << split << (dry_run ? " would be " + done + ", " : " " + done + ", ") << not_shared << " not shared";
@@ -139,7 +139,7 @@ cmd_status(const CommonOptions& o, const std::vector<std::string>& roots, bool f
     if (files) {
       j["files"] = file_list;
     }
-    std::cout << j.dump(2) << '\n';
+    std::cout << json_text(j) << '\n';
     return k_exit_ok;
   }
   for (const auto& s : status) {
@@ -225,7 +225,7 @@ cmd_store(const CommonOptions& o, const std::string& action, bool repair, bool d
     rc = r.errors ? k_exit_failures : k_exit_ok;
   }
   if (o.json) {
-    std::cout << j.dump(2) << '\n';
+    std::cout << json_text(j) << '\n';
   }
   return rc;
 }

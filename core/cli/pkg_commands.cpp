@@ -146,7 +146,7 @@ cmd_list(const CommonOptions& o, const std::string& root, const std::vector<std:
     j["candidates"] = candidates;
     j["config_files"] = configs;
     j["files"] = std::move(files);
-    std::cout << j.dump(2) << '\n';
+    std::cout << json_text(j) << '\n';
   }
   return missing.empty() ? k_exit_ok : k_exit_failures;
 }
@@ -234,7 +234,7 @@ cmd_inspect(const CommonOptions& o, const std::vector<std::string>& files)
     json j;
     j["command"] = "inspect";
     j["packages"] = std::move(out);
-    std::cout << j.dump(2) << '\n';
+    std::cout << json_text(j) << '\n';
   }
   return k_exit_ok;
 }
@@ -271,7 +271,7 @@ cmd_verify(const CommonOptions& o, const std::vector<std::string>& roots)
     j["command"] = "verify";
     j["store"] = store.path();
     j["roots"] = std::move(jroots);
-    std::cout << j.dump(2) << '\n';
+    std::cout << json_text(j) << '\n';
   }
   return failed ? k_exit_failures : k_exit_ok;
 }

@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <charconv>
 #include <cstring>
 #include <limits>
+#include <sstream>
 #include <utility>
 
 namespace pkgunify {
@@ -416,12 +418,73 @@ default_policy()
   return policy;
 }
 
+namespace {
+
+// Counts the documents of a YAML stream, stopping at the second one.
+// YAML::LoadAll of yaml-cpp 0.7 never returns on some malformed streams (a
+// lone ",": its parser reports an endless series of empty documents, each
+// one appended to the result until memory runs out; upstream issue 1040, fixed
+// after 0.8), so the documents are counted with a bound before one is loaded.
+class DocumentCounter : public YAML::EventHandler
+{
+public:
+  void OnDocumentStart(const YAML::Mark& mark) override
+  {
+    if (++count == 2) {
+      second = mark;
+    }
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override
+  {
+    node(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override
+  {
+    node(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override
+  {
+    node(mark);
+  }
+  void OnMapEnd() override {}
+
+  int count = 0;
+  YAML::Mark second;  // where the second document's root node starts
+
+private:
+  void node(const YAML::Mark& mark)
+  {
+    if (count == 2 && !second_node) {
+      second = mark;
+      second_node = true;
+    }
+  }
+  bool second_node = false;
+};
+
+} // namespace
+
 Policy
 parse_policy(std::string_view text, std::string_view source)
 {
   std::vector<YAML::Node> documents;
   try {
-    documents = YAML::LoadAll(std::string(text));
+    const std::string input(text);
+    std::istringstream stream(input);
+    YAML::Parser parser(stream);
+    DocumentCounter counter;
+    while (counter.count < 2 && parser.HandleNextDocument(counter)) {
+    }
+    if (counter.count > 1) {
+      throw ConfigError(located(source, counter.second, "expected a single YAML document"));
+    }
+    if (counter.count == 1) {
+      documents.push_back(YAML::Load(input));
+    }
   } catch (const YAML::Exception& e) {
     throw ConfigError(located(source, e.mark, e.msg));
   }

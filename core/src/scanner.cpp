@@ -74,6 +74,7 @@ struct Prepared
   util::Fd tmp;        // new object content with metadata, unpublished
   std::uint64_t bytes_read = 0;
   bool was_shared = false;  // reflink: extents were shared before
+  bool adopt = false;       // create: adopt may link this very inode into the store
 };
 
 bool
@@ -146,6 +147,11 @@ struct Unifier::Impl
   std::deque<std::unique_ptr<Prepared>> queue;
   std::size_t queue_cap = 64;
   std::size_t workers_running = 0;
+
+  // Held shared while the run may create guest temporaries (see
+  // clean_leftovers).
+  util::Fd run_fd;
+  util::FileLock run_lock;
 
   // Committer state.
   std::unordered_set<std::string> dry_created;
@@ -295,7 +301,11 @@ struct Unifier::Impl
 
     IdentityHasher hasher;
     hasher.start(p->meta, kind);
-    const bool copy = opt.policy.create == CreateMode::copy && !opt.dry_run;
+    // Adopting makes the guest's inode the object (and protects it): only
+    // when every name of that inode is one this scan links. A hard link to a
+    // file outside the roots, or to an excluded one, is copied instead.
+    p->adopt = opt.policy.create == CreateMode::adopt && st->st_nlink <= p->end - p->begin;
+    const bool copy = !p->adopt && !opt.dry_run;
     const auto size = static_cast<std::uint64_t>(st->st_size);
     const bool buffered = copy && size <= k_buffer_max;
     util::Fd tmp;
@@ -557,6 +567,12 @@ struct Unifier::Impl
         ::unlinkat(dirfd, tmpname.c_str(), 0);
         return LinkResult::eperm;
       }
+      if (errno == ENOENT) {
+        // The path went away meanwhile (the guest removed it): nothing to
+        // replace; the next run looks again.
+        ::unlinkat(dirfd, tmpname.c_str(), 0);
+        return LinkResult::changed;
+      }
       if (errno != EINVAL && errno != ENOSYS) {
         const int err = errno;
         ::unlinkat(dirfd, tmpname.c_str(), 0);
@@ -725,7 +741,7 @@ struct Unifier::Impl
         if (!exists && i == p.begin) {
           dry_created.insert(id.hex());
           ++stats.objects_created;
-          if (opt.policy.create == CreateMode::copy) {
+          if (!p.adopt) {
             stats.bytes_saved -= static_cast<std::int64_t>(c.size);
           } else {
             continue;  // adopt: the file itself becomes the object
@@ -763,7 +779,7 @@ struct Unifier::Impl
             stats.bytes_saved -= static_cast<std::int64_t>(p.meta.size);
             p.tmp.close();
           }
-        } else if (opt.policy.create == CreateMode::adopt && successor == 0) {
+        } else if (p.adopt && successor == 0) {
           struct stat now;
           if (::fstat(p.fd.get(), &now) != 0 || !util::same_file_state(now, p.st)) {
             skip("changed", p.end - i);
@@ -1043,14 +1059,41 @@ struct Unifier::Impl
                      "left in place");
   }
 
+  // A temporary name of another run that is working right now is not a
+  // leftover: every run holds a shared flock on the store directory while
+  // it works, and only a run that gets it exclusively (no other run active)
+  // cleans leftovers; the others leave them to the next run that is alone.
+  void
+  clean_leftovers()
+  {
+    if (opt.dry_run || !store.exists()) {
+      return;
+    }
+    run_fd = util::Fd(::openat(store.fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!run_fd) {
+      reporter.warning(util::sys_error("open", store.path()).message);
+      return;
+    }
+    if (!leftovers.empty()) {
+      if (auto alone = util::FileLock::try_acquire(run_fd.get(), util::FileLock::Mode::exclusive, store.path())) {
+        for (const auto& l : leftovers) {
+          clean_leftover(l);
+        }
+      }
+    }
+    // Shared from here on (flock converts the exclusive lock, if held).
+    auto lock = util::FileLock::acquire(run_fd.get(), util::FileLock::Mode::shared, store.path());
+    if (!lock) {
+      reporter.warning(lock.error().message);
+      return;
+    }
+    run_lock = std::move(*lock);
+  }
+
   ScanStats
   run()
   {
-    for (const auto& l : leftovers) {
-      if (!opt.dry_run) {
-        clean_leftover(l);
-      }
-    }
+    clean_leftovers();
     cached_dir_fd.close();
     cached_dir_root = UINT32_MAX;
 

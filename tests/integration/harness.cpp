@@ -704,6 +704,30 @@ run_pkgunify(const std::vector<std::string>& args, int timeout_s)
   return run_command(argv, timeout_s);
 }
 
+pid_t
+spawn_command(const std::vector<std::string>& args, int out_fd, int err_fd)
+{
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out_fd, STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, err_fd, STDERR_FILENO);
+  std::vector<std::string> argv_store = args;
+  std::vector<char*> argv;
+  for (auto& a : argv_store) {
+    argv.push_back(a.data());
+  }
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  const int rc = ::posix_spawnp(&pid, argv_store[0].c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    errno = rc;
+    throw_sys("spawn", args[0]);
+  }
+  return pid;
+}
+
 RunResult
 run_command(const std::vector<std::string>& args, int timeout_s)
 {
@@ -722,30 +746,17 @@ run_command(const std::vector<std::string>& args, int timeout_s)
     ::close(out_pipe[1]);
     throw_sys("pipe", "stderr");
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
-
-  std::vector<std::string> argv_store = args;
-  std::vector<char*> argv;
-  for (auto& a : argv_store) {
-    argv.push_back(a.data());
-  }
-  argv.push_back(nullptr);
-
   pid_t pid = 0;
-  const int rc = ::posix_spawnp(&pid, argv_store[0].c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
+  try {
+    pid = spawn_command(args, out_pipe[1], err_pipe[1]);
+  } catch (...) {
+    for (const int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) {
+      ::close(fd);
+    }
+    throw;
+  }
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
-  if (rc != 0) {
-    ::close(out_pipe[0]);
-    ::close(err_pipe[0]);
-    errno = rc;
-    throw_sys("spawn", args[0]);
-  }
 
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   struct pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
@@ -1030,6 +1041,15 @@ IntegrationTest::shm_dir()
   }
   m_extra_dirs.push_back(tmpl);
   return tmpl;
+}
+
+void
+PerLinkMode::SetUp()
+{
+  IntegrationTest::SetUp();
+  if (GetParam() != "default") {
+    set_link_mode(GetParam());
+  }
 }
 
 bool

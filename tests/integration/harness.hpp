@@ -212,6 +212,12 @@ struct RunResult
 RunResult
 run_command(const std::vector<std::string>& argv, int timeout_s = 120);
 
+// Starts `argv` (argv[0] looked up in PATH; posix_spawnp) with stdin from
+// /dev/null and stdout and stderr on `out_fd` and `err_fd`; returns its pid.
+// Throws when it cannot be started.
+pid_t
+spawn_command(const std::vector<std::string>& argv, int out_fd, int err_fd);
+
 // Runs PKGUNIFY_BINARY with `args`.
 RunResult
 run_pkgunify(const std::vector<std::string>& args, int timeout_s = 120);
@@ -314,6 +320,16 @@ private:
   std::string m_dir;
   std::vector<std::string> m_mounts;
   std::vector<std::string> m_extra_dirs;
+};
+
+// An IntegrationTest run once per link mode, its parameter: scans get
+// --link MODE, except for "default" (the policy's mode).
+class PerLinkMode
+  : public IntegrationTest
+  , public ::testing::WithParamInterface<std::string>
+{
+protected:
+  void SetUp() override;
 };
 
 } // namespace pkgunify::itest

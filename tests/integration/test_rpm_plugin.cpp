@@ -48,6 +48,9 @@ protected:
     if (!is_root()) {
       return "rpm transactions into guest roots need root";
     }
+#ifdef PKGUNIFY_SANITIZED
+    return "sanitizer build: the instrumented plugin cannot be loaded into the uninstrumented /usr/bin/rpm";
+#endif
     for (const char* tool : {"rpm", "rpmbuild"}) {
       if (!have_tool(tool)) {
         return std::string(tool) + " is not installed";

@@ -293,6 +293,17 @@ TEST(PolicyErrors, SeveralDocuments)
             "p.yaml:3:1: expected a single YAML document");
 }
 
+// yaml-cpp 0.7's LoadAll never returns on a stray comma (endless empty
+// documents, growing memory): found by fuzz_policy. A clear error instead.
+TEST(PolicyErrors, StrayCommaIsAnErrorNotAnEndlessLoop)
+{
+  for (const char* text : {",", ",\n", "min_size: 1\n,\n", ",,,,]\n"}) {
+    const std::string error = parse_error(text);
+    EXPECT_EQ(error.rfind("p.yaml:", 0), 0u) << text << " -> " << error;
+    EXPECT_NE(error, "(no error)") << text;
+  }
+}
+
 TEST(PolicyErrors, YamlSyntaxUnterminatedFlowSequence)
 {
   EXPECT_EQ(parse_error("min_size: 1\nexclude: [\"/a\"\n"),
