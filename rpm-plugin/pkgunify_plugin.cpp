@@ -27,8 +27,10 @@
 #endif
 
 #include <sys/stat.h>
+#include <unistd.h>
 
-#include <filesystem>
+#include <climits>
+
 #include <map>
 #include <memory>
 #include <sstream>
@@ -118,8 +120,9 @@ try {
   }
   // The command runs in "/".
   for (std::string* p : {&state->policy_file, &state->log}) {
-    if (!p->empty() && p->front() != '/') {
-      *p = std::filesystem::absolute(*p).lexically_normal().string();
+    char cwd[PATH_MAX];
+    if (!p->empty() && p->front() != '/' && ::getcwd(cwd, sizeof(cwd))) {
+      *p = std::string(cwd) + "/" + *p;
     }
   }
   rpmPluginSetData(plugin, state.release());
@@ -147,7 +150,7 @@ try {
   // The host's own transactions are left alone unless asked for: a host
   // runs guests, it is rarely one itself (protected files are released all
   // the same, should an admin have unified the host).
-  s->collect = s->host || std::filesystem::path(s->root).lexically_normal() != "/";
+  s->collect = s->host || s->root.find_first_not_of('/') != std::string::npos;
   // A worker of an earlier transaction may still link this root's files: it
   // finishes before this transaction touches them (its gate opens first).
   s->gates.clear();
