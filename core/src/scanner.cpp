@@ -8,6 +8,7 @@
 #include "walker.hpp"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -75,7 +76,28 @@ struct Prepared
   std::uint64_t bytes_read = 0;
   bool was_shared = false;  // reflink: extents were shared before
   bool adopt = false;       // create: adopt may link this very inode into the store
+  // Publishes a new object (tmp, or with create: adopt the guest's inode):
+  // committed only after a syncfs. False when the object existed when the
+  // file was hashed (published objects are durable).
+  bool publishes = false;
 };
+
+// How many prepared files may wait for one syncfs, and how many may wait in
+// the queue for the committer: each holds up to two descriptors (the guest
+// file and the unpublished object), so both follow the descriptor limit,
+// leaving room for directories, the store and the workers' own files.
+std::size_t
+descriptor_budget()
+{
+  constexpr std::size_t k_max = 2048;
+  constexpr std::size_t k_reserve = 512;
+  struct rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) {
+    return k_max;
+  }
+  const auto limit = static_cast<std::size_t>(rl.rlim_cur);
+  return std::clamp<std::size_t>(limit > k_reserve ? (limit - k_reserve) / 4 : 0, 1, k_max);
+}
 
 bool
 same_content_state(const struct stat& a, const struct stat& b)
@@ -359,13 +381,14 @@ struct Unifier::Impl
     p->id = hasher.finish();
     p->st = *st;
 
-    if (copy) {
+    if (!opt.dry_run) {
       auto existing = store.stat_object(p->id, 0);
       if (!existing) {
         p->reason = existing.error().message;
         return p;
       }
-      if (!existing->has_value()) {
+      p->publishes = !existing->has_value();
+      if (copy && p->publishes) {
         if (!tmp) {
           auto t = store.make_temp();
           if (!t) {
@@ -453,6 +476,7 @@ struct Unifier::Impl
     }
     if (!existing->has_value() && !opt.dry_run) {
       p->tmp = std::move(*tmp);
+      p->publishes = true;
     }
     p->fd = std::move(fd);
     p->outcome = Outcome::ready;
@@ -779,7 +803,8 @@ struct Unifier::Impl
             stats.bytes_saved -= static_cast<std::int64_t>(p.meta.size);
             p.tmp.close();
           }
-        } else if (p.adopt && successor == 0) {
+        } else if (p.adopt && successor == 0 && p.publishes) {
+          // p.publishes: a syncfs made this inode durable before commit.
           struct stat now;
           if (::fstat(p.fd.get(), &now) != 0 || !util::same_file_state(now, p.st)) {
             skip("changed", p.end - i);
@@ -1114,7 +1139,10 @@ struct Unifier::Impl
 
     unsigned jobs = opt.jobs ? opt.jobs : std::max(1u, std::thread::hardware_concurrency());
     jobs = static_cast<unsigned>(std::min<std::size_t>(jobs, std::max<std::size_t>(1, groups.size())));
-    queue_cap = 32 * jobs;
+    // A deep queue lets the workers read on while the committer waits for a
+    // syncfs or links a group of files.
+    const std::size_t budget = descriptor_budget();
+    queue_cap = std::max<std::size_t>(32 * jobs, budget);
     std::atomic<std::size_t> next{0};
     std::vector<std::thread> threads;
     workers_running = jobs;
@@ -1123,6 +1151,34 @@ struct Unifier::Impl
     }
 
     std::uint64_t done = 0;
+    auto commit_one = [&](Prepared& p) {
+      try {
+        commit(p);
+      } catch (const std::exception& e) {
+        ++stats.errors;
+        reporter.error(e.what());
+      }
+      done += p.end - p.begin;
+    };
+    // New objects (and adopted guest inodes) become durable before anything
+    // links to them. One syncfs covers many: files that publish wait in
+    // `durable` until the budget is reached or the workers are done; files
+    // whose object exists (published, so durable) are committed at once.
+    std::vector<std::unique_ptr<Prepared>> durable;
+    auto commit_durable = [&] {
+      if (durable.empty()) {
+        return;
+      }
+      if (!opt.dry_run) {
+        if (auto s = store.sync(); !s) {
+          reporter.warning(s.error().message);
+        }
+      }
+      for (auto& p : durable) {
+        commit_one(*p);
+      }
+      durable.clear();
+    };
     auto last_progress = std::chrono::steady_clock::now();
     std::vector<std::unique_ptr<Prepared>> batch;
     for (;;) {
@@ -1139,23 +1195,15 @@ struct Unifier::Impl
         }
         cv_put.notify_all();
       }
-      // New objects become durable before any guest path depends on them.
-      const bool publishes = std::any_of(batch.begin(), batch.end(), [](const auto& p) {
-        return p->outcome == Outcome::ready && p->tmp;
-      }) || (opt.policy.create == CreateMode::adopt && !batch.empty());
-      if (publishes && !opt.dry_run) {
-        if (auto s = store.sync(); !s) {
-          reporter.warning(s.error().message);
+      for (auto& p : batch) {
+        if (p->outcome == Outcome::ready && p->publishes) {
+          durable.push_back(std::move(p));
+        } else {
+          commit_one(*p);
         }
       }
-      for (auto& p : batch) {
-        try {
-          commit(*p);
-        } catch (const std::exception& e) {
-          ++stats.errors;
-          reporter.error(e.what());
-        }
-        done += p->end - p->begin;
+      if (durable.size() >= budget) {
+        commit_durable();
       }
       const auto now = std::chrono::steady_clock::now();
       if (now - last_progress > std::chrono::milliseconds(200)) {
@@ -1163,6 +1211,7 @@ struct Unifier::Impl
         reporter.progress(stats, done, candidates.size());
       }
     }
+    commit_durable();
     for (auto& t : threads) {
       t.join();
     }

@@ -1084,6 +1084,47 @@ TEST_P(ScanTest, CopyModeKeepsWritersHoldingTheFileOpenOutOfTheStore)
   EXPECT_EQ(read_file(roots[1] + "/usr/bin/held"), spec.content);
 }
 
+// New objects wait in groups for one syncfs before anything links to them;
+// the group size follows the descriptor limit. Under a low limit (many
+// groups), every file of both create modes still ends up linked to the one
+// object holding its content.
+TEST_P(ScanTest, ManyNewObjectsUnderALowDescriptorLimitAreAllLinked)
+{
+  constexpr int k_files = 150;  // a limit of 600 allows groups of 22
+  for (const std::string create : {"copy", "adopt"}) {
+    SCOPED_TRACE(create);
+    const auto roots = make_roots(2, create);
+    std::vector<std::string> contents;
+    for (int i = 0; i < k_files; ++i) {
+      const FileSpec spec = sized_spec(100 + static_cast<std::size_t>(i), "file " + std::to_string(i));
+      write_in_roots(roots, "/usr/lib/f" + std::to_string(i), spec);
+      contents.push_back(spec.content);
+    }
+    const std::string st = path("store-" + create);
+    std::vector<std::string> argv{"prlimit", "--nofile=600:600", PKGUNIFY_BINARY, "scan", "--json", "--store", st,
+                                  "--create", create};
+    const auto link = link_args();
+    argv.insert(argv.end(), link.begin(), link.end());
+    argv.insert(argv.end(), roots.begin(), roots.end());
+    const RunResult r = run_command(argv);
+    ASSERT_EQ(r.exit_code, 0) << r.describe();
+    const Json j = r.json();
+    EXPECT_EQ(counter(j, "linked"), 2 * k_files);
+    EXPECT_EQ(counter(j, "objects_created"), k_files);
+    EXPECT_EQ(counter(j, "errors"), 0);
+    EXPECT_EQ(store_objects(st).size(), static_cast<std::size_t>(k_files));
+    for (int i = 0; i < k_files; ++i) {
+      const std::string rel = "/usr/lib/f" + std::to_string(i);
+      const FileStat a = stat_path(roots[0] + rel);
+      EXPECT_EQ(stat_path(roots[1] + rel).ino, a.ino) << rel;
+      EXPECT_EQ(a.nlink, 3u) << rel;
+      const auto object = object_with_inode(st, a.ino);
+      ASSERT_TRUE(object.has_value()) << rel;
+      EXPECT_EQ(read_file(object->path), contents[static_cast<std::size_t>(i)]) << rel;
+    }
+  }
+}
+
 // create: adopt links the guest's own inode into the store: no copy.
 TEST_P(ScanTest, AdoptModeLinksTheGuestsOwnInode)
 {
