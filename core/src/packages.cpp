@@ -128,6 +128,9 @@ make_package_filter(const std::vector<PackageInfo>& packages,
   RootPaths paths(root);
   for (const auto& pkg : packages) {
     for (const auto& f : pkg.files) {
+      if (!f.config && !filter->packaged) {
+        continue;  // only config files matter: no path lookup for the rest
+      }
       // Listed and canonical paths both: a walk sees the canonical one, a
       // caller naming files may use either.
       if (f.config) {
