@@ -3,7 +3,7 @@
 # lists with `pkgunify --help` and `pkgunify COMMAND --help`.
 
 _pkgunify_commands="scan pkg list inspect verify sync dpkg-release unify-files wait split release status store"
-_pkgunify_store_commands="stats fsck gc"
+_pkgunify_store_commands="stats fsck gc unprotect"
 
 # Options per command ("store stats" and friends as "store-stats").
 _pkgunify_options()
@@ -25,6 +25,7 @@ _pkgunify_options()
         store-stats) echo "$common --store --policy --memory" ;;
         store-fsck) echo "$common --store --policy --repair -j --jobs" ;;
         store-gc) echo "$common --store --policy -n --dry-run" ;;
+        store-unprotect) echo "$common --store --policy -n --dry-run" ;;
         '') echo "-h --help --version" ;;
     esac
 }

@@ -211,6 +211,18 @@ cmd_store(const CommonOptions& o, const std::string& action, bool repair, bool d
       std::cout << ", " << r.stray << " stray entries\n";
     }
     rc = (r.corrupt > r.quarantined || r.errors) ? k_exit_failures : k_exit_ok;
+  } else if (action == "unprotect") {
+    const UnprotectResult r = store_unprotect(store, dry_run, reporter);
+    j["dry_run"] = dry_run;
+    j["lifted"] = r.lifted;
+    j["unchanged"] = r.unchanged;
+    j["errors"] = r.errors;
+    if (!o.json) {
+      std::cout << store.path() << ": " << r.lifted
+                << (dry_run ? " objects would be made writable, " : " objects made writable, ") << r.unchanged
+                << " unchanged\n";
+    }
+    rc = r.errors ? k_exit_failures : k_exit_ok;
   } else {
     const GcResult r = store_gc(store, dry_run, reporter);
     j["dry_run"] = dry_run;
@@ -345,9 +357,12 @@ main(int argc, char** argv)
   auto* stats = store->add_subcommand("stats", "Objects, links and bytes saved");
   auto* fsck = store->add_subcommand("fsck", "Re-hash every object and report mismatches");
   auto* gc = store->add_subcommand("gc", "Remove objects no guest links to");
-  for (auto* cmd : {stats, fsck, gc}) {
+  auto* unprotect = store->add_subcommand(
+    "unprotect", "Clear the immutable flag of every object (they stay shared): for package managers without the hooks");
+  for (auto* cmd : {stats, fsck, gc, unprotect}) {
     add_common(cmd, true);
   }
+  unprotect->add_flag("--dry-run,-n", dry_run, "Only report what would change");
   fsck->add_flag("--repair", repair, "Move corrupt objects to STORE/quarantine");
   fsck->add_option("--jobs,-j", common.jobs, "Hashing threads")->check(CLI::Range(1, 1024));
   gc->add_flag("--dry-run,-n", dry_run, "Only report what would be removed");
@@ -416,7 +431,7 @@ main(int argc, char** argv)
     if (status->parsed()) {
       return cmd_status(common, roots, files);
     }
-    for (auto* cmd : {stats, fsck, gc}) {
+    for (auto* cmd : {stats, fsck, gc, unprotect}) {
       if (cmd->parsed()) {
         return cmd_store(common, cmd->get_name(), repair, dry_run, memory);
       }

@@ -9,6 +9,7 @@
 #include "walker.hpp"
 
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/statfs.h>
@@ -359,6 +360,58 @@ store_gc(const Store& store, bool dry_run, Reporter& reporter, VserverKernel* vs
       }
       ++result.removed;
       result.bytes_freed += static_cast<std::uint64_t>(st.st_size);
+    }
+  }
+  return result;
+}
+
+UnprotectResult
+store_unprotect(const Store& store, bool dry_run, Reporter& reporter)
+{
+  UnprotectResult result;
+  for (unsigned f = 0; f < 256; ++f) {
+    std::vector<std::string> names;
+    store.for_each_entry(f, [&](const std::string& name) { names.push_back(name); });
+    for (const auto& name : names) {
+      ObjectId id;
+      unsigned successor = 0;
+      if (!Store::parse_object_name(f, name, id, successor)) {
+        continue;
+      }
+      const std::string disp = store.object_path(f, name);
+      util::Fd fd(::openat(store.fanout_fd(f), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      if (!fd) {
+        if (errno != ENOENT) {
+          ++result.errors;
+          reporter.error(util::sys_error("open", disp).message);
+        }
+        continue;
+      }
+      auto flags = get_inode_flags(fd.get(), disp);
+      if (!flags || !(*flags & FS_IMMUTABLE_FL)) {
+        ++result.unchanged;  // no inode flags at all: nothing is protected
+        continue;
+      }
+      if (!dry_run) {
+        // The lock release and scans take: no scan restores the flag meanwhile.
+        auto lifted = [&]() -> util::Result<void> {
+          auto lock = util::FileLock::acquire(fd.get(), util::FileLock::Mode::exclusive, disp);
+          if (!lock) {
+            return std::unexpected(lock.error());
+          }
+          auto now = get_inode_flags(fd.get(), disp);
+          if (!now) {
+            return std::unexpected(now.error());
+          }
+          return set_inode_flags(fd.get(), *now & ~static_cast<unsigned>(FS_IMMUTABLE_FL), disp);
+        }();
+        if (!lifted) {
+          ++result.errors;
+          reporter.error(lifted.error().message);
+          continue;
+        }
+      }
+      ++result.lifted;
     }
   }
   return result;
