@@ -32,6 +32,24 @@ fanout_name(unsigned i)
   return {hex[i >> 4], hex[i & 15]};
 }
 
+// Calls fn(name, display path) for each object of fan-out directory `f`
+// (the names are read first: fn may remove entries); stray entries are
+// passed over.
+template<typename Fn>
+void
+for_each_object(const Store& store, unsigned f, Fn&& fn)
+{
+  std::vector<std::string> names;
+  store.for_each_entry(f, [&](const std::string& name) { names.push_back(name); });
+  for (const auto& name : names) {
+    ObjectId id;
+    unsigned successor = 0;
+    if (Store::parse_object_name(f, name, id, successor)) {
+      fn(name, store.object_path(f, name));
+    }
+  }
+}
+
 // A Protector that only lifts (mode hardlink wants no protection), for the
 // maintenance commands, which work on objects of any mode.
 struct Lifter
@@ -318,49 +336,41 @@ store_gc(const Store& store, bool dry_run, Reporter& reporter, VserverKernel* vs
       reporter.error(lock.error().message);
       continue;
     }
-    std::vector<std::string> names;
-    store.for_each_entry(f, [&](const std::string& name) { names.push_back(name); });
-    for (const auto& name : names) {
-      ObjectId id;
-      unsigned successor = 0;
-      if (!Store::parse_object_name(f, name, id, successor)) {
-        continue;
-      }
-      const std::string disp = store.object_path(f, name);
+    for_each_object(store, f, [&](const std::string& name, const std::string& disp) {
       struct stat st;
       if (::fstatat(store.fanout_fd(f), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        continue;
+        return;
       }
       if (st.st_nlink > 1) {
         ++result.kept;
-        continue;
+        return;
       }
       util::Fd fd(::openat(store.fanout_fd(f), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
       if (!fd) {
-        continue;
+        return;
       }
       // Reflink objects have no links; they are in use while a guest file
       // shares their extents.
       if (auto sharing = util::extent_sharing(fd.get(), disp); sharing && sharing->shared > 0) {
         ++result.kept;
-        continue;
+        return;
       }
       if (!dry_run) {
         auto lifted = lifter.protector.lift(fd.get(), disp);
         if (!lifted) {
           ++result.errors;
           reporter.error(lifted.error().message);
-          continue;
+          return;
         }
         if (::unlinkat(store.fanout_fd(f), name.c_str(), 0) != 0) {
           ++result.errors;
           reporter.error(util::sys_error("remove", disp).message);
-          continue;
+          return;
         }
       }
       ++result.removed;
       result.bytes_freed += static_cast<std::uint64_t>(st.st_size);
-    }
+    });
   }
   return result;
 }
@@ -370,27 +380,19 @@ store_unprotect(const Store& store, bool dry_run, Reporter& reporter)
 {
   UnprotectResult result;
   for (unsigned f = 0; f < 256; ++f) {
-    std::vector<std::string> names;
-    store.for_each_entry(f, [&](const std::string& name) { names.push_back(name); });
-    for (const auto& name : names) {
-      ObjectId id;
-      unsigned successor = 0;
-      if (!Store::parse_object_name(f, name, id, successor)) {
-        continue;
-      }
-      const std::string disp = store.object_path(f, name);
+    for_each_object(store, f, [&](const std::string& name, const std::string& disp) {
       util::Fd fd(::openat(store.fanout_fd(f), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
       if (!fd) {
         if (errno != ENOENT) {
           ++result.errors;
           reporter.error(util::sys_error("open", disp).message);
         }
-        continue;
+        return;
       }
       auto flags = get_inode_flags(fd.get(), disp);
       if (!flags || !(*flags & FS_IMMUTABLE_FL)) {
         ++result.unchanged;  // no inode flags at all: nothing is protected
-        continue;
+        return;
       }
       if (!dry_run) {
         // The lock release and scans take: no scan restores the flag meanwhile.
@@ -408,11 +410,11 @@ store_unprotect(const Store& store, bool dry_run, Reporter& reporter)
         if (!lifted) {
           ++result.errors;
           reporter.error(lifted.error().message);
-          continue;
+          return;
         }
       }
       ++result.lifted;
-    }
+    });
   }
   return result;
 }
