@@ -4,6 +4,8 @@
 // data.tar is never held in memory.
 #include "debfile.hpp"
 
+#include "text.hpp"
+
 #include <archive.h>
 #include <archive_entry.h>
 
@@ -21,6 +23,11 @@
 namespace pkgunify {
 
 namespace {
+
+using pkgdb_text::for_each_line;
+using pkgdb_text::iequals;
+using pkgdb_text::parse_conffiles_line;
+using pkgdb_text::trim;
 
 constexpr std::size_t max_control_file = 16 * 1024 * 1024;
 
@@ -59,40 +66,6 @@ member_read(struct archive* inner, void* client, const void** out)
   }
   *out = source->buffer.data();
   return n;
-}
-
-bool
-iequals(std::string_view a, std::string_view b)
-{
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string_view
-trim(std::string_view s)
-{
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) {
-    return {};
-  }
-  const auto last = s.find_last_not_of(" \t\r\n");
-  return s.substr(first, last - first + 1);
-}
-
-template<typename Fn>
-void
-for_each_line(std::string_view text, Fn&& fn)
-{
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) {
-      end = text.size();
-    }
-    fn(text.substr(pos, end - pos));
-    pos = end + 1;
-  }
 }
 
 class DebReader
@@ -314,13 +287,14 @@ private:
   void
   parse_control(std::string_view text)
   {
-    for_each_line(text, [this](std::string_view line) {
+    for_each_line(text, 1, [this](std::string_view line, std::size_t lineno) {
       if (line.empty() || line.front() == ' ' || line.front() == '\t') {
         return;  // continuation lines carry nothing we need
       }
       const auto colon = line.find(':');
       if (colon == std::string_view::npos) {
-        fail("malformed control file line '" + std::string(line) + "'");
+        fail("control file, line " + std::to_string(lineno) + ": malformed line '" + std::string(line)
+             + "', expected \"Field: value\"");
       }
       const std::string_view field = trim(line.substr(0, colon));
       const std::string value(trim(line.substr(colon + 1)));
@@ -334,24 +308,19 @@ private:
     });
   }
 
-  // One absolute path per line, optionally preceded by a flag
-  // ("remove-on-upgrade /etc/x").
+  // One absolute path per line, optionally preceded by the flag
+  // remove-on-upgrade ("remove-on-upgrade /etc/x").
   void
   parse_conffiles(std::string_view text)
   {
-    for_each_line(text, [this](std::string_view line) {
-      line = trim(line);
-      if (line.empty()) {
-        return;
+    for_each_line(text, 1, [this](std::string_view line, std::size_t lineno) {
+      std::string_view path;
+      if (!parse_conffiles_line(line, path)) {
+        fail("conffiles, line " + std::to_string(lineno) + ": malformed line '" + std::string(line) + "'");
       }
-      if (line.front() != '/') {
-        const auto sp = line.find_first_of(" \t");
-        line = sp == std::string_view::npos ? std::string_view{} : trim(line.substr(sp));
-        if (line.empty() || line.front() != '/') {
-          fail("malformed conffiles line");
-        }
+      if (!path.empty()) {
+        m_conffiles.emplace(path);
       }
-      m_conffiles.emplace(line);
     });
   }
 

@@ -14,6 +14,8 @@
 // restores the caller's messages untouched.
 #include "dpkgdb.hpp"
 
+#include "text.hpp"
+
 #include "util/error.hpp"
 #include "util/fd.hpp"
 
@@ -41,6 +43,10 @@
 namespace pkgunify {
 
 namespace {
+
+using pkgdb_text::for_each_line;
+using pkgdb_text::parse_conffiles_line;
+using pkgdb_text::trim;
 
 // ---- util-style helpers: never throw, return Result -------------------------
 
@@ -81,40 +87,6 @@ read_regular_file_at(int dirfd, const std::string& name, std::string_view displa
   }
   data.resize(used);
   return data;
-}
-
-// Calls `fn(line, lineno)` for every line of `text` (without the newline and
-// without a trailing '\r'); lineno counts from `first`.
-template<typename Fn>
-void
-for_each_line(std::string_view text, std::size_t first, Fn&& fn)
-{
-  std::size_t lineno = first;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) {
-      end = text.size();
-    }
-    std::string_view line = text.substr(pos, end - pos);
-    if (!line.empty() && line.back() == '\r') {
-      line.remove_suffix(1);
-    }
-    fn(line, lineno);
-    ++lineno;
-    pos = end + 1;
-  }
-}
-
-std::string_view
-trim(std::string_view s)
-{
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) {
-    return {};
-  }
-  const auto last = s.find_last_not_of(" \t\r\n");
-  return s.substr(first, last - first + 1);
 }
 
 bool
@@ -839,25 +811,18 @@ private:
       throw info_error(file, "cannot read conffiles: " + reason(text.error()));
     }
     for_each_line(*text, 1, [&](std::string_view line, std::size_t lineno) {
-      line = trim(line);
-      if (line.empty()) {
+      std::string_view path;
+      if (!parse_conffiles_line(line, path)) {
+        throw info_error(file, std::to_string(lineno) + ": malformed conffiles line");
+      }
+      if (path.empty()) {
         return;
       }
-      if (line.front() != '/') {
-        const auto sp = line.find_first_of(" \t");
-        if (sp == std::string_view::npos || line.substr(0, sp) != "remove-on-upgrade") {
-          throw info_error(file, std::to_string(lineno) + ": malformed conffiles line");
-        }
-        line = trim(line.substr(sp));
-        if (line.empty() || line.front() != '/') {
-          throw info_error(file, std::to_string(lineno) + ": malformed conffiles line");
-        }
-      }
       const bool known = std::any_of(conffiles.begin(), conffiles.end(), [&](const Conffile& c) {
-        return c.path == line;
+        return c.path == path;
       });
       if (!known) {
-        conffiles.push_back(Conffile{std::string(line), {}});
+        conffiles.push_back(Conffile{std::string(path), {}});
       }
     });
   }

@@ -247,4 +247,31 @@ TEST_F(DebFileTest, CorruptDataMember)
   EXPECT_EQ(deb_error(work + "/bad.deb").rfind(work + "/bad.deb: ", 0), 0u) << deb_error(work + "/bad.deb");
 }
 
+// A malformed control file or conffiles line is named with its member and
+// line number.
+TEST_F(DebFileTest, MalformedControlMembersNameTheLine)
+{
+  if (!have_tool("ar") || !have_tool("tar")) {
+    GTEST_SKIP() << "ar or tar is not available";
+  }
+  const std::string deb = build("gzip");
+  ASSERT_FALSE(HasFailure());
+  auto remade = [&](const std::string& name, const std::string& control, const std::string& conffiles) {
+    const std::string work = path(name);
+    fs::create_directories(work + "/ctl");
+    EXPECT_EQ(run({"ar", "x", deb}, work).status, 0);
+    write_file(work + "/ctl/control", control);
+    write_file(work + "/ctl/conffiles", conffiles);
+    EXPECT_EQ(run({"tar", "czf", "control.tar.gz", "-C", "ctl", "./control", "./conffiles"}, work).status, 0);
+    EXPECT_EQ(run({"ar", "rc", name + ".deb", "debian-binary", "control.tar.gz", "data.tar.gz"}, work).status, 0);
+    return deb_error(work + "/" + name + ".deb");
+  };
+  const std::string good_control = "Package: p\nVersion: 1\nArchitecture: all\n";
+  EXPECT_NE(remade("control", "Package: p\nVersion 1\n", "").find("control file, line 2: malformed line 'Version 1'"),
+            std::string::npos);
+  const std::string conffiles_error = remade("conffiles", good_control, "/etc/a\n\nkeep-please /etc/b\n");
+  EXPECT_NE(conffiles_error.find("conffiles, line 3: malformed line 'keep-please /etc/b'"), std::string::npos)
+    << conffiles_error;
+}
+
 } // namespace
