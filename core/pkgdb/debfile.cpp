@@ -88,17 +88,8 @@ public:
     bool seen_version = false;
     bool seen_control = false;
     bool seen_data = false;
-    for (;;) {
-      struct archive_entry* entry = nullptr;
-      const int r = archive_read_next_header(outer.get(), &entry);
-      if (r == ARCHIVE_EOF) {
-        break;
-      }
-      if (r < ARCHIVE_WARN) {
-        fail_archive(outer.get());
-      }
-      const char* raw = archive_entry_pathname(entry);
-      const std::string_view name = raw != nullptr ? raw : "";
+    while (struct archive_entry* entry = next_entry(outer.get())) {
+      const std::string_view name = entry_name(entry);
       if (!seen_version) {
         if (name != "debian-binary") {
           fail("not a Debian package: first member is '" + std::string(name) + "', not debian-binary");
@@ -154,6 +145,32 @@ private:
   {
     const char* msg = archive_error_string(a);
     throw PackageDbError(m_path + ": cannot read .deb: " + (msg != nullptr ? msg : "unknown libarchive error"));
+  }
+
+  // The next entry of `a`; nullptr at its end. A read error throws.
+  struct archive_entry*
+  next_entry(struct archive* a) const
+  {
+    struct archive_entry* entry = nullptr;
+    const int r = archive_read_next_header(a, &entry);
+    if (r == ARCHIVE_EOF) {
+      return nullptr;
+    }
+    if (r < ARCHIVE_WARN) {
+      fail_archive(a);
+    }
+    return entry;
+  }
+
+  // An entry's path as stored, else as UTF-8; "" when it has none.
+  static std::string_view
+  entry_name(struct archive_entry* entry)
+  {
+    const char* raw = archive_entry_pathname(entry);
+    if (raw == nullptr) {
+      raw = archive_entry_pathname_utf8(entry);
+    }
+    return raw != nullptr ? raw : "";
   }
 
   void
@@ -258,17 +275,8 @@ private:
     MemberSource source;
     ArchivePtr inner = open_member(outer, source);
     bool seen_control_file = false;
-    for (;;) {
-      struct archive_entry* entry = nullptr;
-      const int r = archive_read_next_header(inner.get(), &entry);
-      if (r == ARCHIVE_EOF) {
-        break;
-      }
-      if (r < ARCHIVE_WARN) {
-        fail_archive(inner.get());
-      }
-      const char* raw = archive_entry_pathname(entry);
-      std::string_view name = raw != nullptr ? raw : "";
+    while (struct archive_entry* entry = next_entry(inner.get())) {
+      std::string_view name = entry_name(entry);
       while (name.starts_with("./")) {
         name.remove_prefix(2);
       }
@@ -330,20 +338,9 @@ private:
     MemberSource source;
     ArchivePtr inner = open_member(outer, source);
     std::unordered_map<std::string, std::uint64_t> regular_sizes;
-    for (;;) {
-      struct archive_entry* entry = nullptr;
-      const int r = archive_read_next_header(inner.get(), &entry);
-      if (r == ARCHIVE_EOF) {
-        break;
-      }
-      if (r < ARCHIVE_WARN) {
-        fail_archive(inner.get());
-      }
-      const char* raw = archive_entry_pathname(entry);
-      if (raw == nullptr) {
-        raw = archive_entry_pathname_utf8(entry);
-      }
-      if (raw == nullptr) {
+    while (struct archive_entry* entry = next_entry(inner.get())) {
+      const std::string_view raw = entry_name(entry);
+      if (raw.empty()) {
         fail("data.tar entry without a readable name");
       }
       std::string path = normalise(raw);
