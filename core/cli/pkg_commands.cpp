@@ -157,37 +157,16 @@ cmd_inspect(const CommonOptions& o, const std::vector<std::string>& files)
   const Policy policy = load_effective_policy(o);
   json out = json::array();
   for (const auto& file : files) {
-    struct Entry
-    {
-      std::string path;
-      bool regular;
-      bool config;
-      std::uint64_t size;
-      std::uint32_t mode;
-    };
-    std::vector<Entry> entries;
-    std::string name, version, arch, format;
-    if (file.ends_with(".rpm")) {
-      const RpmFileInfo info = read_rpm_file(file);
-      name = info.name;
-      version = info.version;
-      arch = info.arch;
-      format = "rpm";
-      for (const auto& e : info.entries) {
-        entries.push_back({e.path, e.regular, e.config, e.size, e.mode});
-      }
-    } else if (file.ends_with(".deb")) {
-      const ArchiveInfo info = read_deb(file);
-      name = info.name;
-      version = info.version;
-      arch = info.arch;
-      format = "deb";
-      for (const auto& e : info.entries) {
-        entries.push_back({e.path, e.regular, e.config, e.size, e.mode});
-      }
-    } else {
+    const bool rpm = file.ends_with(".rpm");
+    if (!rpm && !file.ends_with(".deb")) {
       throw ConfigError(file + ": not a package file (expected .rpm or .deb)");
     }
+    const ArchiveInfo info = rpm ? read_rpm_file(file) : read_deb(file);
+    const std::string& name = info.name;
+    const std::string& version = info.version;
+    const std::string& arch = info.arch;
+    const std::string format = rpm ? "rpm" : "deb";
+    const auto& entries = info.entries;
     PackageFilter filter;
     filter.source = "package " + name;
     for (const auto& e : entries) {

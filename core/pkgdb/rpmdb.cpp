@@ -279,7 +279,7 @@ make_rpm_db(const std::string& root)
   return std::make_unique<RpmDb>(root, *dir);
 }
 
-RpmFileInfo
+ArchiveInfo
 read_rpm_file(const std::string& path)
 {
   rpm::init();
@@ -297,7 +297,7 @@ read_rpm_file(const std::string& path)
     throw PackageDbError(path + ": not a readable rpm package"
                          + (log.has_errors() ? ": " + log.errors() : std::string()));
   }
-  RpmFileInfo info;
+  ArchiveInfo info;
   info.name = header_string(h.get(), RPMTAG_NAME);
   info.version = header_string(h.get(), RPMTAG_VERSION) + "-" + header_string(h.get(), RPMTAG_RELEASE);
   info.arch = header_string(h.get(), RPMTAG_ARCH);
@@ -307,7 +307,7 @@ read_rpm_file(const std::string& path)
   }
   rpm::Fi fi(rpmfilesIter(files.get(), RPMFI_ITER_FWD));
   while (fi && rpmfiNext(fi.get()) >= 0) {
-    RpmFileEntry e;
+    ArchiveEntry e;
     e.path = rpmfiFN(fi.get());
     e.mode = rpmfiFMode(fi.get());
     e.regular = S_ISREG(e.mode);

@@ -23,22 +23,7 @@ std::optional<std::string> find_rpm_db(const std::string& root);
 std::unique_ptr<PackageDb> make_rpm_db(const std::string& root);
 
 // A package file's header: its files with %config flags, sizes and modes.
-struct RpmFileEntry
-{
-  std::string path;
-  bool regular = false;
-  bool config = false;
-  std::uint64_t size = 0;
-  std::uint32_t mode = 0;
-};
-
-struct RpmFileInfo
-{
-  std::string name, version, arch;
-  std::vector<RpmFileEntry> entries;
-};
-
 // Throws PackageDbError naming the file when it is no readable rpm package.
-RpmFileInfo read_rpm_file(const std::string& path);
+ArchiveInfo read_rpm_file(const std::string& path);
 
 } // namespace pkgunify

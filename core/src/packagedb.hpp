@@ -9,6 +9,7 @@
 
 #include "exceptions.hpp"
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +45,24 @@ struct PackageInfo
   std::string version;  // "5.2.15-2+b2", "1.0-1"
   std::string arch;
   std::vector<PackageFile> files;
+};
+
+// What a package file (.deb, .rpm) holds, read without installing it.
+struct ArchiveEntry
+{
+  std::string path;       // absolute, "/usr/bin/x"; directories without a trailing '/'
+  bool regular = false;   // a regular file (hard links to one included)
+  std::uint64_t size = 0; // bytes, for regular files
+  std::uint32_t mode = 0; // type and permission bits, as in st_mode
+  bool config = false;    // rpm %config, or listed in a .deb's conffiles
+};
+
+struct ArchiveInfo
+{
+  std::string name;
+  std::string version;
+  std::string arch;
+  std::vector<ArchiveEntry> entries;  // in archive order
 };
 
 // An installed package and a fingerprint that changes whenever its files may
