@@ -36,12 +36,7 @@ using pkgunify::test::write_file;
 std::string
 deb_error(const std::string& path)
 {
-  try {
-    read_deb(path);
-  } catch (const PackageDbError& e) {
-    return e.what();
-  }
-  return "(no error)";
+  return pkgunify::test::db_error([&] { read_deb(path); });
 }
 
 const ArchiveEntry*

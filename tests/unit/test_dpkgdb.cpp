@@ -34,24 +34,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using pkgunify::test::db_error;
 using pkgunify::test::have_tool;
 using pkgunify::test::read_file;
 using pkgunify::test::run;
 using pkgunify::test::RunResult;
 using pkgunify::test::write_file;
-
-// The message of the PackageDbError `fn` throws, or "(no error)".
-template<typename Fn>
-std::string
-db_error(Fn&& fn)
-{
-  try {
-    fn();
-  } catch (const PackageDbError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 const PackageInfo*
 find_package(const std::vector<PackageInfo>& pkgs, const std::string& name)

@@ -60,6 +60,19 @@ inode_of(const std::string& path)
   return ::lstat(path.c_str(), &st) == 0 ? st.st_ino : 0;
 }
 
+// The message of the PackageDbError `fn` throws, or "(no error)".
+template<typename Fn>
+std::string
+db_error(Fn&& fn)
+{
+  try {
+    fn();
+  } catch (const PackageDbError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
 // Keeps what the code under test reports.
 class CollectingReporter : public Reporter
 {
