@@ -870,6 +870,17 @@ IntegrationTest::TearDown()
 }
 
 std::string
+IntegrationTest::guest_top(const std::string& type, std::string& top)
+{
+  top = tmp();
+  if (type.empty()) {
+    return {};
+  }
+  top = path("mnt");
+  return mount_fs(type, top);
+}
+
+std::string
 IntegrationTest::path(const std::string& rel) const
 {
   return m_dir + "/" + rel;

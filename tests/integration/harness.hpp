@@ -310,6 +310,11 @@ protected:
   // TearDown, which discards everything in it, immutable files included.
   std::string mount_fs(const std::string& type, const std::string& dir, unsigned size_mib = 512);
 
+  // Where a test's guests and store go: tmp() when `type` is empty, else a
+  // fresh `type` filesystem mounted at tmp()/mnt (mount_fs). Sets `top`;
+  // returns why it cannot, else an empty string.
+  std::string guest_top(const std::string& type, std::string& top);
+
   // A fresh directory on /dev/shm, removed in TearDown.
   std::string shm_dir();
 

@@ -67,6 +67,17 @@ have_tool(const std::string& name)
 }
 
 std::string
+missing_tool(std::initializer_list<const char*> tools)
+{
+  for (const char* tool : tools) {
+    if (!have_tool(tool)) {
+      return std::string(tool) + " is not installed";
+    }
+  }
+  return {};
+}
+
+std::string
 build_rpm(const PkgSpec& spec, const std::string& workdir)
 {
   const std::string top = workdir + "/rpmbuild-" + spec.name + "-" + spec.version;

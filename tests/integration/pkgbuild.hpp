@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,9 @@ struct ShellResult
 ShellResult shell(const std::string& cmd);
 
 bool have_tool(const std::string& name);
+
+// "<tool> is not installed" for the first of `tools` missing, else "".
+std::string missing_tool(std::initializer_list<const char*> tools);
 
 // Builds PKG into `workdir` and returns the package file's path. Throws
 // std::runtime_error with the tool's output when the build fails.

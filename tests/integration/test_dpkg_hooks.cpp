@@ -44,17 +44,11 @@ protected:
     if (!is_root()) {
       return "dpkg runs into guest roots need root";
     }
-    for (const char* tool : {"dpkg", "dpkg-deb"}) {
-      if (!have_tool(tool)) {
-        return std::string(tool) + " is not installed";
-      }
+    if (auto why = missing_tool({"dpkg", "dpkg-deb"}); !why.empty()) {
+      return why;
     }
-    m_top = tmp();
-    if (!fs.empty()) {
-      m_top = path("mnt");
-      if (auto why = mount_fs(fs, m_top); !why.empty()) {
-        return why;
-      }
+    if (auto why = guest_top(fs, m_top); !why.empty()) {
+      return why;
     }
     write_text(policy(), "store: " + fs_store() + "\nlink: " + mode + "\n");
     m_v1 = build_deb(app("1.0"), tmp());
@@ -308,10 +302,8 @@ TEST_P(DpkgHookTest, AptFromALocalRepositoryInstallsUpgradesAndRemoves)
   if (auto why = setup(GetParam()); !why.empty()) {
     GTEST_SKIP() << why;
   }
-  for (const char* tool : {"apt-get", "dpkg-scanpackages"}) {
-    if (!have_tool(tool)) {
-      GTEST_SKIP() << tool << " is not installed";
-    }
+  if (auto why = missing_tool({"apt-get", "dpkg-scanpackages"}); !why.empty()) {
+    GTEST_SKIP() << why;
   }
   const std::string repo = path("repo");
   make_dirs(repo);

@@ -48,17 +48,12 @@ class PackagesTest : public IntegrationTest
 protected:
   // Empty string when the test can run, else why not.
   std::string
-  need(const std::vector<std::string>& tools)
+  need(std::initializer_list<const char*> tools)
   {
     if (!is_root()) {
       return "installing packages into guest roots needs root";
     }
-    for (const auto& t : tools) {
-      if (!have_tool(t)) {
-        return t + " is not installed";
-      }
-    }
-    return {};
+    return missing_tool(tools);
   }
 
   std::vector<std::string>

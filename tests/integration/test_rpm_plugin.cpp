@@ -51,17 +51,11 @@ protected:
 #ifdef PKGUNIFY_SANITIZED
     return "sanitizer build: the instrumented plugin cannot be loaded into the uninstrumented /usr/bin/rpm";
 #endif
-    for (const char* tool : {"rpm", "rpmbuild"}) {
-      if (!have_tool(tool)) {
-        return std::string(tool) + " is not installed";
-      }
+    if (auto why = missing_tool({"rpm", "rpmbuild"}); !why.empty()) {
+      return why;
     }
-    m_top = tmp();
-    if (!fs.empty()) {
-      m_top = path("mnt");
-      if (auto why = mount_fs(fs, m_top); !why.empty()) {
-        return why;
-      }
+    if (auto why = guest_top(fs, m_top); !why.empty()) {
+      return why;
     }
     m_plugindir = path("plugins");
     make_dirs(m_plugindir);
