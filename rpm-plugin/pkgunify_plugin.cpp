@@ -72,6 +72,7 @@ public:
 struct Element
 {
   std::string records;  // for `pkgunify unify-files`: "F<path>\0", "C<path>\0"
+  bool has_files = false;  // an "F" record: something to unify
   bool installed = false;
 };
 
@@ -223,7 +224,9 @@ try {
     return RPMRC_OK;
   }
   Element& e = s->elements[s->current];
-  e.records += (rpmfiFFlags(fi) & RPMFILE_CONFIG) ? 'C' : 'F';
+  const bool config = (rpmfiFFlags(fi) & RPMFILE_CONFIG) != 0;
+  e.has_files = e.has_files || !config;
+  e.records += config ? 'C' : 'F';
   e.records += fn;
   e.records += '\0';
   return RPMRC_OK;
@@ -255,7 +258,7 @@ try {
   for (const auto& [te, e] : s->elements) {
     if (e.installed) {
       records += e.records;
-      any_file = any_file || e.records.find('F') != std::string::npos;
+      any_file = any_file || e.has_files;
     }
   }
   s->elements.clear();

@@ -315,6 +315,33 @@ TEST_F(RpmPluginTest, AnEditedPolicyIsCheckedAgain)
   EXPECT_EQ(stat_path(g2 + "/usr/bin/pkgu-app").nlink, 1u);
 }
 
+// A transaction that installs only config files has nothing to unify: the
+// plugin starts no pkgunify at all (here one that cannot run, which would
+// be reported).
+TEST_F(RpmPluginTest, OnlyConfigFilesStartNoWorker)
+{
+  if (auto why = setup("immutable", ""); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  PkgSpec conf;
+  conf.name = "pkgu-conf";
+  conf.version = "1.0";
+  conf.files = {{"/etc/pkgu-Fconf.conf", std::string(5000, 'c'), 0644, true}};
+  const std::string rpm = build_rpm(conf, tmp());
+  const std::string g1 = guest("g1");
+  // The last program= wins.
+  const std::string unrunnable = plugin_macros(policy(), "program=" + path("no-such") + " sync");
+  const ShellResult r = rpm_in(g1, unrunnable + " -i --nodeps " + rpm);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output.find("pkgunify"), std::string::npos) << r.output;
+  EXPECT_FALSE(exists(m_store));
+  // The same with a file to unify does try to run it, and says so.
+  const std::string g2 = guest("g2");
+  const ShellResult r2 = rpm_in(g2, unrunnable + " -i --nodeps " + m_v1);
+  EXPECT_EQ(r2.status, 0) << r2.output;
+  EXPECT_NE(r2.output.find(path("no-such") + ": cannot be executed"), std::string::npos) << r2.output;
+}
+
 // Problems the background worker meets (here: a store it cannot create) go
 // to its log file, never into rpm's result.
 TEST_F(RpmPluginTest, TheWorkerLogsWhatGoesWrong)
