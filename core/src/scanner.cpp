@@ -99,6 +99,35 @@ descriptor_budget()
   return std::clamp<std::size_t>(limit > k_reserve ? (limit - k_reserve) / 4 : 0, 1, k_max);
 }
 
+// Hashes a file's identity: `meta` (as `kind` takes it) and every byte from
+// offset 0, read with pread (the descriptor's offset is left alone). Returns
+// the id and how many bytes there were.
+util::Result<std::pair<ObjectId, std::uint64_t>>
+hash_content(int fd, const FileMeta& meta, IdentityKind kind, std::vector<char>& buffer, std::string_view display)
+{
+  IdentityHasher hasher;
+  hasher.start(meta, kind);
+  if (buffer.size() < k_chunk) {
+    buffer.resize(k_chunk);
+  }
+  std::uint64_t offset = 0;
+  for (;;) {
+    const ssize_t n = ::pread(fd, buffer.data(), k_chunk, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return std::unexpected(util::sys_error("read", display));
+    }
+    if (n == 0) {
+      break;
+    }
+    hasher.update(buffer.data(), static_cast<std::size_t>(n));
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return std::pair{hasher.finish(), offset};
+}
+
 bool
 same_content_state(const struct stat& a, const struct stat& b)
 {
@@ -413,10 +442,12 @@ struct Unifier::Impl
     return p;
   }
 
-  // Reflink mode: the file keeps its inode. Its extents are cloned into a
-  // temporary store file, which is hashed (a clone cannot change under us);
-  // the committer shares the file's extents with the object through
-  // FIDEDUPERANGE, which compares the bytes in the kernel.
+  // Reflink mode: the file keeps its inode. It is hashed where it is; only a
+  // file whose object is new is cloned into a temporary store file, and that
+  // clone (which the guest cannot change) is hashed once more before it may
+  // become the object. A file whose object exists is shared with it by the
+  // committer through FIDEDUPERANGE, which compares the bytes in the kernel,
+  // so a file that changed after it was hashed is never shared.
   std::unique_ptr<Prepared>
   prepare_reflink(std::unique_ptr<Prepared> p, util::Fd fd, const struct stat& st, std::vector<char>& buffer)
   {
@@ -428,45 +459,26 @@ struct Unifier::Impl
       return p;
     }
     p->was_shared = sharing && sharing->shared > 0;
-    auto tmp = store.make_temp();
-    if (!tmp) {
-      p->reason = tmp.error().message;
-      return p;
-    }
-    if (auto r = util::clone_file(fd.get(), tmp->get(), disp); !r) {
-      p->reason = r.error().message;
-      return p;
-    }
-    IdentityHasher hasher;
-    auto tst = util::fstat_fd(tmp->get(), store.path() + "/tmp");
-    if (!tst) {
-      p->reason = tst.error().message;
-      return p;
-    }
     FileMeta meta;
-    meta.size = static_cast<std::uint64_t>(tst->st_size);
-    hasher.start(meta, kind);
-    if (buffer.size() < k_chunk) {
-      buffer.resize(k_chunk);
+    meta.size = static_cast<std::uint64_t>(st.st_size);
+    ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+    auto id = hash_content(fd.get(), meta, kind, buffer, disp);
+    if (!id) {
+      p->reason = id.error().message;
+      return p;
     }
-    std::uint64_t offset = 0;
-    for (;;) {
-      const ssize_t n = ::pread(tmp->get(), buffer.data(), k_chunk, static_cast<off_t>(offset));
-      if (n < 0) {
-        if (errno == EINTR) {
-          continue;
-        }
-        p->reason = util::sys_error("read clone of", disp).message;
-        return p;
-      }
-      if (n == 0) {
-        break;
-      }
-      hasher.update(buffer.data(), static_cast<std::size_t>(n));
-      offset += static_cast<std::uint64_t>(n);
+    p->bytes_read = meta.size;
+    auto st2 = util::fstat_fd(fd.get(), disp);
+    if (!st2) {
+      p->reason = st2.error().message;
+      return p;
     }
-    p->bytes_read = offset;
-    p->id = hasher.finish();
+    if (id->second != meta.size || !util::same_file_state(st, *st2)) {
+      p->outcome = Outcome::skipped;
+      p->reason = "changed";
+      return p;
+    }
+    p->id = id->first;
     p->meta = meta;
     p->st = st;
     auto existing = store.stat_object(p->id, 0);
@@ -475,6 +487,26 @@ struct Unifier::Impl
       return p;
     }
     if (!existing->has_value() && !opt.dry_run) {
+      auto tmp = store.make_temp();
+      if (!tmp) {
+        p->reason = tmp.error().message;
+        return p;
+      }
+      if (auto r = util::clone_file(fd.get(), tmp->get(), disp); !r) {
+        p->reason = r.error().message;
+        return p;
+      }
+      auto again = hash_content(tmp->get(), meta, kind, buffer, store.path() + "/tmp (clone of " + disp + ")");
+      if (!again) {
+        p->reason = again.error().message;
+        return p;
+      }
+      p->bytes_read += again->second;
+      if (again->first != p->id || again->second != meta.size) {
+        p->outcome = Outcome::skipped;  // written to between the hash and the clone
+        p->reason = "changed";
+        return p;
+      }
       p->tmp = std::move(*tmp);
       p->publishes = true;
     }

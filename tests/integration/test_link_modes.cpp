@@ -9,7 +9,11 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <map>
+#include <thread>
 
 namespace pkgunify::itest {
 
@@ -371,6 +375,80 @@ TEST_P(ReflinkTest, FileChangedAfterHashingIsNeverShared)
   const Json j = scan_mode({roots[0], roots[1], g3}, "reflink");
   EXPECT_EQ(read_file(g3 + "/usr/bin/x"), other.content);
   EXPECT_EQ(counter(j, "objects_created"), 1);
+}
+
+// A guest rewrites its file in place (and sets the old mtime back, so only
+// the ctime tells) while scans hash it: reflink mode hashes the guest file
+// itself and clones only a new object, so a write between the hash and the
+// clone must never give an object content other than its name says (fsck),
+// never reach the other guest, and never change the writer's own file.
+TEST_P(ReflinkTest, FileRewrittenWhileScannedKeepsObjectsTrue)
+{
+  if (auto why = mount_fs(GetParam()); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const auto roots = fs_roots(2);
+  // Many small files, each rewritten every few milliseconds (a write can
+  // land between a file's hash and its clone), and one big file written in
+  // two halves with a pause (a read in between sees a mix).
+  std::vector<std::pair<std::string, std::size_t>> files = {{"/usr/lib/big", 3u << 20}};
+  for (int i = 0; i < 64; ++i) {
+    files.emplace_back("/usr/lib/small" + std::to_string(i), 16u << 10);
+  }
+  std::map<std::string, std::string> original;
+  std::map<std::string, std::string> last;  // what the writer wrote last
+  for (const auto& [rel, size] : files) {
+    const FileSpec v0 = sized_spec(size, rel + "-v0");
+    write_in_roots(roots, rel, v0);
+    original[rel] = last[rel] = v0.content;
+  }
+  std::atomic<bool> stop{false};
+  std::uint64_t writes = 0;
+  std::thread writer([&] {
+    for (int k = 1; !stop; ++k) {
+      for (const auto& [rel, size] : files) {
+        const int fd = ::open((roots[0] + rel).c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        ASSERT_GE(fd, 0) << rel << ": " << std::strerror(errno);
+        std::string content(size, '\0');
+        for (std::size_t i = 0; i < size; ++i) {
+          content[i] = static_cast<char>('a' + (k + i / 4096) % 26);
+        }
+        const std::size_t half = size > (1u << 20) ? size / 2 : size;
+        if (::pwrite(fd, content.data(), half, 0) == static_cast<ssize_t>(half)) {
+          if (half < size) {
+            std::this_thread::sleep_for(std::chrono::microseconds(300));
+            if (::pwrite(fd, content.data() + half, size - half, static_cast<off_t>(half))
+                == static_cast<ssize_t>(size - half)) {
+              ++writes;
+            }
+          } else {
+            ++writes;
+          }
+        }
+        last[rel] = content;
+        const struct timespec times[2] = {{0, UTIME_OMIT}, FileSpec().mtime};
+        ::futimens(fd, times);
+        ::close(fd);
+      }
+    }
+  });
+  for (int s = 0; s < 40; ++s) {
+    const RunResult r = scan(roots, {"--link", "reflink", "--jobs", "2"}, fs_store());
+    EXPECT_LE(r.exit_code, 1) << r.describe();
+  }
+  stop = true;
+  writer.join();
+  EXPECT_GT(writes, 0u);
+  for (const auto& [rel, size] : files) {
+    EXPECT_EQ(read_file(roots[1] + rel), original[rel]) << rel;
+    EXPECT_EQ(read_file(roots[0] + rel), last[rel]) << rel;
+  }
+  const RunResult fsck = run_pkgunify({"store", "fsck", "--store", fs_store()});
+  EXPECT_EQ(fsck.exit_code, 0) << fsck.describe();
+  // Once the writer is gone, the files are shared again.
+  const Json j = scan_mode(roots, "reflink");
+  EXPECT_EQ(counter(j, "errors"), 0);
+  EXPECT_EQ(skipped(j, "changed"), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Filesystems, ReflinkTest, ::testing::Values("btrfs", "xfs"));
