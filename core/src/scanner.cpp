@@ -261,7 +261,7 @@ struct Unifier::Impl
   consider(std::uint32_t root, std::uint32_t dir, const std::string& name, const struct stat& st,
            std::uint64_t attributes)
   {
-    if (name.starts_with(k_guest_tmp_prefix)) {
+    if (guest_temp_original(name)) {
       leftovers.push_back({root, dir, name});
       return;
     }
@@ -1087,12 +1087,7 @@ struct Unifier::Impl
     if (::fstatat(*dfd, l.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
       return;
     }
-    // ".#pkgunify.<16 hex>.<original name>"
-    const std::string_view rest = std::string_view(l.name).substr(k_guest_tmp_prefix.size());
-    std::string original;
-    if (rest.size() > 17 && rest[16] == '.') {
-      original = std::string(rest.substr(17));
-    }
+    const std::string original = guest_temp_original(l.name).value_or(std::string());
     if (!original.empty()) {
       struct stat ost;
       if (::fstatat(*dfd, original.c_str(), &ost, AT_SYMLINK_NOFOLLOW) == 0) {

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -115,11 +116,20 @@ IdentityKind identity_kind(const Policy& policy, LinkMode mode);
 util::Result<void> apply_metadata(int fd, const FileMeta& meta, std::string_view display);
 
 // Name prefix of the temporary names pkgunify creates inside guest
-// directories; a later run removes leftovers of interrupted runs.
-inline constexpr std::string_view k_guest_tmp_prefix = ".#pkgunify.";
+// directories; a later run removes leftovers of interrupted runs. Short, so
+// that the temporary entry next to a file rarely makes a full directory
+// block overflow (ext4 directories never shrink again).
+inline constexpr std::string_view k_guest_tmp_prefix = ".#pku.";
+// The temporary names of pkgunify before 2026-11-22: ".#pkgunify.<16 hex>.<name>",
+// still recognized as leftovers.
+inline constexpr std::string_view k_legacy_guest_tmp_prefix = ".#pkgunify.";
 
-// Temporary name next to `name`: ".#pkgunify.<16 hex>.<name>" (the name is
-// left out when it would not fit).
+// Temporary name next to `name`: ".#pku.<8 hex>.<name>" (the name is left
+// out when it would not fit).
 std::string guest_temp_name(std::string_view name);
+
+// For a temporary name of guest_temp_name (or of the legacy form), the
+// original name, empty when it was left out; nullopt for every other name.
+std::optional<std::string> guest_temp_original(std::string_view name);
 
 } // namespace pkgunify

@@ -146,7 +146,7 @@ find_temp_names_into(const std::string& top, const std::string& rel, std::vector
   const std::string full = rel.empty() ? top : top + "/" + rel;
   for (const auto& name : list_dir(full)) {
     const std::string child = rel.empty() ? name : rel + "/" + name;
-    if (name.starts_with(".#pkgunify.")) {
+    if ((name.starts_with(".#pku.") || name.starts_with(".#pkgunify."))) {
       out.push_back(child);
     }
     struct stat st;

@@ -105,7 +105,7 @@ guest_problems(const Snapshot& before, const Snapshot& after, bool temps_allowed
   for (const auto& [rel, e] : after) {
     const auto slash = rel.rfind('/');
     const std::string base = slash == std::string::npos ? rel : rel.substr(slash + 1);
-    if (temps_allowed && base.starts_with(".#pkgunify.") && !before.contains(rel)) {
+    if (temps_allowed && (base.starts_with(".#pku.") || base.starts_with(".#pkgunify.")) && !before.contains(rel)) {
       continue;
     }
     filtered.emplace(rel, e);

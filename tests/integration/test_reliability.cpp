@@ -533,7 +533,7 @@ TEST_F(RunLockTest, TemporariesOfAnotherRunningProcessAreLeftAlone)
   write_in_roots(roots, "usr/bin/NAME", spec);
   scan_ok({roots[1]});  // the store exists
   const std::string dir = roots[0] + "/usr/bin";
-  const std::string temp = dir + "/.#pkgunify.0123456789abcdef.NAME";
+  const std::string temp = dir + "/.#pku.01234567.NAME";
   ASSERT_EQ(::link((dir + "/NAME").c_str(), temp.c_str()), 0);
   {
     // Another run is working: it holds the store directory's lock shared.

@@ -974,8 +974,9 @@ TEST_P(ScanTest, LeftoversOfAnInterruptedRunAreCleanedUp)
   const FileSpec gone_spec = sized_spec(950, "gone");
   write_in_roots(roots, "usr/bin/NAME", name_spec);
   const std::string dir = roots[0] + "/usr/bin";
-  const std::string leftover = dir + "/.#pkgunify.0123456789abcdef.NAME";
+  const std::string leftover = dir + "/.#pku.01234567.NAME";
   ASSERT_EQ(::link((dir + "/NAME").c_str(), leftover.c_str()), 0);
+  // The form of earlier versions is cleaned too.
   const std::string orphan = dir + "/.#pkgunify.fedcba9876543210.GONE";
   write_file(orphan, gone_spec);
   const FileStat orphan_before = stat_path(orphan);

@@ -75,14 +75,35 @@ TEST(IdentityKindOf, ReflinkSharesContentOnly)
 TEST(GuestTempName, PrefixRandomPartAndNameWithin255Bytes)
 {
   const std::string a = guest_temp_name("libc.so.6");
-  EXPECT_TRUE(a.starts_with(k_guest_tmp_prefix)) << a;
+  EXPECT_TRUE(a.starts_with(".#pku.")) << a;
   EXPECT_TRUE(a.ends_with(".libc.so.6")) << a;
-  EXPECT_EQ(a.size(), k_guest_tmp_prefix.size() + 16 + 1 + 9);
+  // 15 bytes more than the name: shorter than util-linux hardlink's 20, so a
+  // directory block that hardlink fills without overflowing does not overflow.
+  EXPECT_EQ(a.size(), 15u + 9u);
   EXPECT_NE(guest_temp_name("libc.so.6"), a);
+  EXPECT_EQ(guest_temp_original(a), "libc.so.6");
   const std::string long_name(250, 'n');
   const std::string b = guest_temp_name(long_name);
   EXPECT_LE(b.size(), 255u);
-  EXPECT_EQ(b.size(), k_guest_tmp_prefix.size() + 16);
+  EXPECT_EQ(b.size(), k_guest_tmp_prefix.size() + 8);
+  EXPECT_EQ(guest_temp_original(b), "");
+  const std::string just_fits(255 - 15, 'f');
+  EXPECT_EQ(guest_temp_name(just_fits).size(), 255u);
+  EXPECT_EQ(guest_temp_original(guest_temp_name(just_fits)), just_fits);
+}
+
+TEST(GuestTempName, OriginalOfNewAndLegacyNamesOnly)
+{
+  EXPECT_EQ(guest_temp_original(".#pku.0123abcd.NAME"), "NAME");
+  EXPECT_EQ(guest_temp_original(".#pku.0123abcd..hidden"), ".hidden");
+  EXPECT_EQ(guest_temp_original(".#pku.0123abcd"), "");
+  EXPECT_EQ(guest_temp_original(".#pkgunify.0123456789abcdef.NAME"), "NAME");
+  EXPECT_EQ(guest_temp_original(".#pkgunify.0123456789abcdef"), "");
+  // Anything else is a guest's own name, never a leftover.
+  for (const char* other : {".#pku.0123ABCD.NAME", ".#pku.0123abc.NAME", ".#pku.0123abcdNAME", ".#pku.0123abcd.",
+                            ".#pku.", ".#pkgunify.0123abcd.NAME", ".#pkgunify.", ".#NAME", "NAME", ""}) {
+    EXPECT_EQ(guest_temp_original(other), std::nullopt) << other;
+  }
 }
 
 TEST_F(ScannerTest, ApplyMetadataSetsModeMtimeAndChecksIt)
