@@ -119,8 +119,8 @@ try {
       }
     }
   }
-  // The command runs in "/".
-  for (std::string* p : {&state->policy_file, &state->log}) {
+  // The worker runs in "/": relative paths are taken from rpm's directory.
+  for (std::string* p : {&state->policy_file, &state->log, &state->program}) {
     char cwd[PATH_MAX];
     if (!p->empty() && p->front() != '/' && ::getcwd(cwd, sizeof(cwd))) {
       *p = std::string(cwd) + "/" + *p;

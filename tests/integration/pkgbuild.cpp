@@ -10,8 +10,6 @@
 
 namespace pkgunify::itest {
 
-namespace {
-
 std::string
 quote(const std::string& s)
 {
@@ -25,6 +23,8 @@ quote(const std::string& s)
   }
   return out + "'";
 }
+
+namespace {
 
 // Every file gets one fixed mtime, so that the same package installed into
 // two guests gives identical files.

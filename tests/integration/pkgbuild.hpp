@@ -35,6 +35,9 @@ struct ShellResult
 // Runs `cmd` with sh -c, output captured.
 ShellResult shell(const std::string& cmd);
 
+// `s` in single quotes for the shell.
+std::string quote(const std::string& s);
+
 bool have_tool(const std::string& name);
 
 // "<tool> is not installed" for the first of `tools` missing, else "".

@@ -342,6 +342,29 @@ TEST_F(RpmPluginTest, OnlyConfigFilesStartNoWorker)
   EXPECT_NE(r2.output.find(path("no-such") + ": cannot be executed"), std::string::npos) << r2.output;
 }
 
+// Relative paths in the plugin's options (policy, log, program) are taken
+// from the directory rpm was started in, although the worker runs in "/".
+TEST_F(RpmPluginTest, RelativeOptionPathsAreTakenFromRpmsDirectory)
+{
+  if (auto why = setup("immutable", ""); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  make_dirs(path("bin"));
+  ASSERT_EQ(::symlink(PKGUNIFY_BINARY, path("bin/pkgunify").c_str()), 0);
+  write_text(path("relative.yaml"), read_file(policy()));
+  const std::string g1 = guest("g1");
+  const ShellResult r = shell("cd " + quote(tmp()) + " && rpm --root " + quote(g1) + " --define '__plugindir "
+                              + m_plugindir + "' --define '__transaction_pkgunify " + m_plugindir
+                              + "/pkgunify.so relative.yaml program=bin/pkgunify log=worker.log' -i --nodeps "
+                              + m_v1);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output.find("pkgunify:"), std::string::npos) << r.output;
+  const RunResult w = run_pkgunify({"wait", "--root", g1});
+  ASSERT_EQ(w.exit_code, 0) << w.describe();
+  EXPECT_GT(stat_path(g1 + "/usr/bin/pkgu-app").nlink, 1u);
+  EXPECT_TRUE(object_with_inode(m_store, stat_path(g1 + "/usr/bin/pkgu-app").ino));
+}
+
 // Problems the background worker meets (here: a store it cannot create) go
 // to its log file, never into rpm's result.
 TEST_F(RpmPluginTest, TheWorkerLogsWhatGoesWrong)
