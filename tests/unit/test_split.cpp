@@ -1,5 +1,6 @@
 #include "split.hpp"
 #include "fake_vserver.hpp"
+#include "procutil.hpp"
 #include "protect.hpp"
 #include "testutil.hpp"
 
@@ -11,6 +12,7 @@ using namespace pkgunify;
 using pkgunify::test::CollectingReporter;
 using pkgunify::test::FakeVserverKernel;
 using pkgunify::test::inode_of;
+using pkgunify::test::read_file;
 using pkgunify::test::TempDirTest;
 using pkgunify::test::write_fixed;
 
@@ -19,13 +21,6 @@ namespace {
 class SplitTest : public TempDirTest
 {
 protected:
-  static std::string
-  read(const std::string& p)
-  {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  }
-
   static struct stat
   stat_of(const std::string& p)
   {
@@ -63,7 +58,7 @@ TEST_F(SplitTest, GivesThePathItsOwnInodeWithContentAndMetadata)
   EXPECT_EQ(after.st_mode, before.st_mode);
   EXPECT_EQ(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
   EXPECT_EQ(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
-  EXPECT_EQ(read(path("g1/f")), "shared content");
+  EXPECT_EQ(read_file(path("g1/f")), "shared content");
   EXPECT_EQ(inode_of(path("g2/f")), before.st_ino);  // the other guest keeps the shared inode
   char value[8] = {};
   if (::lgetxattr(path("g2/f").c_str(), "user.pkgunify-test", value, sizeof(value)) == 1) {
@@ -152,7 +147,7 @@ TEST_F(SplitTest, ReleaseSplitsAnImmutableSharedFile)
   EXPECT_EQ(release_if_protected(path("g1/f"), true, reporter), ReleaseResult::released);
   EXPECT_TRUE(reporter.errors.empty()) << reporter.errors.front();
   EXPECT_NE(inode_of(path("g1/f")), shared);
-  EXPECT_EQ(read(path("g1/f")), "shared content");
+  EXPECT_EQ(read_file(path("g1/f")), "shared content");
   util::Fd other(::open(path("g2/f").c_str(), O_RDONLY | O_CLOEXEC));
   util::Fd mine(::open(path("g1/f").c_str(), O_RDONLY | O_CLOEXEC));
   EXPECT_TRUE(*get_inode_flags(other.get(), "g2/f") & FS_IMMUTABLE_FL);
