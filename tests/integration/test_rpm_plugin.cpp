@@ -353,10 +353,10 @@ TEST_F(RpmPluginTest, RelativeOptionPathsAreTakenFromRpmsDirectory)
   ASSERT_EQ(::symlink(PKGUNIFY_BINARY, path("bin/pkgunify").c_str()), 0);
   write_text(path("relative.yaml"), read_file(policy()));
   const std::string g1 = guest("g1");
-  const ShellResult r = shell("cd " + quote(tmp()) + " && rpm --root " + quote(g1) + " --define '__plugindir "
-                              + m_plugindir + "' --define '__transaction_pkgunify " + m_plugindir
-                              + "/pkgunify.so relative.yaml program=bin/pkgunify log=worker.log' -i --nodeps "
-                              + m_v1);
+  // The last program= wins over the build tree's absolute one.
+  const ShellResult r = shell("cd " + quote(tmp()) + " && rpm --root " + quote(g1) + " "
+                              + plugin_macros("relative.yaml", "program=bin/pkgunify log=worker.log")
+                              + " -i --nodeps " + m_v1);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(r.output.find("pkgunify:"), std::string::npos) << r.output;
   const RunResult w = run_pkgunify({"wait", "--root", g1});
