@@ -71,20 +71,20 @@ public:
 
 struct Element
 {
-  std::string records;  // for `pkgunify unify-files`: "F<path>\0", "C<path>\0"
+  std::string records;     // for `pkgunify unify-files`: "F<path>\0", "C<path>\0"
   bool has_files = false;  // an "F" record: something to unify
   bool installed = false;
 };
 
 struct State
 {
-  std::string program = PKGUNIFY_PROGRAM;  // option "program=FILE": the pkgunify command
-  std::string policy_file;  // the first word of the plugin's options that is no keyword
-  bool synchronous = false;  // option "sync": unify inside the transaction
-  bool host = false;         // option "host": also unify transactions on the root "/"
+  std::string program = PKGUNIFY_PROGRAM;     // option "program=FILE": the pkgunify command
+  std::string policy_file;                    // the first word of the plugin's options that is no keyword
+  bool synchronous = false;                   // option "sync": unify inside the transaction
+  bool host = false;                          // option "host": also unify transactions on the root "/"
   std::string log = "/var/log/pkgunify.log";  // option "log=FILE": the worker's messages
-  bool skip = false;        // test transaction
-  bool collect = false;     // unify what this transaction installs
+  bool skip = false;                          // test transaction
+  bool collect = false;                       // unify what this transaction installs
   std::string root;
   rpmte current = nullptr;
   std::map<rpmte, Element> elements;
@@ -289,12 +289,11 @@ try {
   return RPMRC_OK;
 }
 
-} // namespace
+}  // namespace
 
 extern "C" {
 // The one symbol rpm looks up: <name>_hooks.
 __attribute__((visibility("default"))) rpmPluginHooks_s pkgunify_hooks = {
-  init, cleanup, tsm_pre, tsm_post, psm_pre, psm_post, nullptr, nullptr, nullptr, fsm_file_pre, fsm_file_post,
-  nullptr,
+  init, cleanup, tsm_pre, tsm_post, psm_pre, psm_post, nullptr, nullptr, nullptr, fsm_file_pre, fsm_file_post, nullptr,
 };
 }

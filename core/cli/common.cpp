@@ -171,8 +171,8 @@ prepare_scan(const CommonOptions& o, const ScanFlags& flags, const std::vector<s
   // A dry run never creates the store; without one it reports what a first
   // run would do.
   const std::string spath = store_path(o, opt.policy, roots);
-  Store store = (flags.dry_run && ::access(spath.c_str(), F_OK) != 0) ? Store::absent(spath)
-                                                                       : Store::open(spath, !flags.dry_run);
+  Store store =
+    (flags.dry_run && ::access(spath.c_str(), F_OK) != 0) ? Store::absent(spath) : Store::open(spath, !flags.dry_run);
   const auto kernel = make_vserver_kernel();
   opt.link = resolve_link_mode(opt.policy, *kernel, store);
   return ScanSetup{std::move(opt), std::move(store)};
@@ -196,8 +196,8 @@ report_scan(const CommonOptions& o, const std::string& command, const ScanSetup&
   } else {
     std::cout << (dry_run ? "dry run: nothing changed\n" : "") << s.files_seen << " files, " << s.candidates
               << " candidates: " << s.linked << (dry_run ? " would be linked, " : " linked, ") << s.already_linked
-              << " already linked, " << s.objects_created << " new objects (link mode "
-              << to_string(setup.opt.link) << ")\n"
+              << " already linked, " << s.objects_created << " new objects (link mode " << to_string(setup.opt.link)
+              << ")\n"
               << human_bytes(static_cast<double>(s.bytes_read)) << " read, "
               << human_bytes(static_cast<double>(s.bytes_saved)) << (dry_run ? " would be saved" : " saved");
     for (const auto& [reason, n] : s.skipped) {
@@ -241,4 +241,4 @@ package_filter(const CommonOptions& o, const std::string& root, bool only_packag
   return make_package_filter(*db, root, only_packaged);
 }
 
-} // namespace pkgunify::cli
+}  // namespace pkgunify::cli

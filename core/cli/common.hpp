@@ -103,6 +103,7 @@ int report_scan(const CommonOptions& o, const std::string& command, const ScanSe
 std::unique_ptr<PackageDb> open_db(const CommonOptions& o, const std::string& root, bool required);
 
 // The filter the root's package database gives a scan; null without one.
-std::shared_ptr<const PackageFilter> package_filter(const CommonOptions& o, const std::string& root, bool only_packaged);
+std::shared_ptr<const PackageFilter> package_filter(const CommonOptions& o, const std::string& root,
+                                                    bool only_packaged);
 
-} // namespace pkgunify::cli
+}  // namespace pkgunify::cli

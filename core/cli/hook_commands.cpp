@@ -125,7 +125,7 @@ dpkg_command_line()
   return {};
 }
 
-} // namespace
+}  // namespace
 
 int
 cmd_sync(const CommonOptions& o, const HookOptions& h)
@@ -230,8 +230,7 @@ cmd_unify_files(const CommonOptions& o, const HookOptions& h, bool check_only)
       }
       const std::string_view r(input.data() + at, end - at);
       if (r.size() < 2 || (r[0] != 'F' && r[0] != 'C') || r[1] != '/') {
-        throw ConfigError("standard input: record " + std::to_string(record + 1)
-                          + " is not \"F/path\" or \"C/path\"");
+        throw ConfigError("standard input: record " + std::to_string(record + 1) + " is not \"F/path\" or \"C/path\"");
       }
       if (r[0] == 'F') {
         request.files.emplace_back(r.substr(1));
@@ -340,4 +339,4 @@ cmd_dpkg_release(const CommonOptions& o, const HookOptions& h)
   });
 }
 
-} // namespace pkgunify::cli
+}  // namespace pkgunify::cli

@@ -26,4 +26,4 @@ int cmd_sync(const CommonOptions& o, const HookOptions& h);
 int cmd_unify_files(const CommonOptions& o, const HookOptions& h, bool check_only);
 int cmd_dpkg_release(const CommonOptions& o, const HookOptions& h);
 
-} // namespace pkgunify::cli
+}  // namespace pkgunify::cli

@@ -3,11 +3,11 @@
 // Exit status: 0 all went well; 1 some files (or objects) failed, each named
 // on stderr; 2 usage or configuration error.
 #include "common.hpp"
+#include "exceptions.hpp"
 #include "hook_commands.hpp"
 #include "hooks.hpp"
-#include "pkg_commands.hpp"
-#include "exceptions.hpp"
 #include "maintenance.hpp"
+#include "pkg_commands.hpp"
 #include "policy.hpp"
 #include "scanner.hpp"
 #include "split.hpp"
@@ -30,7 +30,6 @@ namespace {
 
 using namespace pkgunify;
 using namespace pkgunify::cli;
-
 
 int
 cmd_scan(const CommonOptions& o, const std::vector<std::string>& roots, const ScanFlags& flags)
@@ -143,12 +142,12 @@ cmd_status(const CommonOptions& o, const std::vector<std::string>& roots, bool f
     return k_exit_ok;
   }
   for (const auto& s : status) {
-    const double pct = s.candidates ? 100.0 * static_cast<double>(s.unified_files) / static_cast<double>(s.candidates)
-                                    : 0.0;
+    const double pct =
+      s.candidates ? 100.0 * static_cast<double>(s.unified_files) / static_cast<double>(s.candidates) : 0.0;
     std::cout << s.root << ": " << s.unified_files << " of " << s.candidates << " candidate files unified ("
               << static_cast<int>(pct) << "%), " << human_bytes(static_cast<double>(s.unified_bytes))
-              << " shared, saves " << human_bytes(static_cast<double>(s.saved_bytes)) << " ("
-              << s.files << " files, " << human_bytes(static_cast<double>(s.bytes)) << " in all)";
+              << " shared, saves " << human_bytes(static_cast<double>(s.saved_bytes)) << " (" << s.files << " files, "
+              << human_bytes(static_cast<double>(s.bytes)) << " in all)";
     for (const auto& [mode, n] : s.modes) {
       std::cout << ", " << n << ' ' << mode;
     }
@@ -187,8 +186,8 @@ cmd_store(const CommonOptions& o, const std::string& action, bool repair, bool d
     if (!o.json) {
       std::cout << store.path() << ": " << s.objects << " objects (" << s.successors << " successors), " << s.links
                 << " links, " << human_bytes(static_cast<double>(s.bytes_stored)) << " stored, "
-                << human_bytes(static_cast<double>(s.bytes_saved)) << " saved, " << s.unreferenced
-                << " unreferenced (" << human_bytes(static_cast<double>(s.unreferenced_bytes)) << ")\n";
+                << human_bytes(static_cast<double>(s.bytes_saved)) << " saved, " << s.unreferenced << " unreferenced ("
+                << human_bytes(static_cast<double>(s.unreferenced_bytes)) << ")\n";
       if (memory) {
         std::cout << "page cache (estimate, " << mem.method << "): objects hold "
                   << human_bytes(static_cast<double>(mem.resident_bytes)) << " resident; without sharing the guests "
@@ -242,7 +241,7 @@ cmd_store(const CommonOptions& o, const std::string& action, bool repair, bool d
   return rc;
 }
 
-} // namespace
+}  // namespace
 
 int
 main(int argc, char** argv)
@@ -282,7 +281,9 @@ main(int argc, char** argv)
       ->check(CLI::IsMember({"copy", "adopt"}));
     cmd->add_option("--min-size", flags.min_size, "Smallest file to unify, in bytes (overrides the policy)");
     cmd->add_flag("--ignore-mtime", flags.ignore_mtime, "Share files that differ only in mtime");
-    cmd->add_option("--link", flags.link, "Link mode (overrides the policy): auto, iunlink, immutable, reflink, hardlink")
+    cmd
+      ->add_option("--link", flags.link,
+                   "Link mode (overrides the policy): auto, iunlink, immutable, reflink, hardlink")
       ->check(CLI::IsMember({"auto", "iunlink", "immutable", "reflink", "hardlink"}));
   };
 
@@ -295,7 +296,8 @@ main(int argc, char** argv)
   pkg->add_option("--root", root, "Guest root directory")->required();
   pkg->add_option("PACKAGE", packages, "Installed package names")->required();
 
-  auto* list = app.add_subcommand("list", "Show each file of a root's packages: config or not, candidate or not, and why");
+  auto* list =
+    app.add_subcommand("list", "Show each file of a root's packages: config or not, candidate or not, and why");
   add_common(list, false);
   add_db(list);
   list->add_option("--root", root, "Guest root directory")->required();
@@ -305,7 +307,8 @@ main(int argc, char** argv)
   add_common(inspect, false);
   inspect->add_option("FILE", paths, "Package files (.rpm, .deb)")->required();
 
-  auto* verify = app.add_subcommand("verify", "Compare the unified files of roots with their package database's digests");
+  auto* verify =
+    app.add_subcommand("verify", "Compare the unified files of roots with their package database's digests");
   add_common(verify, true);
   add_db(verify);
   verify->add_option("ROOT", roots, "Guest root directories")->required();

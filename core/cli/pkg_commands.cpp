@@ -43,7 +43,7 @@ stat_in_root(int root_fd, const std::string& path)
   return st;
 }
 
-} // namespace
+}  // namespace
 
 int
 cmd_pkg(const CommonOptions& o, const std::string& root, const std::vector<std::string>& names, const ScanFlags& flags)
@@ -123,8 +123,8 @@ cmd_list(const CommonOptions& o, const std::string& root, const std::vector<std:
       }
       configs += f.config ? 1 : 0;
       if (o.json) {
-        json e = {{"package", p.name}, {"path", f.path}, {"config", f.config}, {"candidate", candidate},
-                  {"reason", reason}};
+        json e = {
+          {"package", p.name}, {"path", f.path}, {"config", f.config}, {"candidate", candidate}, {"reason", reason}};
         if (canon && *canon != f.path) {
           e["resolved"] = *canon;
         }
@@ -181,7 +181,7 @@ cmd_inspect(const CommonOptions& o, const std::vector<std::string>& files)
       std::cout << file << ": " << name << ' ' << version << ' ' << arch << '\n';
     }
     for (const auto& e : entries) {
-      struct stat st{};
+      struct stat st = {};
       st.st_mode = e.regular ? (S_IFREG | (e.mode & 07777)) : (e.mode ? e.mode : S_IFDIR);
       st.st_size = static_cast<off_t>(e.size);
       const auto verdict = candidate_verdict(policy, &filter, e.path, st);
@@ -194,16 +194,22 @@ cmd_inspect(const CommonOptions& o, const std::vector<std::string>& files)
       }
       const std::string what = verdict ? verdict->detail : "would be unified";
       if (o.json) {
-        jfiles.push_back({{"path", e.path}, {"size", e.size}, {"config", e.config}, {"unified", !verdict},
-                          {"reason", what}});
+        jfiles.push_back(
+          {{"path", e.path}, {"size", e.size}, {"config", e.config}, {"unified", !verdict}, {"reason", what}});
       } else {
         std::cout << "  " << (verdict ? (e.config ? "config " : "keep   ") : "unify  ") << e.path << "  (" << what
                   << ")\n";
       }
     }
     if (o.json) {
-      out.push_back({{"file", file}, {"format", format}, {"name", name}, {"version", version}, {"arch", arch},
-                     {"unified_files", unified}, {"unified_bytes", unified_bytes}, {"files", std::move(jfiles)}});
+      out.push_back({{"file", file},
+                     {"format", format},
+                     {"name", name},
+                     {"version", version},
+                     {"arch", arch},
+                     {"unified_files", unified},
+                     {"unified_bytes", unified_bytes},
+                     {"files", std::move(jfiles)}});
     } else {
       std::cout << "  " << unified << " files (" << human_bytes(static_cast<double>(unified_bytes))
                 << ") would be unified\n";
@@ -235,9 +241,15 @@ cmd_verify(const CommonOptions& o, const std::vector<std::string>& roots)
     const VerifyResult r = verify_root(store, *dbs[i], roots[i], reporter);
     failed = failed || r.mismatches || r.errors;
     if (o.json) {
-      jroots.push_back({{"root", roots[i]}, {"package_db", dbs[i]->kind()}, {"checked", r.checked},
-                        {"mismatches", r.mismatches}, {"not_unified", r.not_unified}, {"config", r.config},
-                        {"no_digest", r.no_digest}, {"missing", r.missing}, {"bytes_read", r.bytes_read},
+      jroots.push_back({{"root", roots[i]},
+                        {"package_db", dbs[i]->kind()},
+                        {"checked", r.checked},
+                        {"mismatches", r.mismatches},
+                        {"not_unified", r.not_unified},
+                        {"config", r.config},
+                        {"no_digest", r.no_digest},
+                        {"missing", r.missing},
+                        {"bytes_read", r.bytes_read},
                         {"errors", r.errors}});
     } else {
       std::cout << roots[i] << ": " << r.checked << " unified files checked against the " << dbs[i]->kind()
@@ -255,4 +267,4 @@ cmd_verify(const CommonOptions& o, const std::vector<std::string>& roots)
   return failed ? k_exit_failures : k_exit_ok;
 }
 
-} // namespace pkgunify::cli
+}  // namespace pkgunify::cli

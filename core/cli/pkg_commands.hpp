@@ -14,4 +14,4 @@ int cmd_list(const CommonOptions& o, const std::string& root, const std::vector<
 int cmd_inspect(const CommonOptions& o, const std::vector<std::string>& files);
 int cmd_verify(const CommonOptions& o, const std::vector<std::string>& roots);
 
-} // namespace pkgunify::cli
+}  // namespace pkgunify::cli

@@ -33,7 +33,11 @@ constexpr std::size_t max_control_file = 16 * 1024 * 1024;
 
 struct ArchiveFree
 {
-  void operator()(struct archive* a) const { archive_read_free(a); }
+  void
+  operator()(struct archive* a) const
+  {
+    archive_read_free(a);
+  }
 };
 using ArchivePtr = std::unique_ptr<struct archive, ArchiveFree>;
 
@@ -174,7 +178,8 @@ private:
   }
 
   void
-  check_compression(std::string_view name, std::string_view stem, std::initializer_list<std::string_view> suffixes) const
+  check_compression(std::string_view name, std::string_view stem,
+                    std::initializer_list<std::string_view> suffixes) const
   {
     const std::string_view suffix = name.substr(stem.size());
     if (std::find(suffixes.begin(), suffixes.end(), suffix) == suffixes.end()) {
@@ -377,7 +382,7 @@ private:
   std::unordered_set<std::string> m_conffiles;
 };
 
-} // namespace
+}  // namespace
 
 ArchiveInfo
 read_deb(const std::string& path)
@@ -385,4 +390,4 @@ read_deb(const std::string& path)
   return DebReader(path).read();
 }
 
-} // namespace pkgunify
+}  // namespace pkgunify

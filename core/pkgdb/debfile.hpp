@@ -16,4 +16,4 @@ namespace pkgunify {
 // Throws PackageDbError naming the file on anything unreadable or malformed.
 ArchiveInfo read_deb(const std::string& path);
 
-} // namespace pkgunify
+}  // namespace pkgunify

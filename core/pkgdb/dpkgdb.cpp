@@ -33,8 +33,8 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <string>
 #include <map>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -59,7 +59,7 @@ read_regular_file_at(int dirfd, const std::string& name, std::string_view displa
   if (!fd) {
     return util::fail_sys("open", display);
   }
-  struct stat st{};
+  struct stat st = {};
   if (::fstat(fd.get(), &st) != 0) {
     return util::fail_sys("stat", display);
   }
@@ -92,9 +92,8 @@ read_regular_file_at(int dirfd, const std::string& name, std::string_view displa
 bool
 is_hex(std::string_view s)
 {
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-  });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); });
 }
 
 std::string
@@ -124,8 +123,7 @@ valid_package_name(std::string_view s)
     return false;
   }
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '+' || c == '-' || c == '.' ||
-           c == '_';
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '+' || c == '-' || c == '.' || c == '_';
   });
 }
 
@@ -161,7 +159,11 @@ public:
   AptErrorScope& operator=(const AptErrorScope&) = delete;
   ~AptErrorScope() { _error->RevertToStack(); }
 
-  [[nodiscard]] static bool pending() { return _error->PendingError(); }
+  [[nodiscard]] static bool
+  pending()
+  {
+    return _error->PendingError();
+  }
 
   // The messages of this scope, joined with "; ", and an empty list.
   static std::string
@@ -212,8 +214,7 @@ InstallState
 install_state(std::string_view state)
 {
   static constexpr std::array<std::string_view, 6> on_disk = {
-    "installed",        "half-configured",  "unpacked",
-    "half-installed",   "triggers-awaited", "triggers-pending",
+    "installed", "half-configured", "unpacked", "half-installed", "triggers-awaited", "triggers-pending",
   };
   if (std::find(on_disk.begin(), on_disk.end(), state) != on_disk.end()) {
     return InstallState::on_disk;
@@ -240,7 +241,7 @@ public:
   std::vector<StatusEntry>
   parse(util::Fd fd)
   {
-    struct stat st{};
+    struct stat st = {};
     if (::fstat(fd.get(), &st) != 0) {
       throw_sys(errno);
     }
@@ -311,8 +312,7 @@ private:
   check_lines(const char* begin, const char* end, std::size_t first) const
   {
     std::size_t start = 0;
-    for_each_line(std::string_view(begin, static_cast<std::size_t>(end - begin)),
-                  first,
+    for_each_line(std::string_view(begin, static_cast<std::size_t>(end - begin)), first,
                   [&](std::string_view text, std::size_t lineno) {
                     if (text.empty()) {
                       if (start != 0) {
@@ -338,10 +338,7 @@ private:
   }
 
   void
-  handle_stanza(const pkgTagSection& section,
-                const char* begin,
-                const char* end,
-                std::size_t first_line,
+  handle_stanza(const pkgTagSection& section, const char* begin, const char* end, std::size_t first_line,
                 std::vector<StatusEntry>& entries) const
   {
     const std::size_t start = check_lines(begin, end, first_line);
@@ -367,26 +364,21 @@ private:
     }
     const InstallState state = install_state(words[2]);
     if (state == InstallState::unknown) {
-      throw corrupt(start,
-                    "package '" + entry.package + "': unknown state '" + std::string(words[2]) + "'");
+      throw corrupt(start, "package '" + entry.package + "': unknown state '" + std::string(words[2]) + "'");
     }
     entry.arch = section.FindS("Architecture");
     if (!entry.arch.empty() && !valid_arch(entry.arch)) {
       throw corrupt(start, "package '" + entry.package + "': invalid Architecture '" + entry.arch + "'");
     }
     entry.version = section.FindS("Version");
-    entry.multiarch_same = section.FindS("Multi-Arch") == "same" && !entry.arch.empty() &&
-                           entry.arch != "all";
+    entry.multiarch_same = section.FindS("Multi-Arch") == "same" && !entry.arch.empty() && entry.arch != "all";
 
     const char* value = nullptr;
     const char* value_end = nullptr;
     if (section.Find("Conffiles", value, value_end) && value != nullptr && value < value_end) {
       const std::size_t value_line = first_line + count_newlines(begin, value);
-      for_each_line(std::string_view(value, static_cast<std::size_t>(value_end - value)),
-                    value_line,
-                    [&](std::string_view text, std::size_t lineno) {
-                      parse_conffile(text, lineno, entry.conffiles);
-                    });
+      for_each_line(std::string_view(value, static_cast<std::size_t>(value_end - value)), value_line,
+                    [&](std::string_view text, std::size_t lineno) { parse_conffile(text, lineno, entry.conffiles); });
     }
     entry.on_disk = state == InstallState::on_disk;
     entries.push_back(std::move(entry));
@@ -464,9 +456,17 @@ public:
     static_cast<void>(read_status());
   }
 
-  [[nodiscard]] std::string_view kind() const override { return "dpkg"; }
+  [[nodiscard]] std::string_view
+  kind() const override
+  {
+    return "dpkg";
+  }
 
-  [[nodiscard]] const std::string& location() const override { return m_admindir; }
+  [[nodiscard]] const std::string&
+  location() const override
+  {
+    return m_admindir;
+  }
 
   std::vector<PackageInfo>
   packages() override
@@ -560,8 +560,8 @@ private:
       return true;
     }
     const auto colon = name.find(':');
-    return colon != std::string_view::npos && name.substr(0, colon) == entry.package &&
-           name.substr(colon + 1) == entry.arch;
+    return colon != std::string_view::npos && name.substr(0, colon) == entry.package
+           && name.substr(colon + 1) == entry.arch;
   }
 
   // The journal dpkg keeps during a run: updates/NNNN, applied in order on
@@ -611,8 +611,8 @@ private:
       }
       for (const auto& name : journal) {
         StatusParser jparser(m_admindir + "/updates/" + name);
-        util::Fd jfd(::openat(m_dir.get(), ("updates/" + name).c_str(),
-                              O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+        util::Fd jfd(
+          ::openat(m_dir.get(), ("updates/" + name).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
         if (!jfd) {
           continue;  // folded into status meanwhile
         }
@@ -699,8 +699,7 @@ private:
     }
     if (!list) {
       throw info_error(base + ".list",
-                       "cannot read file list of installed package " + pkg.name + ": " +
-                         reason(list.error()));
+                       "cannot read file list of installed package " + pkg.name + ": " + reason(list.error()));
     }
 
     // Paths without their leading '/' (as md5sums names them) -> index.
@@ -760,10 +759,8 @@ private:
   // "<32 hex>  relative/path" lines. A missing or unreadable file means no
   // digests; a malformed line is a corrupt database.
   void
-  read_md5sums(const InfoDir& info,
-               const std::string& file,
-               const std::unordered_map<std::string_view, std::size_t>& index,
-               PackageInfo& pkg) const
+  read_md5sums(const InfoDir& info, const std::string& file,
+               const std::unordered_map<std::string_view, std::size_t>& index, PackageInfo& pkg) const
   {
     util::Result<std::string> text = read_info(info, file);
     if (!text) {
@@ -818,9 +815,8 @@ private:
       if (path.empty()) {
         return;
       }
-      const bool known = std::any_of(conffiles.begin(), conffiles.end(), [&](const Conffile& c) {
-        return c.path == path;
-      });
+      const bool known =
+        std::any_of(conffiles.begin(), conffiles.end(), [&](const Conffile& c) { return c.path == path; });
       if (!known) {
         conffiles.push_back(Conffile{std::string(path), {}});
       }
@@ -832,7 +828,7 @@ private:
   util::Fd m_dir;
 };
 
-} // namespace
+}  // namespace
 
 std::unique_ptr<PackageDb>
 make_dpkg_db(const std::string& admindir)
@@ -840,4 +836,4 @@ make_dpkg_db(const std::string& admindir)
   return std::make_unique<DpkgDb>(admindir);
 }
 
-} // namespace pkgunify
+}  // namespace pkgunify

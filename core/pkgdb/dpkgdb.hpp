@@ -13,4 +13,4 @@ namespace pkgunify {
 // status file) when it is missing or cannot be read.
 std::unique_ptr<PackageDb> make_dpkg_db(const std::string& admindir);
 
-} // namespace pkgunify
+}  // namespace pkgunify

@@ -22,7 +22,7 @@ has_dpkg_db(const std::string& root)
   return ::stat((dpkg_admindir(root) + "/status").c_str(), &st) == 0;
 }
 
-} // namespace
+}  // namespace
 
 std::unique_ptr<PackageDb>
 open_dpkg_db(const std::string& root)
@@ -62,4 +62,4 @@ open_package_db(const std::string& root, const std::string& prefer)
   return nullptr;
 }
 
-} // namespace pkgunify
+}  // namespace pkgunify

@@ -21,4 +21,4 @@ std::unique_ptr<PackageDb> open_package_db(const std::string& root, const std::s
 std::unique_ptr<PackageDb> open_dpkg_db(const std::string& root);
 std::unique_ptr<PackageDb> open_rpm_db(const std::string& root);
 
-} // namespace pkgunify
+}  // namespace pkgunify

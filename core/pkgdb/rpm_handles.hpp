@@ -17,37 +17,61 @@ namespace pkgunify::rpm {
 
 struct TsDeleter
 {
-  void operator()(rpmts ts) const { rpmtsFree(ts); }
+  void
+  operator()(rpmts ts) const
+  {
+    rpmtsFree(ts);
+  }
 };
 using Ts = std::unique_ptr<std::remove_pointer_t<rpmts>, TsDeleter>;
 
 struct IteratorDeleter
 {
-  void operator()(rpmdbMatchIterator mi) const { rpmdbFreeIterator(mi); }
+  void
+  operator()(rpmdbMatchIterator mi) const
+  {
+    rpmdbFreeIterator(mi);
+  }
 };
 using Iterator = std::unique_ptr<std::remove_pointer_t<rpmdbMatchIterator>, IteratorDeleter>;
 
 struct FilesDeleter
 {
-  void operator()(rpmfiles files) const { rpmfilesFree(files); }
+  void
+  operator()(rpmfiles files) const
+  {
+    rpmfilesFree(files);
+  }
 };
 using Files = std::unique_ptr<std::remove_pointer_t<rpmfiles>, FilesDeleter>;
 
 struct FiDeleter
 {
-  void operator()(rpmfi fi) const { rpmfiFree(fi); }
+  void
+  operator()(rpmfi fi) const
+  {
+    rpmfiFree(fi);
+  }
 };
 using Fi = std::unique_ptr<std::remove_pointer_t<rpmfi>, FiDeleter>;
 
 struct HeaderDeleter
 {
-  void operator()(Header h) const { headerFree(h); }
+  void
+  operator()(Header h) const
+  {
+    headerFree(h);
+  }
 };
 using HeaderPtr = std::unique_ptr<std::remove_pointer_t<Header>, HeaderDeleter>;
 
 struct FdDeleter
 {
-  void operator()(FD_t fd) const { Fclose(fd); }
+  void
+  operator()(FD_t fd) const
+  {
+    Fclose(fd);
+  }
 };
 using Fd = std::unique_ptr<std::remove_pointer_t<FD_t>, FdDeleter>;
 
@@ -61,7 +85,11 @@ public:
   LogCapture(const LogCapture&) = delete;
   LogCapture& operator=(const LogCapture&) = delete;
 
-  [[nodiscard]] bool has_errors() const { return !m_errors.empty(); }
+  [[nodiscard]] bool
+  has_errors() const
+  {
+    return !m_errors.empty();
+  }
   // "msg1; msg2" without trailing newlines.
   [[nodiscard]] std::string errors() const;
 
@@ -76,4 +104,4 @@ private:
 // Reads rpm's configuration once per process.
 void init();
 
-} // namespace pkgunify::rpm
+}  // namespace pkgunify::rpm

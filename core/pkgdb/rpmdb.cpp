@@ -61,7 +61,7 @@ init()
   std::call_once(once, [] { rpmReadConfigFiles(nullptr, nullptr); });
 }
 
-} // namespace rpm
+}  // namespace rpm
 
 namespace {
 
@@ -221,11 +221,11 @@ private:
       }
       if (stamps) {
         // Name, version and install transaction: a reinstall changes it.
-        stamps->push_back({header_string(h, RPMTAG_NAME),
-                           header_string(h, RPMTAG_VERSION) + "-" + header_string(h, RPMTAG_RELEASE) + "."
-                             + header_string(h, RPMTAG_ARCH) + " "
-                             + std::to_string(headerGetNumber(h, RPMTAG_INSTALLTID)) + " "
-                             + std::to_string(headerGetInstance(h))});
+        stamps->push_back({header_string(h, RPMTAG_NAME), header_string(h, RPMTAG_VERSION) + "-"
+                                                            + header_string(h, RPMTAG_RELEASE) + "."
+                                                            + header_string(h, RPMTAG_ARCH) + " "
+                                                            + std::to_string(headerGetNumber(h, RPMTAG_INSTALLTID))
+                                                            + " " + std::to_string(headerGetInstance(h))});
       } else {
         out.push_back(package_from_header(h));
       }
@@ -248,7 +248,7 @@ is_file(const std::string& path)
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-} // namespace
+}  // namespace
 
 std::optional<std::string>
 find_rpm_db(const std::string& root)
@@ -318,4 +318,4 @@ read_rpm_file(const std::string& path)
   return info;
 }
 
-} // namespace pkgunify
+}  // namespace pkgunify

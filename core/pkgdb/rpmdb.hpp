@@ -26,4 +26,4 @@ std::unique_ptr<PackageDb> make_rpm_db(const std::string& root);
 // Throws PackageDbError naming the file when it is no readable rpm package.
 ArchiveInfo read_rpm_file(const std::string& path);
 
-} // namespace pkgunify
+}  // namespace pkgunify

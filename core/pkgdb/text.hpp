@@ -78,4 +78,4 @@ parse_conffiles_line(std::string_view line, std::string_view& path)
   return true;
 }
 
-} // namespace pkgunify::pkgdb_text
+}  // namespace pkgunify::pkgdb_text

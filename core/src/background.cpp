@@ -46,7 +46,11 @@ public:
     }
     m_ptrs.push_back(nullptr);
   }
-  char* const* get() const { return m_ptrs.data(); }
+  char* const*
+  get() const
+  {
+    return m_ptrs.data();
+  }
 
 private:
   std::vector<char*> m_ptrs;
@@ -125,10 +129,10 @@ config_fingerprint(const std::string& policy_file, const std::string& program)
       return;
     }
     char buf[160];
-    std::snprintf(buf, sizeof(buf), " %u:%u %" PRIu64 " %" PRIu64 " %" PRId64 ".%u %" PRId64 ".%u;",
-                  sx.stx_dev_major, sx.stx_dev_minor, static_cast<std::uint64_t>(sx.stx_ino),
-                  static_cast<std::uint64_t>(sx.stx_size), static_cast<std::int64_t>(sx.stx_mtime.tv_sec),
-                  sx.stx_mtime.tv_nsec, static_cast<std::int64_t>(sx.stx_ctime.tv_sec), sx.stx_ctime.tv_nsec);
+    std::snprintf(buf, sizeof(buf), " %u:%u %" PRIu64 " %" PRIu64 " %" PRId64 ".%u %" PRId64 ".%u;", sx.stx_dev_major,
+                  sx.stx_dev_minor, static_cast<std::uint64_t>(sx.stx_ino), static_cast<std::uint64_t>(sx.stx_size),
+                  static_cast<std::int64_t>(sx.stx_mtime.tv_sec), sx.stx_mtime.tv_nsec,
+                  static_cast<std::int64_t>(sx.stx_ctime.tv_sec), sx.stx_ctime.tv_nsec);
     out += buf;
   };
   const std::string policy = policy_file.empty() ? k_system_policy_path : policy_file;
@@ -144,7 +148,7 @@ config_fingerprint(const std::string& policy_file, const std::string& program)
   return out;
 }
 
-} // namespace
+}  // namespace
 
 std::string
 hook_lock_path(const std::string& root)
@@ -318,4 +322,4 @@ remember_hook_config(const std::string& policy_file, const std::string& program)
   }
 }
 
-} // namespace pkgunify
+}  // namespace pkgunify

@@ -57,4 +57,4 @@ int run_command(const Command& command, const std::function<void(std::string_vie
 bool hook_config_checked(const std::string& policy_file, const std::string& program) noexcept;
 void remember_hook_config(const std::string& policy_file, const std::string& program) noexcept;
 
-} // namespace pkgunify
+}  // namespace pkgunify

@@ -22,4 +22,4 @@ public:
   using Error::Error;
 };
 
-} // namespace pkgunify
+}  // namespace pkgunify

@@ -17,9 +17,7 @@ namespace {
 // `component` and moves `pos` past it. Returns false at the end of the path.
 // Repeated and trailing slashes are skipped: "/usr//bin/" is "usr", "bin".
 inline bool
-next_component(std::string_view path,
-               std::size_t& pos,
-               std::string_view& component)
+next_component(std::string_view path, std::size_t& pos, std::string_view& component)
 {
   while (pos < path.size() && path[pos] == '/') {
     ++pos;
@@ -54,7 +52,7 @@ describe_char(unsigned char c)
   return std::string(1, static_cast<char>(c));
 }
 
-} // namespace
+}  // namespace
 
 util::Result<Glob>
 Glob::compile(std::string_view pattern)
@@ -106,13 +104,13 @@ Glob::compile(std::string_view pattern)
   // Parses a class starting at the '[' at `i` into `cls`; `i` ends up after
   // the closing ']'. Returns an error description, empty on success.
   const auto parse_class = [&](CharClass& cls) -> std::string {
-    ++i; // '['
+    ++i;  // '['
     bool negate = false;
     if (i < size && (pattern[i] == '!' || pattern[i] == '^')) {
       negate = true;
       ++i;
     }
-    bool first = true; // a ']' right after the opening is literal
+    bool first = true;  // a ']' right after the opening is literal
     while (true) {
       if (i == size) {
         return "unterminated character class";
@@ -127,14 +125,13 @@ Glob::compile(std::string_view pattern)
         return error;
       }
       if (i + 1 < size && pattern[i] == '-' && pattern[i + 1] != ']') {
-        ++i; // '-'
+        ++i;  // '-'
         unsigned char hi = 0;
         if (auto error = read_class_char(hi); !error.empty()) {
           return error;
         }
         if (hi < lo) {
-          return "bad range '" + describe_char(lo) + "-" + describe_char(hi)
-                 + "' in character class";
+          return "bad range '" + describe_char(lo) + "-" + describe_char(hi) + "' in character class";
         }
         for (unsigned c = lo; c <= hi; ++c) {
           set_bit(cls, static_cast<unsigned char>(c));
@@ -152,7 +149,7 @@ Glob::compile(std::string_view pattern)
   };
 
   if (i == size) {
-    return glob; // "/": only the root itself
+    return glob;  // "/": only the root itself
   }
 
   while (true) {
@@ -176,8 +173,7 @@ Glob::compile(std::string_view pattern)
         if (pattern[i + 1] == '/') {
           return bad("'/' cannot be escaped");
         }
-        tokens.push_back(
-          Token{Token::Op::ch, static_cast<unsigned char>(pattern[i + 1]), 0});
+        tokens.push_back(Token{Token::Op::ch, static_cast<unsigned char>(pattern[i + 1]), 0});
         i += 2;
         break;
 
@@ -202,17 +198,13 @@ Glob::compile(std::string_view pattern)
         if (glob.m_classes.size() > std::numeric_limits<std::uint16_t>::max()) {
           return bad("too many character classes");
         }
-        tokens.push_back(
-          Token{Token::Op::cls,
-                0,
-                static_cast<std::uint16_t>(glob.m_classes.size())});
+        tokens.push_back(Token{Token::Op::cls, 0, static_cast<std::uint16_t>(glob.m_classes.size())});
         glob.m_classes.push_back(cls);
         break;
       }
 
       default:
-        tokens.push_back(
-          Token{Token::Op::ch, static_cast<unsigned char>(c), 0});
+        tokens.push_back(Token{Token::Op::ch, static_cast<unsigned char>(c), 0});
         ++i;
         break;
       }
@@ -223,13 +215,12 @@ Glob::compile(std::string_view pattern)
         return bad("\"**\" must be a whole path component");
       }
       // "**/**" is the same as "**".
-      if (glob.m_segments.empty()
-          || glob.m_segments.back().kind != Segment::Kind::globstar) {
+      if (glob.m_segments.empty() || glob.m_segments.back().kind != Segment::Kind::globstar) {
         glob.m_segments.push_back(Segment{Segment::Kind::globstar, {}, {}});
       }
     } else {
       std::size_t stars = 0;
-      bool plain = true; // only literal characters and stars
+      bool plain = true;  // only literal characters and stars
       for (const auto& token : tokens) {
         if (token.op == Token::Op::star) {
           ++stars;
@@ -268,22 +259,20 @@ Glob::compile(std::string_view pattern)
     if (i == size) {
       break;
     }
-    ++i; // '/'
+    ++i;  // '/'
   }
 
   // A trailing "**" matches one or more components, not zero: "/etc/**" does
   // not match "/etc" itself. Spell it as "*/**".
   if (glob.m_segments.back().kind == Segment::Kind::globstar) {
-    glob.m_segments.insert(glob.m_segments.end() - 1,
-                           Segment{Segment::Kind::any, {}, {}});
+    glob.m_segments.insert(glob.m_segments.end() - 1, Segment{Segment::Kind::any, {}, {}});
   }
 
   return glob;
 }
 
 bool
-Glob::tokens_match(const std::vector<Token>& tokens,
-                   std::string_view component) const
+Glob::tokens_match(const std::vector<Token>& tokens, std::string_view component) const
 {
   // Classic wildcard matching, backtracking only to the last '*'.
   const std::size_t count = tokens.size();
@@ -349,10 +338,7 @@ Glob::segment_matches(const Segment& segment, std::string_view component) const
 }
 
 bool
-Glob::match_range(std::size_t first,
-                  std::size_t last,
-                  std::string_view path,
-                  bool open_end) const
+Glob::match_range(std::size_t first, std::size_t last, std::string_view path, bool open_end) const
 {
   // The wildcard algorithm of tokens_match with components as characters and
   // globstars as stars. With `open_end`, segments [first, last) need only
@@ -372,7 +358,7 @@ Glob::match_range(std::size_t first,
       if (segment.kind == Segment::Kind::globstar) {
         star_seg = seg++;
         star_pos = pos;
-        next = pos; // the globstar consumes nothing yet: retry this component
+        next = pos;  // the globstar consumes nothing yet: retry this component
         continue;
       }
       if (segment_matches(segment, component)) {
@@ -439,12 +425,11 @@ Glob::may_match_below(std::string_view dir) const
   // match some component).
   const std::size_t count = m_segments.size();
   if (count >= 64) {
-    return true; // does not fit the state mask; unsure
+    return true;  // does not fit the state mask; unsure
   }
   const auto close = [&](std::uint64_t states) {
     for (std::size_t k = 0; k < count; ++k) {
-      if (((states >> k) & 1U)
-          && m_segments[k].kind == Segment::Kind::globstar) {
+      if (((states >> k) & 1U) && m_segments[k].kind == Segment::Kind::globstar) {
         states |= std::uint64_t{1} << (k + 1);
       }
     }
@@ -476,4 +461,4 @@ Glob::may_match_below(std::string_view dir) const
   return (states & unfinished) != 0;
 }
 
-} // namespace pkgunify
+}  // namespace pkgunify

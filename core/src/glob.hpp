@@ -38,7 +38,11 @@ public:
   // True when some path strictly below directory `dir` could match.
   [[nodiscard]] bool may_match_below(std::string_view dir) const;
 
-  [[nodiscard]] const std::string& pattern() const { return m_pattern; }
+  [[nodiscard]] const std::string&
+  pattern() const
+  {
+    return m_pattern;
+  }
 
 private:
   // One character matcher inside a wildcard component.
@@ -62,24 +66,19 @@ private:
       wild,      // anything else: tokens
     };
     Kind kind = Kind::literal;
-    std::string text;  // unescaped literal part (literal, prefix, suffix)
+    std::string text;           // unescaped literal part (literal, prefix, suffix)
     std::vector<Token> tokens;  // wild
   };
 
   using CharClass = std::array<std::uint64_t, 4>;  // bit per byte value
 
-  [[nodiscard]] bool segment_matches(const Segment& segment,
-                                     std::string_view component) const;
-  [[nodiscard]] bool tokens_match(const std::vector<Token>& tokens,
-                                  std::string_view component) const;
-  [[nodiscard]] bool match_range(std::size_t first,
-                                 std::size_t last,
-                                 std::string_view path,
-                                 bool open_end) const;
+  [[nodiscard]] bool segment_matches(const Segment& segment, std::string_view component) const;
+  [[nodiscard]] bool tokens_match(const std::vector<Token>& tokens, std::string_view component) const;
+  [[nodiscard]] bool match_range(std::size_t first, std::size_t last, std::string_view path, bool open_end) const;
 
   std::string m_pattern;            // as written
   std::vector<Segment> m_segments;  // normalised, split at '/'
   std::vector<CharClass> m_classes;
 };
 
-} // namespace pkgunify
+}  // namespace pkgunify

@@ -82,10 +82,11 @@ apply_metadata(int fd, const FileMeta& meta, std::string_view display)
     return std::unexpected(xattrs.error());
   }
   if (!(FileMeta::from_stat(*st, std::move(*xattrs)) == meta)) {
-    return util::fail(std::string(display) + ": the filesystem did not keep the file's metadata (owner, mode, "
-                      "mtime or extended attributes)");
+    return util::fail(std::string(display)
+                      + ": the filesystem did not keep the file's metadata (owner, mode, "
+                        "mtime or extended attributes)");
   }
   return {};
 }
 
-} // namespace pkgunify
+}  // namespace pkgunify

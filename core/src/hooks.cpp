@@ -49,8 +49,7 @@ unify_files(const HookRequest& request, Reporter& reporter) noexcept
     ScanOptions opt;
     opt.policy = load_hook_policy(request.policy_file);
     opt.policy.create = opt.policy.hook_create;
-    const std::string store_path =
-      opt.policy.store ? *opt.policy.store : Store::default_location(request.root);
+    const std::string store_path = opt.policy.store ? *opt.policy.store : Store::default_location(request.root);
     const Store store = Store::open(store_path, true);
     const auto kernel = make_vserver_kernel();
     opt.link = resolve_link_mode(opt.policy, *kernel, store);
@@ -77,4 +76,4 @@ unify_files(const HookRequest& request, Reporter& reporter) noexcept
   return result;
 }
 
-} // namespace pkgunify
+}  // namespace pkgunify

@@ -15,10 +15,10 @@ namespace pkgunify {
 
 struct HookRequest
 {
-  std::string root;         // host path of the root ("/" for the host)
-  std::string policy_file;  // empty: /etc/pkgunify/pkgunify.yaml if present, else built in
-  std::vector<std::string> files;           // paths inside the root the transaction wrote
-  std::unordered_set<std::string> config;   // config files of those packages: never unified
+  std::string root;                        // host path of the root ("/" for the host)
+  std::string policy_file;                 // empty: /etc/pkgunify/pkgunify.yaml if present, else built in
+  std::vector<std::string> files;          // paths inside the root the transaction wrote
+  std::unordered_set<std::string> config;  // config files of those packages: never unified
 };
 
 struct HookResult
@@ -41,4 +41,4 @@ bool check_hook_config(const HookRequest& request, Reporter& reporter) noexcept;
 // exists, else the built-in default. Throws ConfigError.
 Policy load_hook_policy(const std::string& file);
 
-} // namespace pkgunify
+}  // namespace pkgunify

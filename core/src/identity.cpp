@@ -30,7 +30,7 @@ put_bytes(std::string& out, std::string_view bytes)
   out += bytes;
 }
 
-} // namespace
+}  // namespace
 
 std::string
 encode_identity_header(const FileMeta& meta, IdentityKind kind)
@@ -66,4 +66,4 @@ IdentityHasher::start(const FileMeta& meta, IdentityKind kind)
   m_sha.update(header.data(), header.size());
 }
 
-} // namespace pkgunify
+}  // namespace pkgunify

@@ -57,10 +57,22 @@ public:
   ObjectId() = default;
   explicit ObjectId(const util::Digest& digest) : m_digest(digest) {}
 
-  [[nodiscard]] std::string hex() const { return util::to_hex(m_digest); }
-  [[nodiscard]] const util::Digest& digest() const { return m_digest; }
+  [[nodiscard]] std::string
+  hex() const
+  {
+    return util::to_hex(m_digest);
+  }
+  [[nodiscard]] const util::Digest&
+  digest() const
+  {
+    return m_digest;
+  }
   // Index of the fan-out directory: the first byte.
-  [[nodiscard]] unsigned fanout() const { return m_digest[0]; }
+  [[nodiscard]] unsigned
+  fanout() const
+  {
+    return m_digest[0];
+  }
   bool operator==(const ObjectId&) const = default;
 
 private:
@@ -72,11 +84,19 @@ class IdentityHasher
 {
 public:
   void start(const FileMeta& meta, IdentityKind kind);
-  void update(const void* data, std::size_t size) { m_sha.update(data, size); }
-  ObjectId finish() { return ObjectId(m_sha.finish()); }
+  void
+  update(const void* data, std::size_t size)
+  {
+    m_sha.update(data, size);
+  }
+  ObjectId
+  finish()
+  {
+    return ObjectId(m_sha.finish());
+  }
 
 private:
   util::Sha256 m_sha;
 };
 
-} // namespace pkgunify
+}  // namespace pkgunify

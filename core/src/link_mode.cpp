@@ -34,8 +34,8 @@ resolve_link_mode(const Policy& policy, VserverKernel& vserver, const Store& sto
     }
     auto flags = get_inode_flags(tmp->get(), store.path());
     if (!flags) {
-      throw ConfigError("link mode immutable: the filesystem of " + store.path()
-                        + " has no inode flags (" + flags.error().message + ")");
+      throw ConfigError("link mode immutable: the filesystem of " + store.path() + " has no inode flags ("
+                        + flags.error().message + ")");
     }
     auto set = set_inode_flags(tmp->get(), *flags | FS_IMMUTABLE_FL, store.path() + "/tmp");
     if (!set) {
@@ -67,4 +67,4 @@ resolve_link_mode(const Policy& policy, VserverKernel& vserver, const Store& sto
   return mode;
 }
 
-} // namespace pkgunify
+}  // namespace pkgunify

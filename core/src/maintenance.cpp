@@ -58,9 +58,9 @@ struct Lifter
   Protector protector;
 
   explicit Lifter(VserverKernel* vserver)
-    : own(vserver ? nullptr : make_vserver_kernel()), protector(LinkMode::hardlink, vserver ? *vserver : *own)
-  {
-  }
+    : own(vserver ? nullptr : make_vserver_kernel())
+    , protector(LinkMode::hardlink, vserver ? *vserver : *own)
+  {}
 };
 
 // Restores protection `p` (as lifted) on `fd`.
@@ -135,7 +135,7 @@ reflink_capable(int fd)
          && (sfs.f_type == BTRFS_SUPER_MAGIC || sfs.f_type == static_cast<decltype(sfs.f_type)>(XFS_SUPER_MAGIC));
 }
 
-} // namespace
+}  // namespace
 
 StoreStats
 store_stats(const Store& store, Reporter& reporter, MemoryStats* memory)
@@ -420,12 +420,8 @@ store_unprotect(const Store& store, bool dry_run, Reporter& reporter)
 }
 
 std::vector<RootStatus>
-root_status(const Store& store,
-            const Policy& policy,
-            const std::vector<std::string>& roots,
-            Reporter& reporter,
-            const FileModeFn& each_file,
-            VserverKernel* vserver)
+root_status(const Store& store, const Policy& policy, const std::vector<std::string>& roots, Reporter& reporter,
+            const FileModeFn& each_file, VserverKernel* vserver)
 {
   const auto inodes = store.object_inodes();
   Lifter lifter(vserver);
@@ -458,10 +454,16 @@ root_status(const Store& store,
 
       Visitor(const Store& s, const Policy& p, const std::unordered_set<ino_t>& i, Reporter& r, const FileModeFn& e,
               Protector& pr, bool vs, int rfd)
-        : store(s), policy(p), inodes(i), reporter(r), each_file(e), protector(pr), has_vserver(vs), root_fd(rfd),
-          reflinks(reflink_capable(rfd))
-      {
-      }
+        : store(s)
+        , policy(p)
+        , inodes(i)
+        , reporter(r)
+        , each_file(e)
+        , protector(pr)
+        , has_vserver(vs)
+        , root_fd(rfd)
+        , reflinks(reflink_capable(rfd))
+      {}
 
       bool
       enter_dir(const std::string& /*dir*/, const struct stat& st) override
@@ -530,8 +532,7 @@ root_status(const Store& store,
 
       void
       mount_point(const std::string& /*path*/) override
-      {
-      }
+      {}
 
       void
       error(const std::string& message) override
@@ -546,4 +547,4 @@ root_status(const Store& store,
   return out;
 }
 
-} // namespace pkgunify
+}  // namespace pkgunify

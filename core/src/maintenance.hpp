@@ -14,14 +14,14 @@ namespace pkgunify {
 
 struct StoreStats
 {
-  std::uint64_t objects = 0;       // including successors
+  std::uint64_t objects = 0;  // including successors
   std::uint64_t successors = 0;
   std::uint64_t links = 0;         // guest links (names beyond the store's own)
   std::uint64_t bytes_stored = 0;  // sum of object sizes
   std::uint64_t bytes_saved = 0;   // size x (guest links - 1)
   std::uint64_t unreferenced = 0;  // objects no guest links to (gc removes them)
   std::uint64_t unreferenced_bytes = 0;
-  std::uint64_t stray = 0;         // entries that are not objects
+  std::uint64_t stray = 0;  // entries that are not objects
 };
 
 // With `memory`, also estimates the page cache the shared objects save right
@@ -81,12 +81,12 @@ UnprotectResult store_unprotect(const Store& store, bool dry_run, Reporter& repo
 struct RootStatus
 {
   std::string root;
-  std::uint64_t files = 0;           // regular files
+  std::uint64_t files = 0;  // regular files
   std::uint64_t bytes = 0;
-  std::uint64_t unified_files = 0;   // links to a store object
+  std::uint64_t unified_files = 0;  // links to a store object
   std::uint64_t unified_bytes = 0;
-  std::uint64_t saved_bytes = 0;     // this root's fair share of the saving
-  std::uint64_t candidates = 0;      // files the policy admits
+  std::uint64_t saved_bytes = 0;  // this root's fair share of the saving
+  std::uint64_t candidates = 0;   // files the policy admits
   std::uint64_t candidate_bytes = 0;
   // Unified files by the mode they are in: "iunlink", "immutable",
   // "hardlink" (a link to an object without protection), "reflink" (every
@@ -98,11 +98,8 @@ struct RootStatus
 using FileModeFn = std::function<void(const std::string& root, const std::string& path, std::string_view mode)>;
 
 // Throws ConfigError when a root is not a directory on the store's filesystem.
-std::vector<RootStatus> root_status(const Store& store,
-                                    const Policy& policy,
-                                    const std::vector<std::string>& roots,
-                                    Reporter& reporter,
-                                    const FileModeFn& each_file = {},
+std::vector<RootStatus> root_status(const Store& store, const Policy& policy, const std::vector<std::string>& roots,
+                                    Reporter& reporter, const FileModeFn& each_file = {},
                                     VserverKernel* vserver = nullptr);
 
-} // namespace pkgunify
+}  // namespace pkgunify

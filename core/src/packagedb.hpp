@@ -32,7 +32,7 @@ std::string_view to_string(DigestAlgo algo);
 
 struct PackageFile
 {
-  std::string path;  // absolute inside the root, as the database lists it
+  std::string path;     // absolute inside the root, as the database lists it
   bool config = false;  // rpm %config, dpkg conffile
   DigestAlgo digest_algo = DigestAlgo::none;
   std::string digest;  // lowercase hex; empty when the database has none
@@ -50,11 +50,11 @@ struct PackageInfo
 // What a package file (.deb, .rpm) holds, read without installing it.
 struct ArchiveEntry
 {
-  std::string path;       // absolute, "/usr/bin/x"; directories without a trailing '/'
-  bool regular = false;   // a regular file (hard links to one included)
-  std::uint64_t size = 0; // bytes, for regular files
-  std::uint32_t mode = 0; // type and permission bits, as in st_mode
-  bool config = false;    // rpm %config, or listed in a .deb's conffiles
+  std::string path;        // absolute, "/usr/bin/x"; directories without a trailing '/'
+  bool regular = false;    // a regular file (hard links to one included)
+  std::uint64_t size = 0;  // bytes, for regular files
+  std::uint32_t mode = 0;  // type and permission bits, as in st_mode
+  bool config = false;     // rpm %config, or listed in a .deb's conffiles
 };
 
 struct ArchiveInfo
@@ -100,4 +100,4 @@ public:
   virtual std::string change_marker() = 0;
 };
 
-} // namespace pkgunify
+}  // namespace pkgunify

@@ -110,14 +110,11 @@ RootPaths::canonical(const std::string& path)
 std::shared_ptr<const PackageFilter>
 make_package_filter(PackageDb& db, const std::string& root, bool only_packaged)
 {
-  return make_package_filter(db.packages(), std::string(db.kind()) + " database " + db.location(), root,
-                             only_packaged);
+  return make_package_filter(db.packages(), std::string(db.kind()) + " database " + db.location(), root, only_packaged);
 }
 
 std::shared_ptr<const PackageFilter>
-make_package_filter(const std::vector<PackageInfo>& packages,
-                    std::string source,
-                    const std::string& root,
+make_package_filter(const std::vector<PackageInfo>& packages, std::string source, const std::string& root,
                     bool only_packaged)
 {
   auto filter = std::make_shared<PackageFilter>();
@@ -153,4 +150,4 @@ make_package_filter(const std::vector<PackageInfo>& packages,
   return filter;
 }
 
-} // namespace pkgunify
+}  // namespace pkgunify

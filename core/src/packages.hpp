@@ -50,9 +50,7 @@ private:
 std::shared_ptr<const PackageFilter> make_package_filter(PackageDb& db, const std::string& root, bool only_packaged);
 
 // The same from a list of packages (for `pkg`: only the named ones).
-std::shared_ptr<const PackageFilter> make_package_filter(const std::vector<PackageInfo>& packages,
-                                                         std::string source,
-                                                         const std::string& root,
-                                                         bool only_packaged);
+std::shared_ptr<const PackageFilter> make_package_filter(const std::vector<PackageInfo>& packages, std::string source,
+                                                         const std::string& root, bool only_packaged);
 
-} // namespace pkgunify
+}  // namespace pkgunify

@@ -34,9 +34,7 @@ is_under_etc(std::string_view path)
 }
 
 std::string
-located(std::string_view source,
-        const YAML::Mark& mark,
-        std::string_view message)
+located(std::string_view source, const YAML::Mark& mark, std::string_view message)
 {
   std::string result(source);
   if (!mark.is_null()) {
@@ -83,13 +81,16 @@ class Item
 {
 public:
   Item(std::string_view source, const YAML::Node& key, const YAML::Node& value)
-    : m_source(source),
-      m_key(key),
-      m_value(value)
-  {
-  }
+    : m_source(source)
+    , m_key(key)
+    , m_value(value)
+  {}
 
-  [[nodiscard]] const YAML::Node& value() const { return m_value; }
+  [[nodiscard]] const YAML::Node&
+  value() const
+  {
+    return m_value;
+  }
 
   // Throws "SOURCE:LINE:COLUMN: KEY: message" located at `node`.
   [[noreturn]] void
@@ -113,8 +114,7 @@ public:
   [[noreturn]] void
   fail_expected(std::string_view expected) const
   {
-    fail_at(m_value, "expected " + std::string(expected) + ", got "
-                       + describe(m_value));
+    fail_at(m_value, "expected " + std::string(expected) + ", got " + describe(m_value));
   }
 
   // The value as a string; any scalar will do.
@@ -159,20 +159,14 @@ set_min_size(Policy& policy, const Item& item)
   constexpr std::string_view expected = "a non-negative integer";
   item.require_plain_scalar(expected);
   const std::string& value = item.value().Scalar();
-  if (value.empty()
-      || !std::all_of(value.begin(), value.end(), [](char c) {
-           return c >= '0' && c <= '9';
-         })) {
+  if (value.empty() || !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     item.fail_expected(expected);
   }
-  constexpr auto max = static_cast<std::uint64_t>(
-    std::numeric_limits<std::int64_t>::max());
+  constexpr auto max = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
   std::uint64_t number = 0;
-  const auto [end, ec] =
-    std::from_chars(value.data(), value.data() + value.size(), number);
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
   if (ec == std::errc::result_out_of_range || number > max) {
-    item.fail("value '" + value + "' is too large (maximum "
-              + std::to_string(max) + ")");
+    item.fail("value '" + value + "' is too large (maximum " + std::to_string(max) + ")");
   }
   if (ec != std::errc() || end != value.data() + value.size()) {
     item.fail_expected(expected);
@@ -253,9 +247,7 @@ set_link_fallback(Policy& policy, const Item& item)
 }
 
 void
-set_patterns(const Item& item,
-             std::vector<std::string>& patterns,
-             std::vector<Glob>& globs)
+set_patterns(const Item& item, std::vector<std::string>& patterns, std::vector<Glob>& globs)
 {
   const YAML::Node& value = item.value();
   if (!value.IsSequence()) {
@@ -290,15 +282,11 @@ struct KeyHandler
 constexpr std::array k_keys{
   KeyHandler{"create", set_create},
   KeyHandler{"exclude",
-             [](Policy& policy, const Item& item) {
-               set_patterns(item, policy.exclude, policy.exclude_globs);
-             }},
+             [](Policy& policy, const Item& item) { set_patterns(item, policy.exclude, policy.exclude_globs); }},
   KeyHandler{"hook_create", set_hook_create},
   KeyHandler{"ignore_mtime", set_ignore_mtime},
   KeyHandler{"include",
-             [](Policy& policy, const Item& item) {
-               set_patterns(item, policy.include, policy.include_globs);
-             }},
+             [](Policy& policy, const Item& item) { set_patterns(item, policy.include, policy.include_globs); }},
   KeyHandler{"link", set_link},
   KeyHandler{"link_fallback", set_link_fallback},
   KeyHandler{"min_size", set_min_size},
@@ -309,17 +297,12 @@ constexpr std::array k_keys{
 const KeyHandler*
 find_key(std::string_view name)
 {
-  const auto it = std::find_if(
-    k_keys.begin(), k_keys.end(), [&](const KeyHandler& key) {
-      return key.name == name;
-    });
+  const auto it = std::find_if(k_keys.begin(), k_keys.end(), [&](const KeyHandler& key) { return key.name == name; });
   return it == k_keys.end() ? nullptr : &*it;
 }
 
 std::vector<Glob>
-compile_patterns(const std::vector<std::string>& patterns,
-                 std::string_view source,
-                 std::string_view key)
+compile_patterns(const std::vector<std::string>& patterns, std::string_view source, std::string_view key)
 {
   std::vector<Glob> globs;
   globs.reserve(patterns.size());
@@ -338,7 +321,7 @@ compile_patterns(const std::vector<std::string>& patterns,
   return globs;
 }
 
-} // namespace
+}  // namespace
 
 void
 Policy::compile()
@@ -386,16 +369,10 @@ Policy::prunes(std::string_view dir) const
   // Only patterns matter, not whether `dir` itself is excluded: an exclude
   // of "/var" matches that one path, not the files below it. Every path
   // below must match an exclude and none may match an include.
-  return std::any_of(exclude_globs.begin(),
-                     exclude_globs.end(),
-                     [&](const Glob& glob) {
-                       return glob.matches_all_below(dir);
-                     })
-         && std::none_of(include_globs.begin(),
-                         include_globs.end(),
-                         [&](const Glob& glob) {
-                           return glob.may_match_below(dir);
-                         });
+  return std::any_of(exclude_globs.begin(), exclude_globs.end(),
+                     [&](const Glob& glob) { return glob.matches_all_below(dir); })
+         && std::none_of(include_globs.begin(), include_globs.end(),
+                         [&](const Glob& glob) { return glob.may_match_below(dir); });
 }
 
 Policy
@@ -404,13 +381,7 @@ default_policy()
   static const Policy policy = [] {
     Policy result;
     result.exclude = {
-      "/etc/**",
-      "/var/**",
-      "/home/**",
-      "/root/**",
-      "/tmp/**",
-      "/run/**",
-      "/boot/**",
+      "/etc/**", "/var/**", "/home/**", "/root/**", "/tmp/**", "/run/**", "/boot/**",
     };
     result.compile();
     return result;
@@ -428,35 +399,54 @@ namespace {
 class DocumentCounter : public YAML::EventHandler
 {
 public:
-  void OnDocumentStart(const YAML::Mark& mark) override
+  void
+  OnDocumentStart(const YAML::Mark& mark) override
   {
     if (++count == 2) {
       second = mark;
     }
   }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
-  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
-  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override
+  void
+  OnDocumentEnd() override
+  {}
+  void
+  OnNull(const YAML::Mark& mark, YAML::anchor_t) override
   {
     node(mark);
   }
-  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override
+  void
+  OnAlias(const YAML::Mark& mark, YAML::anchor_t) override
   {
     node(mark);
   }
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override
+  void
+  OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override
   {
     node(mark);
   }
-  void OnMapEnd() override {}
+  void
+  OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override
+  {
+    node(mark);
+  }
+  void
+  OnSequenceEnd() override
+  {}
+  void
+  OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override
+  {
+    node(mark);
+  }
+  void
+  OnMapEnd() override
+  {}
 
   int count = 0;
   YAML::Mark second;  // where the second document's root node starts
 
 private:
-  void node(const YAML::Mark& mark)
+  void
+  node(const YAML::Mark& mark)
   {
     if (count == 2 && !second_node) {
       second = mark;
@@ -466,7 +456,7 @@ private:
   bool second_node = false;
 };
 
-} // namespace
+}  // namespace
 
 Policy
 parse_policy(std::string_view text, std::string_view source)
@@ -493,9 +483,7 @@ parse_policy(std::string_view text, std::string_view source)
   policy.source = source;
 
   if (documents.size() > 1) {
-    throw ConfigError(located(source,
-                              documents[1].Mark(),
-                              "expected a single YAML document"));
+    throw ConfigError(located(source, documents[1].Mark(), "expected a single YAML document"));
   }
   // No document: empty text or only comments.
   if (documents.empty() || documents.front().IsNull()) {
@@ -503,37 +491,27 @@ parse_policy(std::string_view text, std::string_view source)
   }
   const YAML::Node& root = documents.front();
   if (!root.IsMap()) {
-    throw ConfigError(located(source,
-                              root.Mark(),
-                              "expected a mapping of keys, got "
-                                + describe(root)));
+    throw ConfigError(located(source, root.Mark(), "expected a mapping of keys, got " + describe(root)));
   }
 
-  std::vector<std::pair<std::string, int>> seen; // key, 1-based line
+  std::vector<std::pair<std::string, int>> seen;  // key, 1-based line
   for (const auto& entry : root) {
     const YAML::Node& key = entry.first;
     const YAML::Node& value = entry.second;
     if (!key.IsScalar()) {
-      throw ConfigError(located(
-        source, key.Mark(), "expected a key name, got " + describe(key)));
+      throw ConfigError(located(source, key.Mark(), "expected a key name, got " + describe(key)));
     }
     const std::string& name = key.Scalar();
-    const auto previous =
-      std::find_if(seen.begin(), seen.end(), [&](const auto& item) {
-        return item.first == name;
-      });
+    const auto previous = std::find_if(seen.begin(), seen.end(), [&](const auto& item) { return item.first == name; });
     if (previous != seen.end()) {
-      throw ConfigError(located(source,
-                                key.Mark(),
-                                "duplicate key '" + name + "' (first on line "
-                                  + std::to_string(previous->second) + ")"));
+      throw ConfigError(located(
+        source, key.Mark(), "duplicate key '" + name + "' (first on line " + std::to_string(previous->second) + ")"));
     }
     seen.emplace_back(name, key.Mark().line + 1);
 
     const KeyHandler* handler = find_key(name);
     if (!handler) {
-      throw ConfigError(
-        located(source, key.Mark(), "unknown key '" + name + "'"));
+      throw ConfigError(located(source, key.Mark(), "unknown key '" + name + "'"));
     }
     handler->handler(policy, Item(source, key, value));
   }
@@ -602,8 +580,8 @@ to_string(LinkMode mode)
 std::optional<LinkMode>
 parse_link_mode(std::string_view name)
 {
-  for (const auto mode : {LinkMode::auto_select, LinkMode::iunlink, LinkMode::immutable, LinkMode::reflink,
-                          LinkMode::hardlink}) {
+  for (const auto mode :
+       {LinkMode::auto_select, LinkMode::iunlink, LinkMode::immutable, LinkMode::reflink, LinkMode::hardlink}) {
     if (name == to_string(mode)) {
       return mode;
     }
@@ -611,4 +589,4 @@ parse_link_mode(std::string_view name)
   return std::nullopt;
 }
 
-} // namespace pkgunify
+}  // namespace pkgunify

@@ -27,7 +27,7 @@ enum class LinkMode {
 struct Policy
 {
   std::string source = "<built-in>";  // file the policy came from
-  std::optional<std::string> store;    // store directory, absolute
+  std::optional<std::string> store;   // store directory, absolute
   std::uint64_t min_size = 16;
   bool ignore_mtime = false;
   CreateMode create = CreateMode::copy;
@@ -36,9 +36,9 @@ struct Policy
   CreateMode hook_create = CreateMode::adopt;
   LinkMode link = LinkMode::auto_select;
   LinkMode link_fallback = LinkMode::immutable;  // never auto_select or iunlink
-  bool only_packaged = false;  // unify only files that installed packages own
-  std::vector<std::string> exclude;  // glob patterns (see glob.hpp)
-  std::vector<std::string> include;  // override excludes, never /etc
+  bool only_packaged = false;                    // unify only files that installed packages own
+  std::vector<std::string> exclude;              // glob patterns (see glob.hpp)
+  std::vector<std::string> include;              // override excludes, never /etc
 
   // Compiled patterns; filled by compile() (the loaders call it).
   std::vector<Glob> exclude_globs;
@@ -80,4 +80,4 @@ std::string_view to_string(LinkMode mode);
 // "auto", "iunlink", "immutable", "reflink", "hardlink"; nullopt otherwise.
 std::optional<LinkMode> parse_link_mode(std::string_view name);
 
-} // namespace pkgunify
+}  // namespace pkgunify

@@ -61,7 +61,7 @@ public:
   }
 };
 
-} // namespace
+}  // namespace
 
 std::unique_ptr<VserverKernel>
 make_vserver_kernel()
@@ -104,9 +104,10 @@ to_string(Protection p)
 }
 
 Protector::Protector(LinkMode mode, VserverKernel& vserver)
-  : m_mode(mode), m_vserver(vserver), m_vserver_available(static_cast<bool>(vserver.probe()))
-{
-}
+  : m_mode(mode)
+  , m_vserver(vserver)
+  , m_vserver_available(static_cast<bool>(vserver.probe()))
+{}
 
 Protection
 Protector::wanted() const
@@ -194,4 +195,4 @@ Protector::lift(int fd, std::string_view display)
   return current;
 }
 
-} // namespace pkgunify
+}  // namespace pkgunify

@@ -50,7 +50,11 @@ public:
   // `mode` is resolved (not auto_select). `vserver` must outlive this.
   Protector(LinkMode mode, VserverKernel& vserver);
 
-  [[nodiscard]] LinkMode mode() const { return m_mode; }
+  [[nodiscard]] LinkMode
+  mode() const
+  {
+    return m_mode;
+  }
 
   // Protects the inode as the mode asks (hardlink, reflink: nothing).
   util::Result<void> protect(int fd, std::string_view display);
@@ -74,4 +78,4 @@ private:
 // give the mode: ConfigError saying what is missing otherwise.
 LinkMode resolve_link_mode(const Policy& policy, VserverKernel& vserver, const Store& store);
 
-} // namespace pkgunify
+}  // namespace pkgunify

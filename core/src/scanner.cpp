@@ -37,7 +37,7 @@ struct Root
 {
   std::string path;
   util::Fd fd;
-  struct stat st{};
+  struct stat st = {};
   std::shared_ptr<const PackageFilter> filter;
 };
 
@@ -67,12 +67,12 @@ struct Prepared
   std::size_t begin = 0;  // candidate range [begin, end), all the same inode
   std::size_t end = 0;
   Outcome outcome = Outcome::failed;
-  std::string reason;  // skip reason or error message
-  util::Fd fd;         // the guest file, open
-  struct stat st{};    // its state when hashed
+  std::string reason;   // skip reason or error message
+  util::Fd fd;          // the guest file, open
+  struct stat st = {};  // its state when hashed
   FileMeta meta;
   ObjectId id;
-  util::Fd tmp;        // new object content with metadata, unpublished
+  util::Fd tmp;  // new object content with metadata, unpublished
   std::uint64_t bytes_read = 0;
   bool was_shared = false;  // reflink: extents were shared before
   bool adopt = false;       // create: adopt may link this very inode into the store
@@ -91,7 +91,7 @@ descriptor_budget()
 {
   constexpr std::size_t k_max = 2048;
   constexpr std::size_t k_reserve = 512;
-  struct rlimit rl{};
+  struct rlimit rl = {};
   if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) {
     return k_max;
   }
@@ -131,11 +131,11 @@ hash_content(int fd, const FileMeta& meta, IdentityKind kind, std::vector<char>&
 bool
 same_content_state(const struct stat& a, const struct stat& b)
 {
-  return a.st_ino == b.st_ino && a.st_dev == b.st_dev && a.st_size == b.st_size
-         && a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
+  return a.st_ino == b.st_ino && a.st_dev == b.st_dev && a.st_size == b.st_size && a.st_mtim.tv_sec == b.st_mtim.tv_sec
+         && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
 }
 
-} // namespace
+}  // namespace
 
 std::optional<Verdict>
 candidate_verdict(const Policy& policy, const PackageFilter* filter, const std::string& path, const struct stat& st)
@@ -211,15 +211,14 @@ struct Unifier::Impl
   util::Fd cached_dir_fd;
 
   Impl(const Store& s, ScanOptions o, Reporter& r)
-    : store(s),
-      opt(std::move(o)),
-      reporter(r),
-      kind(identity_kind(opt.policy, opt.link)),
-      own_vserver(opt.vserver ? nullptr : make_vserver_kernel()),
-      protector(opt.link, opt.vserver ? *opt.vserver : *own_vserver),
-      reflink(opt.link == LinkMode::reflink)
-  {
-  }
+    : store(s)
+    , opt(std::move(o))
+    , reporter(r)
+    , kind(identity_kind(opt.policy, opt.link))
+    , own_vserver(opt.vserver ? nullptr : make_vserver_kernel())
+    , protector(opt.link, opt.vserver ? *opt.vserver : *own_vserver)
+    , reflink(opt.link == LinkMode::reflink)
+  {}
 
   const std::unordered_set<ino_t>&
   inodes()
@@ -660,8 +659,9 @@ struct Unifier::Impl
       if (::renameat2(dirfd, tmpname.c_str(), dirfd, c.name.c_str(), RENAME_EXCHANGE) == 0) {
         ::unlinkat(dirfd, tmpname.c_str(), 0);
       } else {
-        reporter.error(util::sys_error("restore " + disp + " from", util::join_display(roots[c.root].path,
-                                       child_path(dirs[c.dir], tmpname))).message);
+        reporter.error(util::sys_error("restore " + disp + " from",
+                                       util::join_display(roots[c.root].path, child_path(dirs[c.dir], tmpname)))
+                         .message);
       }
       return LinkResult::changed;
     }
@@ -869,8 +869,10 @@ struct Unifier::Impl
       const struct stat& objst = **ost;
       if (!object_matches(objst, p.meta)) {
         stats.errors += p.end - i;
-        reporter.error(store.object_path(id, successor) + ": object does not match its name (metadata changed); "
-                       "run 'pkgunify store fsck' (needed for " + display(c) + ")");
+        reporter.error(store.object_path(id, successor)
+                       + ": object does not match its name (metadata changed); "
+                         "run 'pkgunify store fsck' (needed for "
+                       + display(c) + ")");
         return;
       }
       switch (link_protected(c, p, id, successor, objst)) {
@@ -1055,8 +1057,10 @@ struct Unifier::Impl
     auto ost = util::fstat_fd(obj->get(), store.object_path(id, 0));
     if (!ost || !object_matches(*ost, p.meta)) {
       stats.errors += n;
-      reporter.error(store.object_path(id, 0) + ": object does not match its name; run 'pkgunify store fsck' "
-                     "(needed for " + display(c) + ")");
+      reporter.error(store.object_path(id, 0)
+                     + ": object does not match its name; run 'pkgunify store fsck' "
+                       "(needed for "
+                     + display(c) + ")");
       return;
     }
     auto r = util::dedupe_file(obj->get(), p.fd.get(), p.meta.size, display(c));
@@ -1107,8 +1111,9 @@ struct Unifier::Impl
       }
       return;
     }
-    reporter.warning(disp + ": temporary file of an interrupted pkgunify run whose original name is unknown; "
-                     "left in place");
+    reporter.warning(disp
+                     + ": temporary file of an interrupted pkgunify run whose original name is unknown; "
+                       "left in place");
   }
 
   // A temporary name of another run that is working right now is not a
@@ -1151,9 +1156,8 @@ struct Unifier::Impl
 
     // Inode order: reads follow the disk layout, and the paths of one inode
     // come together so it is read once.
-    std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
-      return a.ino < b.ino;
-    });
+    std::sort(candidates.begin(), candidates.end(),
+              [](const Candidate& a, const Candidate& b) { return a.ino < b.ino; });
     std::vector<std::pair<std::size_t, std::size_t>> groups;
     for (std::size_t i = 0; i < candidates.size();) {
       std::size_t j = i + 1;
@@ -1250,8 +1254,7 @@ struct Unifier::Impl
 
 Unifier::Unifier(const Store& store, ScanOptions options, Reporter& reporter)
   : m_impl(std::make_unique<Impl>(store, std::move(options), reporter))
-{
-}
+{}
 
 Unifier::~Unifier() = default;
 
@@ -1368,4 +1371,4 @@ Unifier::run()
   return m_impl->run();
 }
 
-} // namespace pkgunify
+}  // namespace pkgunify

@@ -44,17 +44,17 @@ struct ScanOptions
 
 struct ScanStats
 {
-  std::uint64_t files_seen = 0;       // regular files found (outside pruned trees)
-  std::uint64_t candidates = 0;       // files the policy admits
-  std::uint64_t linked = 0;           // replaced by a link to their object
-  std::uint64_t already_linked = 0;   // were links to their object already
-  std::uint64_t objects_created = 0;  // new store objects
-  std::uint64_t bytes_read = 0;       // content bytes read and hashed
-  std::int64_t bytes_saved = 0;       // disk bytes freed, less new objects
-  std::uint64_t leftovers_cleaned = 0;  // temporary names of an interrupted run
-  std::uint64_t protection_fixed = 0;   // linked files whose protection was set
-                                        // (or lifted) to match the link mode
-  std::uint64_t errors = 0;           // files that failed (each reported)
+  std::uint64_t files_seen = 0;                  // regular files found (outside pruned trees)
+  std::uint64_t candidates = 0;                  // files the policy admits
+  std::uint64_t linked = 0;                      // replaced by a link to their object
+  std::uint64_t already_linked = 0;              // were links to their object already
+  std::uint64_t objects_created = 0;             // new store objects
+  std::uint64_t bytes_read = 0;                  // content bytes read and hashed
+  std::int64_t bytes_saved = 0;                  // disk bytes freed, less new objects
+  std::uint64_t leftovers_cleaned = 0;           // temporary names of an interrupted run
+  std::uint64_t protection_fixed = 0;            // linked files whose protection was set
+                                                 // (or lifted) to match the link mode
+  std::uint64_t errors = 0;                      // files that failed (each reported)
   std::map<std::string, std::uint64_t> skipped;  // reason -> count
 };
 
@@ -65,7 +65,9 @@ public:
   // Called from any thread; implementations serialise.
   virtual void error(std::string_view message) = 0;
   virtual void warning(std::string_view message) = 0;
-  virtual void progress(const ScanStats& /*stats*/, std::uint64_t /*done*/, std::uint64_t /*total*/) {}
+  virtual void
+  progress(const ScanStats& /*stats*/, std::uint64_t /*done*/, std::uint64_t /*total*/)
+  {}
 };
 
 class Unifier
@@ -103,9 +105,7 @@ struct Verdict
   std::string key;
   std::string detail;
 };
-std::optional<Verdict> candidate_verdict(const Policy& policy,
-                                         const PackageFilter* filter,
-                                         const std::string& path,
+std::optional<Verdict> candidate_verdict(const Policy& policy, const PackageFilter* filter, const std::string& path,
                                          const struct stat& st);
 
 // Identity kind the policy and link mode ask for.
@@ -132,4 +132,4 @@ std::string guest_temp_name(std::string_view name);
 // original name, empty when it was left out; nullopt for every other name.
 std::optional<std::string> guest_temp_original(std::string_view name);
 
-} // namespace pkgunify
+}  // namespace pkgunify

@@ -54,7 +54,7 @@ copy_content(int from, int to, std::uint64_t size, std::string_view display)
   }
 }
 
-} // namespace
+}  // namespace
 
 SplitResult
 split_path(const std::string& path, bool dry_run, Reporter& reporter, VserverKernel* vserver)
@@ -75,7 +75,7 @@ split_path(const std::string& path, bool dry_run, Reporter& reporter, VserverKer
   const std::string dir = slash == 0 ? "/" : path.substr(0, slash);
   const std::string name = path.substr(slash + 1);
   auto dfd = resolution == DirResolution::no_symlinks ? util::open_no_symlinks(dir, O_RDONLY | O_DIRECTORY)
-                                                       : util::open_host_dir(dir);
+                                                      : util::open_host_dir(dir);
   if (!dfd) {
     reporter.error(dfd.error().message);
     return SplitResult::failed;
@@ -164,8 +164,8 @@ split_path(const std::string& path, bool dry_run, Reporter& reporter, VserverKer
   }
   struct stat old;
   struct stat now;
-  const bool ok = ::fstatat(dfd->get(), tmpname.c_str(), &old, AT_SYMLINK_NOFOLLOW) == 0
-                  && old.st_ino == st->st_ino && ::fstat(fd.get(), &now) == 0 && now.st_size == st->st_size
+  const bool ok = ::fstatat(dfd->get(), tmpname.c_str(), &old, AT_SYMLINK_NOFOLLOW) == 0 && old.st_ino == st->st_ino
+                  && ::fstat(fd.get(), &now) == 0 && now.st_size == st->st_size
                   && now.st_mtim.tv_sec == st->st_mtim.tv_sec && now.st_mtim.tv_nsec == st->st_mtim.tv_nsec;
   if (!ok) {
     ::renameat2(dfd->get(), tmpname.c_str(), dfd->get(), name.c_str(), RENAME_EXCHANGE);
@@ -205,8 +205,8 @@ release_if_protected(const std::string& path, bool in_chroot, Reporter& reporter
     if (rc != 0 || !S_ISREG(st.st_mode) || !(attributes & (STATX_ATTR_IMMUTABLE | STATX_ATTR_APPEND))) {
       return ReleaseResult::not_needed;
     }
-    const SplitResult r = split_path(path, false, reporter, nullptr,
-                                     in_chroot ? DirResolution::follow : DirResolution::no_symlinks);
+    const SplitResult r =
+      split_path(path, false, reporter, nullptr, in_chroot ? DirResolution::follow : DirResolution::no_symlinks);
     return r == SplitResult::failed ? ReleaseResult::failed : ReleaseResult::released;
   } catch (const std::exception& e) {
     reporter.error(path + ": " + e.what());
@@ -216,4 +216,4 @@ release_if_protected(const std::string& path, bool in_chroot, Reporter& reporter
   return ReleaseResult::failed;
 }
 
-} // namespace pkgunify
+}  // namespace pkgunify

@@ -37,4 +37,4 @@ enum class ReleaseResult { not_needed, released, failed };
 // leave it). One statx when there is nothing to release.
 ReleaseResult release_if_protected(const std::string& path, bool in_chroot, Reporter& reporter) noexcept;
 
-} // namespace pkgunify
+}  // namespace pkgunify

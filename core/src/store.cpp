@@ -74,7 +74,7 @@ list_dir(int dirfd, const std::string& display)
   return out;
 }
 
-} // namespace
+}  // namespace
 
 Store
 Store::open(const std::string& path, bool create)
@@ -132,8 +132,7 @@ Store::open(const std::string& path, bool create)
   or_config_error(util::ensure_dir_at(fd, "objects", 0700, s.m_path + "/objects"));
   or_config_error(util::ensure_dir_at(fd, "tmp", 0700, s.m_path + "/tmp"));
   or_config_error(util::ensure_dir_at(fd, "quarantine", 0700, s.m_path + "/quarantine"));
-  util::Fd objects = or_config_error(
-    util::open_beneath(fd, "objects", O_RDONLY | O_DIRECTORY, s.m_path + "/objects"));
+  util::Fd objects = or_config_error(util::open_beneath(fd, "objects", O_RDONLY | O_DIRECTORY, s.m_path + "/objects"));
   for (unsigned i = 0; i < 256; ++i) {
     const std::string name = fanout_dir_name(i);
     const std::string display = s.m_path + "/objects/" + name;
@@ -364,4 +363,4 @@ Store::sync() const
   return {};
 }
 
-} // namespace pkgunify
+}  // namespace pkgunify

@@ -46,7 +46,11 @@ public:
   static Store absent(const std::string& path);
 
   // False for a store made by absent().
-  [[nodiscard]] bool exists() const { return m_fd.valid(); }
+  [[nodiscard]] bool
+  exists() const
+  {
+    return m_fd.valid();
+  }
 
   // ".pkgunify-store" at the top of the filesystem holding `root`.
   static std::string default_location(const std::string& root);
@@ -57,11 +61,31 @@ public:
   // Throws ConfigError naming both when `root_st` is on another filesystem.
   void check_same_filesystem(const struct stat& root_st, const std::string& root) const;
 
-  [[nodiscard]] const std::string& path() const { return m_path; }
-  [[nodiscard]] int fd() const { return m_fd.get(); }
-  [[nodiscard]] dev_t dev() const { return m_st.st_dev; }
-  [[nodiscard]] ino_t ino() const { return m_st.st_ino; }
-  [[nodiscard]] int fanout_fd(unsigned index) const { return m_fanout[index].get(); }
+  [[nodiscard]] const std::string&
+  path() const
+  {
+    return m_path;
+  }
+  [[nodiscard]] int
+  fd() const
+  {
+    return m_fd.get();
+  }
+  [[nodiscard]] dev_t
+  dev() const
+  {
+    return m_st.st_dev;
+  }
+  [[nodiscard]] ino_t
+  ino() const
+  {
+    return m_st.st_ino;
+  }
+  [[nodiscard]] int
+  fanout_fd(unsigned index) const
+  {
+    return m_fanout[index].get();
+  }
 
   // "cdef…" for successor 0, "cdef….N" for successor N.
   static std::string object_name(const ObjectId& id, unsigned successor);
@@ -101,17 +125,21 @@ public:
   // syncfs(): makes every object written so far durable.
   util::Result<void> sync() const;
 
-  [[nodiscard]] int quarantine_fd() const { return m_quarantine.get(); }
+  [[nodiscard]] int
+  quarantine_fd() const
+  {
+    return m_quarantine.get();
+  }
 
 private:
   Store() = default;
 
   std::string m_path;
   util::Fd m_fd;
-  struct stat m_st{};
+  struct stat m_st = {};
   util::Fd m_tmp;
   util::Fd m_quarantine;
   std::array<util::Fd, 256> m_fanout;
 };
 
-} // namespace pkgunify
+}  // namespace pkgunify

@@ -16,7 +16,7 @@ namespace {
 
 constexpr const char* k_header = "pkgunify-sync 1";
 
-} // namespace
+}  // namespace
 
 std::string
 SyncState::path_for(const std::string& state_dir, const std::string& real_root)
@@ -88,4 +88,4 @@ SyncState::changed(const std::vector<PackageStamp>& now) const
   return out;
 }
 
-} // namespace pkgunify
+}  // namespace pkgunify

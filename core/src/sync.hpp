@@ -35,4 +35,4 @@ struct SyncState
   [[nodiscard]] std::vector<std::string> changed(const std::vector<PackageStamp>& now) const;
 };
 
-} // namespace pkgunify
+}  // namespace pkgunify

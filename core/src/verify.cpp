@@ -42,13 +42,12 @@ std::unordered_map<ino_t, std::string>
 objects_by_inode(const Store& store)
 {
   std::unordered_map<ino_t, std::string> out;
-  store.for_each_dirent([&](unsigned fanout, const char* name, ino_t ino) {
-    out.emplace(ino, store.object_path(fanout, name));
-  });
+  store.for_each_dirent(
+    [&](unsigned fanout, const char* name, ino_t ino) { out.emplace(ino, store.object_path(fanout, name)); });
   return out;
 }
 
-} // namespace
+}  // namespace
 
 util::Result<std::string>
 file_digest(int fd, DigestAlgo algo, std::string_view display, std::uint64_t* bytes)
@@ -157,4 +156,4 @@ verify_root(const Store& store, PackageDb& db, const std::string& root, Reporter
   return r;
 }
 
-} // namespace pkgunify
+}  // namespace pkgunify

@@ -128,4 +128,4 @@ walk_tree(int root_fd, const std::string& root_display, WalkVisitor& visitor)
   }
 }
 
-} // namespace pkgunify
+}  // namespace pkgunify

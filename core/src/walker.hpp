@@ -21,9 +21,7 @@ public:
   virtual bool enter_dir(const std::string& dir, const struct stat& st) = 0;
   // Any non-directory entry, with its lstat and its statx attributes
   // (STATX_ATTR_IMMUTABLE, ...).
-  virtual void entry(const std::string& dir,
-                     const std::string& name,
-                     const struct stat& st,
+  virtual void entry(const std::string& dir, const std::string& name, const struct stat& st,
                      std::uint64_t attributes) = 0;
   // A directory on another filesystem (a mount point inside the root).
   virtual void mount_point(const std::string& path) = 0;
@@ -40,4 +38,4 @@ int stat_entry(int dirfd, const char* name, struct stat& st, std::uint64_t& attr
 // "/usr" + "bin" -> "/usr/bin"; "/" + "usr" -> "/usr".
 std::string child_path(std::string_view dir, std::string_view name);
 
-} // namespace pkgunify
+}  // namespace pkgunify

@@ -67,9 +67,8 @@ dpkg_info(std::string_view data)
 {
   const std::string admin = work_dir() + "/info-admin";
   fs::create_directories(admin + "/info");
-  put(admin + "/status",
-      "Package: pkg\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n"
-      "Conffiles:\n /etc/pkg.conf 0123456789abcdef0123456789abcdef\n");
+  put(admin + "/status", "Package: pkg\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n"
+                         "Conffiles:\n /etc/pkg.conf 0123456789abcdef0123456789abcdef\n");
   const bool md5 = !data.empty() && (static_cast<unsigned char>(data[0]) & 1);
   const std::string_view body = data.empty() ? data : data.substr(1);
   put(admin + "/info/pkg.list", md5 ? std::string_view("/.\n/usr\n/usr/bin\n/usr/bin/x\n/etc/pkg.conf\n") : body);
@@ -85,7 +84,7 @@ deb(std::string_view data)
   return accepted_or_error([&] { (void)read_deb(file); });
 }
 
-} // namespace
+}  // namespace
 
 const std::string&
 work_dir()
@@ -137,4 +136,4 @@ find_target(std::string_view name)
   return nullptr;
 }
 
-} // namespace pkgunify::fuzz
+}  // namespace pkgunify::fuzz

@@ -32,4 +32,4 @@ const Target* find_target(std::string_view name);
 // directory below $TMPDIR, created once per process and removed at exit).
 const std::string& work_dir();
 
-} // namespace pkgunify::fuzz
+}  // namespace pkgunify::fuzz

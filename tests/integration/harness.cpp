@@ -169,7 +169,7 @@ quote_args(const std::vector<std::string>& args)
   return out;
 }
 
-} // namespace
+}  // namespace
 
 // ---- Files ---------------------------------------------------------------
 
@@ -414,7 +414,7 @@ open_for_flags(const std::string& path)
   return ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 }
 
-} // namespace
+}  // namespace
 
 unsigned
 protection_flags(const std::string& path)
@@ -906,8 +906,7 @@ IntegrationTest::make_roots(std::size_t n, const std::string& prefix) const
 }
 
 RunResult
-IntegrationTest::scan(const std::vector<std::string>& roots,
-                      const std::vector<std::string>& extra,
+IntegrationTest::scan(const std::vector<std::string>& roots, const std::vector<std::string>& extra,
                       const std::string& store_path) const
 {
   std::vector<std::string> args{"scan", "--json", "--store", store_path.empty() ? store() : store_path};
@@ -919,8 +918,7 @@ IntegrationTest::scan(const std::vector<std::string>& roots,
 }
 
 Json
-IntegrationTest::scan_ok(const std::vector<std::string>& roots,
-                         const std::vector<std::string>& extra,
+IntegrationTest::scan_ok(const std::vector<std::string>& roots, const std::vector<std::string>& extra,
                          const std::string& store_path) const
 {
   const RunResult r = scan(roots, extra, store_path);
@@ -989,8 +987,8 @@ IntegrationTest::mount_ram_ext4(const std::string& dir, unsigned size_mib, unsig
     return false;
   }
   // No journal (nothing to recover), small files inline in their inodes.
-  const RunResult mkfs = run_command({"mkfs.ext4", "-q", "-F", "-O", "^has_journal,inline_data", "-N",
-                                      std::to_string(inodes), image});
+  const RunResult mkfs =
+    run_command({"mkfs.ext4", "-q", "-F", "-O", "^has_journal,inline_data", "-N", std::to_string(inodes), image});
   if (mkfs.exit_code != 0) {
     return false;
   }
@@ -1069,4 +1067,4 @@ IntegrationTest::is_root()
   return ::geteuid() == 0;
 }
 
-} // namespace pkgunify::itest
+}  // namespace pkgunify::itest

@@ -30,16 +30,18 @@ using XattrMap = std::map<std::string, std::string>;
 struct FileSpec
 {
   std::string content;
-  mode_t mode = 0644;                // permission bits incl. setuid/setgid/sticky
-  std::optional<uid_t> uid;          // unset: whoever creates it
+  mode_t mode = 0644;        // permission bits incl. setuid/setgid/sticky
+  std::optional<uid_t> uid;  // unset: whoever creates it
   std::optional<gid_t> gid;
-  struct timespec mtime{1600000000, 123456789};
+  struct timespec mtime
+  {
+    1600000000, 123456789
+  };
   XattrMap xattrs;
 };
 
 // A spec whose content is `size` bytes derived from `seed`.
-FileSpec
-sized_spec(std::size_t size, const std::string& seed = "pkgunify");
+FileSpec sized_spec(std::size_t size, const std::string& seed = "pkgunify");
 
 // Creates `path` as a new inode (removing what was there; missing parent
 // directories are made with mode 0755) and applies the spec: content, then
@@ -47,29 +49,22 @@ sized_spec(std::size_t size, const std::string& seed = "pkgunify");
 //
 // The helpers below throw std::runtime_error when the system refuses
 // something (GoogleTest reports it and ends the test).
-void
-write_file(const std::string& path, const FileSpec& spec);
+void write_file(const std::string& path, const FileSpec& spec);
 
 // Writes the spec to a temporary name next to `path` and renames it over
 // `path`: a new inode, the way package managers replace files.
-void
-replace_file(const std::string& path, const FileSpec& spec);
+void replace_file(const std::string& path, const FileSpec& spec);
 
-void
-make_dirs(const std::string& path, mode_t mode = 0755);
+void make_dirs(const std::string& path, mode_t mode = 0755);
 
-void
-make_symlink(const std::string& target, const std::string& path);
+void make_symlink(const std::string& target, const std::string& path);
 
-std::string
-read_file(const std::string& path);
+std::string read_file(const std::string& path);
 
 // Writes `text` to `path` (for policy files).
-void
-write_text(const std::string& path, const std::string& text);
+void write_text(const std::string& path, const std::string& text);
 
-bool
-exists(const std::string& path);  // lstat succeeds
+bool exists(const std::string& path);  // lstat succeeds
 
 struct FileStat
 {
@@ -84,38 +79,30 @@ struct FileStat
 };
 
 // lstat.
-FileStat
-stat_path(const std::string& path);
+FileStat stat_path(const std::string& path);
 
 // llistxattr/lgetxattr: every attribute the caller may read.
-XattrMap
-list_xattrs(const std::string& path);
+XattrMap list_xattrs(const std::string& path);
 
-std::string
-read_link(const std::string& path);
+std::string read_link(const std::string& path);
 
 // The protecting inode flags (FS_IMMUTABLE_FL, FS_APPEND_FL) of a regular
 // file or directory; 0 for other types or where the filesystem has none.
-unsigned
-protection_flags(const std::string& path);
+unsigned protection_flags(const std::string& path);
 
-bool
-has_immutable_flag(const std::string& path);
+bool has_immutable_flag(const std::string& path);
 
 // chattr +i / -i.
-void
-set_immutable_flag(const std::string& path, bool on);
+void set_immutable_flag(const std::string& path, bool on);
 
 // Runs `fn` with the immutable flag of `path` lifted (when it is set) and
 // sets it again afterwards: how a test simulates damage that happens beneath
 // the protection (a disk error, a guest holding CAP_LINUX_IMMUTABLE).
-void
-with_protection_lifted(const std::string& path, const std::function<void()>& fn);
+void with_protection_lifted(const std::string& path, const std::function<void()>& fn);
 
 // Clears the protecting flags of everything below `top` (not following
 // symlinks), so that it can be removed.
-void
-clear_protection(const std::string& top);
+void clear_protection(const std::string& top);
 
 // ---- Tree snapshots ------------------------------------------------------
 
@@ -138,8 +125,7 @@ struct Entry
 // Relative path ("." for the top) -> entry. Never follows symlinks.
 using Snapshot = std::map<std::string, Entry>;
 
-Snapshot
-snapshot(const std::string& top);
+Snapshot snapshot(const std::string& top);
 
 struct CompareOptions
 {
@@ -149,11 +135,10 @@ struct CompareOptions
 };
 
 // Human-readable differences; empty when equal.
-std::vector<std::string>
-diff_snapshots(const Snapshot& before, const Snapshot& after, const CompareOptions& options = {});
+std::vector<std::string> diff_snapshots(const Snapshot& before, const Snapshot& after,
+                                        const CompareOptions& options = {});
 
-std::string
-join_lines(const std::vector<std::string>& lines);
+std::string join_lines(const std::vector<std::string>& lines);
 
 // ---- Store ----------------------------------------------------------------
 
@@ -168,33 +153,28 @@ struct ObjectInfo
 };
 
 // Every entry of STORE/objects/*/, sorted by name.
-std::vector<ObjectInfo>
-store_objects(const std::string& store);
+std::vector<ObjectInfo> store_objects(const std::string& store);
 
 // The object whose inode is `ino`, if any.
-std::optional<ObjectInfo>
-object_with_inode(const std::string& store, ino_t ino);
+std::optional<ObjectInfo> object_with_inode(const std::string& store, ino_t ino);
 
 // "ab/cdef…": the name pkgunify gives the object for the file at `path`
 // (full identity: owner, mode, size, mtime, xattrs, content), computed with
 // the core library from the file as it is now.
-std::string
-expected_object_name(const std::string& path);
+std::string expected_object_name(const std::string& path);
 
 // Names in a directory ("." and ".." left out), sorted; empty when missing.
-std::vector<std::string>
-list_dir(const std::string& path);
+std::vector<std::string> list_dir(const std::string& path);
 
 // Paths (relative to `top`) of every name beginning with ".#pkgunify.".
-std::vector<std::string>
-find_temp_names(const std::string& top);
+std::vector<std::string> find_temp_names(const std::string& top);
 
 // ---- Running pkgunify ------------------------------------------------------
 
 struct RunResult
 {
   std::vector<std::string> args;  // argv, program first
-  int exit_code = -1;  // -1 when killed by a signal
+  int exit_code = -1;             // -1 when killed by a signal
   int term_signal = 0;
   bool timed_out = false;
   std::string out;
@@ -209,26 +189,21 @@ struct RunResult
 // Runs `argv` (argv[0] looked up in PATH; posix_spawnp, stdin from
 // /dev/null), capturing stdout and stderr. Kills it after `timeout_s`
 // seconds.
-RunResult
-run_command(const std::vector<std::string>& argv, int timeout_s = 120);
+RunResult run_command(const std::vector<std::string>& argv, int timeout_s = 120);
 
 // Starts `argv` (argv[0] looked up in PATH; posix_spawnp) with stdin from
 // /dev/null and stdout and stderr on `out_fd` and `err_fd`; returns its pid.
 // Throws when it cannot be started.
-pid_t
-spawn_command(const std::vector<std::string>& argv, int out_fd, int err_fd);
+pid_t spawn_command(const std::vector<std::string>& argv, int out_fd, int err_fd);
 
 // Runs PKGUNIFY_BINARY with `args`.
-RunResult
-run_pkgunify(const std::vector<std::string>& args, int timeout_s = 120);
+RunResult run_pkgunify(const std::vector<std::string>& args, int timeout_s = 120);
 
 // A JSON counter as an integer; throws when missing or no integer.
-std::int64_t
-counter(const Json& j, const std::string& key);
+std::int64_t counter(const Json& j, const std::string& key);
 
 // skipped[reason], 0 when absent.
-std::int64_t
-skipped(const Json& j, const std::string& reason);
+std::int64_t skipped(const Json& j, const std::string& reason);
 
 // ---- Parameters ---------------------------------------------------------------
 
@@ -255,11 +230,19 @@ protected:
   void TearDown() override;
 
   // The test's private temporary directory (/tmp/pkgunify-itest.XXXXXX).
-  [[nodiscard]] const std::string& tmp() const { return m_dir; }
+  [[nodiscard]] const std::string&
+  tmp() const
+  {
+    return m_dir;
+  }
   // tmp()/rel
   [[nodiscard]] std::string path(const std::string& rel) const;
   // The default store of the fixture: tmp()/store (same filesystem as roots).
-  [[nodiscard]] std::string store() const { return path("store"); }
+  [[nodiscard]] std::string
+  store() const
+  {
+    return path("store");
+  }
 
   // Creates tmp()/PREFIX1 … tmp()/PREFIXn and returns their paths.
   std::vector<std::string> make_roots(std::size_t n, const std::string& prefix = "g") const;
@@ -269,13 +252,11 @@ protected:
 
   // `pkgunify scan --json --store STORE EXTRA... ROOTS...`; STORE is
   // `store_path`, or store() when empty.
-  RunResult scan(const std::vector<std::string>& roots,
-                 const std::vector<std::string>& extra = {},
+  RunResult scan(const std::vector<std::string>& roots, const std::vector<std::string>& extra = {},
                  const std::string& store_path = {}) const;
   // As scan(), expecting exit status 0: a test failure and an exception
   // (which ends the test) otherwise.
-  Json scan_ok(const std::vector<std::string>& roots,
-               const std::vector<std::string>& extra = {},
+  Json scan_ok(const std::vector<std::string>& roots, const std::vector<std::string>& extra = {},
                const std::string& store_path = {}) const;
 
   // `pkgunify store ACTION --json --store STORE EXTRA...`
@@ -283,8 +264,16 @@ protected:
 
   // The link mode scan() asks for with --link; empty (the default): none,
   // so the policy's applies (built in: auto).
-  void set_link_mode(const std::string& mode) { m_link_mode = mode; }
-  [[nodiscard]] const std::string& link_mode() const { return m_link_mode; }
+  void
+  set_link_mode(const std::string& mode)
+  {
+    m_link_mode = mode;
+  }
+  [[nodiscard]] const std::string&
+  link_mode() const
+  {
+    return m_link_mode;
+  }
   // {"--link", MODE}, or nothing: for commands run without scan().
   [[nodiscard]] std::vector<std::string> link_args() const;
 
@@ -337,4 +326,4 @@ protected:
   void SetUp() override;
 };
 
-} // namespace pkgunify::itest
+}  // namespace pkgunify::itest

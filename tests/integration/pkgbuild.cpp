@@ -40,7 +40,7 @@ write_tree(const std::string& top, const PkgSpec& spec)
   }
 }
 
-} // namespace
+}  // namespace
 
 ShellResult
 shell(const std::string& cmd)
@@ -97,8 +97,7 @@ build_rpm(const PkgSpec& spec, const std::string& workdir)
   }
   write_text(top + "/SPECS/p.spec", s);
   const ShellResult r = shell("rpmbuild --define " + quote("_topdir " + top) + " -bb " + quote(top + "/SPECS/p.spec"));
-  const std::string rpm =
-    top + "/RPMS/noarch/" + spec.name + "-" + spec.version + "-" + spec.release + ".noarch.rpm";
+  const std::string rpm = top + "/RPMS/noarch/" + spec.name + "-" + spec.version + "-" + spec.release + ".noarch.rpm";
   if (r.status != 0 || !std::filesystem::exists(rpm)) {
     throw std::runtime_error("rpmbuild failed:\n" + r.output);
   }
@@ -162,4 +161,4 @@ dpkg_in(const std::string& root, const std::string& args)
   return shell("dpkg --root=" + quote(root) + " --log=/dev/null " + args);
 }
 
-} // namespace pkgunify::itest
+}  // namespace pkgunify::itest

@@ -56,4 +56,4 @@ void dpkg_init_root(const std::string& root);
 ShellResult rpm_in(const std::string& root, const std::string& args);
 ShellResult dpkg_in(const std::string& root, const std::string& args);
 
-} // namespace pkgunify::itest
+}  // namespace pkgunify::itest

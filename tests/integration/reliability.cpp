@@ -47,7 +47,7 @@ pick(std::mt19937_64& rng, std::size_t lo, std::size_t hi)
 // security.capability as setcap writes it (CAP_NET_RAW, effective).
 const std::string k_cap("\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", 20);
 
-} // namespace
+}  // namespace
 
 GuestTree
 write_guests(const std::vector<std::string>& roots, std::mt19937_64& rng, std::size_t shared, std::size_t unique)
@@ -55,17 +55,25 @@ write_guests(const std::vector<std::string>& roots, std::mt19937_64& rng, std::s
   GuestTree tree;
   const bool root = ::geteuid() == 0;
   static const char* const dirs[] = {"usr/bin", "usr/lib/x86_64-linux-gnu", "usr/share/doc/pkg", "opt/app/lib"};
-  static const std::string odd[] = {"new\nline", std::string("bad\xff\xfeutf8"), "-leading-dash", "--help",
-                                    "sp ace*?[x]", "back\\slash"};
+  static const std::string odd[] = {
+    "new\nline", std::string("bad\xff\xfeutf8"), "-leading-dash", "--help", "sp ace*?[x]", "back\\slash"};
   for (std::size_t i = 0; i < shared; ++i) {
     // Mostly small files, a few above the 1 MiB in-memory limit.
     const std::size_t size = i % 13 == 5 ? pick(rng, (1u << 20) + 1, 3u << 20) : pick(rng, 20, 64u << 10);
     FileSpec spec = sized_spec(size, "shared" + std::to_string(i) + "-" + std::to_string(rng()));
     switch (i % 7) {
-    case 1: spec.mode = 04755; break;
-    case 2: spec.mode = 0600; break;
-    case 3: spec.mode = 01777; break;
-    case 4: spec.xattrs["user.pkgunify.test"] = "value " + std::to_string(i); break;
+    case 1:
+      spec.mode = 04755;
+      break;
+    case 2:
+      spec.mode = 0600;
+      break;
+    case 3:
+      spec.mode = 01777;
+      break;
+    case 4:
+      spec.xattrs["user.pkgunify.test"] = "value " + std::to_string(i);
+      break;
     case 5:
       if (root) {
         spec.uid = 1000;
@@ -74,7 +82,8 @@ write_guests(const std::vector<std::string>& roots, std::mt19937_64& rng, std::s
         spec.xattrs["trusted.pkgunify"] = "t";
       }
       break;
-    default: break;
+    default:
+      break;
     }
     spec.mtime = {1600000000 + static_cast<time_t>(i), static_cast<long>(pick(rng, 0, 999999999))};
     std::string rel = std::string(dirs[i % 4]) + "/";
@@ -121,8 +130,8 @@ void
 Tally::print() const
 {
   std::ostringstream line;
-  line << "reliability: " << kind << " trials=" << trials  << " killed=" << killed << " mid_work=" << mid_work << " finished=" << finished
-       << " lost=" << lost << " failed=" << failed;
+  line << "reliability: " << kind << " trials=" << trials << " killed=" << killed << " mid_work=" << mid_work
+       << " finished=" << finished << " lost=" << lost << " failed=" << failed;
   std::cout << line.str() << std::endl;
   ::testing::Test::RecordProperty(kind + "_trials", trials);
   if (const char* report = std::getenv("PKGUNIFY_RELIABILITY_REPORT"); report && *report) {
@@ -130,4 +139,4 @@ Tally::print() const
   }
 }
 
-} // namespace pkgunify::itest::reliability
+}  // namespace pkgunify::itest::reliability

@@ -15,14 +15,12 @@ namespace pkgunify::itest::reliability {
 
 // How many trials of each kind a test runs: `fast` in the normal test run,
 // PKGUNIFY_RELIABILITY_TRIALS when set (the long suite sets it).
-int
-trials(int fast);
+int trials(int fast);
 
 // The random generator of a test: seeded from PKGUNIFY_RELIABILITY_SEED when
 // set, else at random; the seed is recorded as a test property and printed
 // so that a failing run can be repeated.
-std::mt19937_64
-make_rng(const std::string& test);
+std::mt19937_64 make_rng(const std::string& test);
 
 // A guest tree: shared files (identical in every guest, some larger than the
 // 1 MiB in-memory limit so both copy paths run), files of one guest only,
@@ -35,9 +33,8 @@ struct GuestTree
   std::vector<std::string> files;
 };
 
-GuestTree
-write_guests(const std::vector<std::string>& roots, std::mt19937_64& rng, std::size_t shared = 40,
-             std::size_t unique = 10);
+GuestTree write_guests(const std::vector<std::string>& roots, std::mt19937_64& rng, std::size_t shared = 40,
+                       std::size_t unique = 10);
 
 // What a guest must look like after any run, killed or not: every path of
 // `before` with its type, content, mode, owner, mtime, xattrs and symlink
@@ -45,8 +42,7 @@ write_guests(const std::vector<std::string>& roots, std::mt19937_64& rng, std::s
 // are what pkgunify changes by design. With `temps_allowed`, extra names
 // beginning with ".#pkgunify." are accepted (an interrupted run's
 // temporaries, before the next run cleans them).
-std::vector<std::string>
-guest_problems(const Snapshot& before, const Snapshot& after, bool temps_allowed);
+std::vector<std::string> guest_problems(const Snapshot& before, const Snapshot& after, bool temps_allowed);
 
 // One line per kind of trial, printed at the end of a test and appended to
 // $PKGUNIFY_RELIABILITY_REPORT when set:
@@ -64,4 +60,4 @@ struct Tally
   void print() const;
 };
 
-} // namespace pkgunify::itest::reliability
+}  // namespace pkgunify::itest::reliability

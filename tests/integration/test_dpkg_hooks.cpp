@@ -56,9 +56,17 @@ protected:
     return {};
   }
 
-  [[nodiscard]] std::string policy() const { return path("policy.yaml"); }
+  [[nodiscard]] std::string
+  policy() const
+  {
+    return path("policy.yaml");
+  }
 
-  [[nodiscard]] std::string fs_store() const { return m_top + "/store"; }
+  [[nodiscard]] std::string
+  fs_store() const
+  {
+    return m_top + "/store";
+  }
 
   std::string
   guest(const std::string& name)
@@ -91,20 +99,21 @@ protected:
   std::string m_v2;
 };
 
-class DpkgHookTest : public DpkgHookBase, public ::testing::WithParamInterface<std::string>
-{
-};
+class DpkgHookTest
+  : public DpkgHookBase
+  , public ::testing::WithParamInterface<std::string>
+{};
 
-class DpkgHookModes : public DpkgHookBase, public ::testing::WithParamInterface<ModeParam>
-{
-};
-
+class DpkgHookModes
+  : public DpkgHookBase
+  , public ::testing::WithParamInterface<ModeParam>
+{};
 
 const char* const k_files[] = {"/usr/bin/pkgu-dapp", "/usr/lib/x86_64-linux-gnu/libpkgu-d.so.1",
                                "/usr/share/pkgu-dapp/same.dat"};
 const char* const k_conffiles[] = {"/etc/pkgu-dapp.conf", "/usr/lib/pkgu-dapp/outside-etc.conf"};
 
-} // namespace
+}  // namespace
 
 TEST_P(DpkgHookModes, InstallUpgradeRemovePurgeInTwoGuests)
 {
@@ -147,8 +156,8 @@ TEST_P(DpkgHookModes, InstallUpgradeRemovePurgeInTwoGuests)
   check_shared("install");
 
   // Running the sync again is harmless and reads nothing.
-  const RunResult again = run_pkgunify({"sync", "--json", "--db", "dpkg", "--policy", policy(), "--state-dir",
-                                        path("state"), "--root", g1});
+  const RunResult again =
+    run_pkgunify({"sync", "--json", "--db", "dpkg", "--policy", policy(), "--state-dir", path("state"), "--root", g1});
   ASSERT_EQ(again.exit_code, 0) << again.describe();
   EXPECT_EQ(again.json()["unchanged"], true);
 
@@ -200,8 +209,8 @@ TEST_P(DpkgHookTest, FilesThatFailedAreTriedAgainByTheNextSync)
   const std::string locked = g2 + "/usr/bin/pkgu-dapp";
   set_immutable_flag(g2 + "/usr/bin", true);
   auto sync = [&] {
-    return run_pkgunify({"sync", "--json", "--db", "dpkg", "--policy", policy(), "--state-dir", path("state"),
-                         "--root", g2});
+    return run_pkgunify(
+      {"sync", "--json", "--db", "dpkg", "--policy", policy(), "--state-dir", path("state"), "--root", g2});
   };
   const RunResult first = sync();
   set_immutable_flag(g2 + "/usr/bin", false);
@@ -282,11 +291,11 @@ TEST_P(DpkgHookTest, TriggerPackageSyncsAfterRunsWithoutTheHostHook)
     // No host hook here: runs as from inside the root (scripts without
     // chroot, as `dpkg --root` from a host where pkgunify is installed).
     const std::string env = "PATH=" + bindir + ":$PATH ";
-    ShellResult t = shell(env + "dpkg --root=" + guests.back() + " --log=/dev/null --force-script-chrootless -i "
-                          + trigger);
+    ShellResult t =
+      shell(env + "dpkg --root=" + guests.back() + " --log=/dev/null --force-script-chrootless -i " + trigger);
     ASSERT_EQ(t.status, 0) << t.output;
-    ShellResult r = shell(env + "dpkg --root=" + guests.back() + " --log=/dev/null --force-script-chrootless -i "
-                          + m_v1);
+    ShellResult r =
+      shell(env + "dpkg --root=" + guests.back() + " --log=/dev/null --force-script-chrootless -i " + m_v1);
     ASSERT_EQ(r.status, 0) << r.output;
   }
   for (const char* f : k_files) {
@@ -328,8 +337,8 @@ TEST_P(DpkgHookTest, AptFromALocalRepositoryInstallsUpgradesAndRemoves)
     return shell("apt-get -q -y -o Dir=" + g + " -o Dir::Bin::dpkg=/usr/bin/dpkg -o Dir::State::status=" + g
                  + "/var/lib/dpkg/status -o Debug::NoLocking=1 -o APT::Sandbox::User=root"
                  + " -o DPkg::Options::=--root=" + g + " -o DPkg::Options::=--log=/dev/null"
-                 + " -o DPkg::Options::=--force-script-chrootless"
-                 + " -o 'DPkg::Options::=--pre-invoke=" + bin + " dpkg-release --hook --policy " + policy() + " || true'"
+                 + " -o DPkg::Options::=--force-script-chrootless" + " -o 'DPkg::Options::=--pre-invoke=" + bin
+                 + " dpkg-release --hook --policy " + policy() + " || true'"
                  + " -o 'DPkg::Options::=--post-invoke=" + bin + " sync --hook --db dpkg --policy " + policy()
                  + " --state-dir " + path("state") + " || true' " + args);
   };
@@ -363,4 +372,4 @@ TEST_P(DpkgHookTest, AptFromALocalRepositoryInstallsUpgradesAndRemoves)
   EXPECT_EQ(dpkg_in(guests[1], "--verify").status, 0);
 }
 
-} // namespace pkgunify::itest
+}  // namespace pkgunify::itest

@@ -59,8 +59,7 @@ class Attacker
 public:
   explicit Attacker(std::function<void(const std::atomic<bool>&)> body)
     : m_thread([this, b = std::move(body)] { b(m_stop); })
-  {
-  }
+  {}
   ~Attacker() { stop(); }
   Attacker(const Attacker&) = delete;
   Attacker& operator=(const Attacker&) = delete;
@@ -173,7 +172,7 @@ TEST_P(HostileTest, FileRewrittenWhileHashedNeverReachesAnotherGuest)
   const auto roots = make_roots(2);
   // One file above the 1 MiB in-memory limit (copied while read), one below.
   const std::vector<std::pair<std::string, std::size_t>> files = {{"usr/lib/big", 3u << 20},
-                                                                   {"usr/lib/small", 64u << 10}};
+                                                                  {"usr/lib/small", 64u << 10}};
   const int n = trials(8);
   Tally tally;
   tally.kind = "hostile-rewrite-" + GetParam();
@@ -295,9 +294,15 @@ TEST_P(HostileTest, HardLinkToAFileOutsideTheRootsNeverReachesTheStore)
 TEST_P(HostileTest, OddBytesInNamesAreUnifiedAndReportedAsValidJson)
 {
   const auto roots = make_roots(2);
-  const std::vector<std::string> names = {"new\nline",       std::string("bad\xff\xfe\x80utf8"), "-n",
-                                          "--help",          "sp ace*?[a-z]{x}",                 "back\\slash",
-                                          "tab\tand\x01ctl", std::string(255, 'L'),               "'quote\"",
+  const std::vector<std::string> names = {"new\nline",
+                                          std::string("bad\xff\xfe\x80utf8"),
+                                          "-n",
+                                          "--help",
+                                          "sp ace*?[a-z]{x}",
+                                          "back\\slash",
+                                          "tab\tand\x01ctl",
+                                          std::string(255, 'L'),
+                                          "'quote\"",
                                           std::string("\xe2\x80\x8b") + "zero-width"};
   for (std::size_t i = 0; i < names.size(); ++i) {
     write_in_roots(roots, "usr/lib/odd/" + names[i], sized_spec(100 + i, "odd" + std::to_string(i)));
@@ -327,5 +332,5 @@ TEST_P(HostileTest, OddBytesInNamesAreUnifiedAndReportedAsValidJson)
   EXPECT_TRUE(find_temp_names(tmp()).empty());
 }
 
-} // namespace
-} // namespace pkgunify::itest
+}  // namespace
+}  // namespace pkgunify::itest

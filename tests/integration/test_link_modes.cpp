@@ -19,7 +19,6 @@ namespace pkgunify::itest {
 
 namespace {
 
-
 // Opening for writing: 0 when it works, else errno.
 int
 open_for_write(const std::string& p)
@@ -53,8 +52,16 @@ protected:
     return IntegrationTest::mount_fs(type, m_mnt);
   }
 
-  [[nodiscard]] std::string mnt(const std::string& rel) const { return m_mnt + "/" + rel; }
-  [[nodiscard]] std::string fs_store() const { return m_mnt + "/store"; }
+  [[nodiscard]] std::string
+  mnt(const std::string& rel) const
+  {
+    return m_mnt + "/" + rel;
+  }
+  [[nodiscard]] std::string
+  fs_store() const
+  {
+    return m_mnt + "/store";
+  }
 
   std::vector<std::string>
   fs_roots(std::size_t n) const
@@ -83,7 +90,7 @@ protected:
   std::string m_mnt;
 };
 
-} // namespace
+}  // namespace
 
 // ---- immutable (ext4) -------------------------------------------------------
 
@@ -287,9 +294,10 @@ TEST_F(LinkModeTest, HardlinkSharesWritesUntilSplit)
 
 // ---- reflink (btrfs, XFS) ---------------------------------------------------
 
-class ReflinkTest : public LinkModeTest, public ::testing::WithParamInterface<std::string>
-{
-};
+class ReflinkTest
+  : public LinkModeTest
+  , public ::testing::WithParamInterface<std::string>
+{};
 
 TEST_P(ReflinkTest, SharesExtentsKeepsInodesAndWritesStayPrivate)
 {
@@ -497,4 +505,4 @@ TEST_F(LinkModeTest, StoreStatsMemoryEstimatesSharedPageCache)
   EXPECT_EQ(m["saved_bytes"].get<std::int64_t>(), resident * 2);  // three guests: two links beyond the first
 }
 
-} // namespace pkgunify::itest
+}  // namespace pkgunify::itest

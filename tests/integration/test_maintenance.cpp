@@ -115,9 +115,7 @@ protected:
   ObjectInfo m_obj_c;
 };
 
-INSTANTIATE_TEST_SUITE_P(LinkModes,
-                         MaintenanceTest,
-                         ::testing::Values("default", "hardlink"),
+INSTANTIATE_TEST_SUITE_P(LinkModes, MaintenanceTest, ::testing::Values("default", "hardlink"),
                          [](const ::testing::TestParamInfo<std::string>& param) { return param.param; });
 
 // ---- split ----------------------------------------------------------------
@@ -468,5 +466,5 @@ TEST_P(MaintenanceTest, StatusAndStoreCommandsWithoutAStoreAreConfigErrors)
   EXPECT_FALSE(exists(missing));
 }
 
-} // namespace
-} // namespace pkgunify::itest
+}  // namespace
+}  // namespace pkgunify::itest

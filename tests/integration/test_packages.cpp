@@ -113,7 +113,7 @@ protected:
   }
 };
 
-} // namespace
+}  // namespace
 
 TEST_F(PackagesTest, RpmGuestsNeverLinkConfigFilesAndStayVerified)
 {
@@ -170,8 +170,8 @@ TEST_F(PackagesTest, PkgUnifiesExactlyTheNamedPackages)
   if (auto why = need({"dpkg-deb", "dpkg", "rpmbuild", "rpm"}); !why.empty()) {
     GTEST_SKIP() << why;
   }
-  for (const auto& roots : {dpkg_guests(2, {tools_package(), extra_package()}),
-                            rpm_guests(2, {tools_package(), extra_package()})}) {
+  for (const auto& roots :
+       {dpkg_guests(2, {tools_package(), extra_package()}), rpm_guests(2, {tools_package(), extra_package()})}) {
     for (const auto& r : roots) {
       const RunResult res = run_pkgunify({"pkg", "--json", "--store", store(), "--root", r, "pkgu-extra"});
       ASSERT_EQ(res.exit_code, 0) << res.describe();
@@ -367,8 +367,7 @@ TEST_F(PackagesTest, OnlyPackagedLeavesUnpackagedFilesAlone)
   EXPECT_EQ(stat_path(roots[0] + "/usr/bin/pkgu-tool").ino, stat_path(roots[1] + "/usr/bin/pkgu-tool").ino);
   // Without the key they are unified like any file.
   scan_ok(roots);
-  EXPECT_EQ(stat_path(roots[0] + "/usr/local/bin/handmade").ino,
-            stat_path(roots[1] + "/usr/local/bin/handmade").ino);
+  EXPECT_EQ(stat_path(roots[0] + "/usr/local/bin/handmade").ino, stat_path(roots[1] + "/usr/local/bin/handmade").ino);
 }
 
-} // namespace pkgunify::itest
+}  // namespace pkgunify::itest

@@ -122,7 +122,11 @@ protected:
     return a;
   }
 
-  [[nodiscard]] std::string mode() const { return GetParam(); }
+  [[nodiscard]] std::string
+  mode() const
+  {
+    return GetParam();
+  }
 
   // Compares every guest with its snapshot (guest_problems); reports each
   // difference as a test failure. True when a guest lost or changed a path.
@@ -227,35 +231,35 @@ protected:
               {}};
     }
     if (name == "gc") {
-      return {name,
-              [this] {
-                ASSERT_EQ(run_command(scan_args(roots)).exit_code, 0);
-                // g3 goes away: the objects only it used are garbage now.
-                clear_protection(roots[2]);
-                fs::remove_all(roots[2]);
-                gc_linked = linked_files();
-              },
-              [this] { return std::vector<std::string>{PKGUNIFY_BINARY, "store", "gc", "--json", "--store", st}; },
-              [this] {
-                return Commands{{PKGUNIFY_BINARY, "store", "gc", "--json", "--store", st},
-                                scan_args({roots[0], roots[1]})};
-              },
-              [this] {
-                // gc never removes an object a guest links to.
-                std::string out;
-                const auto now = linked_files();
-                for (const auto& [p, ino] : gc_linked) {
-                  const auto it = now.find(p);
-                  if (it == now.end() || it->second != ino) {
-                    out += p + ": no longer linked to its object after gc was killed\n";
-                  }
-                }
-                return out;
-              }};
+      return {
+        name,
+        [this] {
+          ASSERT_EQ(run_command(scan_args(roots)).exit_code, 0);
+          // g3 goes away: the objects only it used are garbage now.
+          clear_protection(roots[2]);
+          fs::remove_all(roots[2]);
+          gc_linked = linked_files();
+        },
+        [this] { return std::vector<std::string>{PKGUNIFY_BINARY, "store", "gc", "--json", "--store", st}; },
+        [this] {
+          return Commands{{PKGUNIFY_BINARY, "store", "gc", "--json", "--store", st}, scan_args({roots[0], roots[1]})};
+        },
+        [this] {
+          // gc never removes an object a guest links to.
+          std::string out;
+          const auto now = linked_files();
+          for (const auto& [p, ino] : gc_linked) {
+            const auto it = now.find(p);
+            if (it == now.end() || it->second != ino) {
+              out += p + ": no longer linked to its object after gc was killed\n";
+            }
+          }
+          return out;
+        }};
     }
     // hook: `pkgunify sync --hook` after a dpkg run in g1.
     const auto sync = [this] {
-      return std::vector<std::string>{PKGUNIFY_BINARY, "sync", "--hook", "--root", roots[0], "--state-dir",
+      return std::vector<std::string>{PKGUNIFY_BINARY,     "sync",     "--hook", "--root", roots[0], "--state-dir",
                                       top + "/sync-state", "--policy", policy};
     };
     return {name,
@@ -264,7 +268,9 @@ protected:
               write_dpkg_db(roots[0], tree);
             },
             sync,
-            [sync, all] { return Commands{sync(), all()}; },
+            [sync, all] {
+              return Commands{sync(), all()};
+            },
             {}};
   }
 
@@ -326,8 +332,8 @@ protected:
       }
       // Half of the kills anywhere in the run, half in its second half
       // (the first is mostly the process starting and reading its input).
-      delay = std::chrono::microseconds(
-        std::uniform_int_distribution<long>(t % 2 ? full.count() / 2 : 0, full.count())(rng));
+      delay =
+        std::chrono::microseconds(std::uniform_int_distribution<long>(t % 2 ? full.count() / 2 : 0, full.count())(rng));
       ++tally.trials;
       if (run_and_kill(args, delay, log)) {
         ++tally.killed;
@@ -523,8 +529,7 @@ TEST_P(CrashTest, ConcurrentScansHookRunsAndGcLoseNothing)
 // store's run lock (found by the test above: a concurrent scan removed the
 // temporary of another one between its link and its exchange).
 class RunLockTest : public IntegrationTest
-{
-};
+{};
 
 TEST_F(RunLockTest, TemporariesOfAnotherRunningProcessAreLeftAlone)
 {
@@ -615,5 +620,5 @@ TEST_P(CrashTest, FullFilesystemFailsCleanlyAndTheNextScanSucceeds)
   EXPECT_EQ(fsck_problems(st), "");
 }
 
-} // namespace
-} // namespace pkgunify::itest
+}  // namespace
+}  // namespace pkgunify::itest

@@ -8,8 +8,8 @@
 
 #include <fcntl.h>
 #include <linux/fs.h>
-#include <sys/ioctl.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -69,7 +69,11 @@ protected:
     return {};
   }
 
-  [[nodiscard]] std::string policy() const { return path("policy.yaml"); }
+  [[nodiscard]] std::string
+  policy() const
+  {
+    return path("policy.yaml");
+  }
 
   std::string
   guest(const std::string& name)
@@ -86,16 +90,19 @@ protected:
   rpm_plugged(const std::string& root, const std::string& args, const std::string& policy_file = {},
               const std::string& extra = {})
   {
-    const ShellResult r =
-      rpm_in(root, plugin_macros(policy_file.empty() ? policy() : policy_file,
-                                 "log=" + worker_log() + (extra.empty() ? "" : " " + extra))
-                     + " " + args);
+    const ShellResult r = rpm_in(root, plugin_macros(policy_file.empty() ? policy() : policy_file,
+                                                     "log=" + worker_log() + (extra.empty() ? "" : " " + extra))
+                                         + " " + args);
     const RunResult w = run_pkgunify({"wait", "--root", root});
     EXPECT_EQ(w.exit_code, 0) << w.describe();
     return r;
   }
 
-  [[nodiscard]] std::string worker_log() const { return path("worker.log"); }
+  [[nodiscard]] std::string
+  worker_log() const
+  {
+    return path("worker.log");
+  }
 
   // rpm's options that load the test's plugin, running the pkgunify of the
   // build tree, with the policy `policy_file` and further `options`.
@@ -113,12 +120,12 @@ protected:
   std::string m_v2;
 };
 
-class RpmPluginModes : public RpmPluginTest, public ::testing::WithParamInterface<ModeParam>
-{
-};
+class RpmPluginModes
+  : public RpmPluginTest
+  , public ::testing::WithParamInterface<ModeParam>
+{};
 
-
-} // namespace
+}  // namespace
 
 TEST_P(RpmPluginModes, InstallUpgradeEraseInTwoGuests)
 {
@@ -211,8 +218,10 @@ TEST_F(RpmPluginTest, TestTransactionsAndNoPluginsChangeNothing)
 
   // Disabling just this plugin with its macro works too.
   const std::string g3 = guest("g3");
-  const ShellResult r = rpm_in(g3, "--define '__plugindir " + m_plugindir + "' --define '__transaction_pkgunify %{nil}' "
-                                     "-i --nodeps " + m_v1);
+  const ShellResult r = rpm_in(g3, "--define '__plugindir " + m_plugindir
+                                     + "' --define '__transaction_pkgunify %{nil}' "
+                                       "-i --nodeps "
+                                     + m_v1);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_FALSE(exists(m_store));
 }
@@ -354,9 +363,9 @@ TEST_F(RpmPluginTest, RelativeOptionPathsAreTakenFromRpmsDirectory)
   write_text(path("relative.yaml"), read_file(policy()));
   const std::string g1 = guest("g1");
   // The last program= wins over the build tree's absolute one.
-  const ShellResult r = shell("cd " + quote(tmp()) + " && rpm --root " + quote(g1) + " "
-                              + plugin_macros("relative.yaml", "program=bin/pkgunify log=worker.log")
-                              + " -i --nodeps " + m_v1);
+  const ShellResult r =
+    shell("cd " + quote(tmp()) + " && rpm --root " + quote(g1) + " "
+          + plugin_macros("relative.yaml", "program=bin/pkgunify log=worker.log") + " -i --nodeps " + m_v1);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(r.output.find("pkgunify:"), std::string::npos) << r.output;
   const RunResult w = run_pkgunify({"wait", "--root", g1});
@@ -401,8 +410,7 @@ TEST(RpmPluginBinary, LoadsNeitherCryptoNorYamlIntoRpm)
 // `pkgunify unify-files`, the worker's command: NUL-terminated records on
 // standard input; a bad record is a usage error that changes nothing.
 class UnifyFilesCommand : public IntegrationTest
-{
-};
+{};
 
 TEST_F(UnifyFilesCommand, ReadsTheRecordsOfStandardInput)
 {
@@ -435,4 +443,4 @@ TEST_F(UnifyFilesCommand, ReadsTheRecordsOfStandardInput)
   EXPECT_NE(stat_path(g1 + "/usr/lib/tool.conf").ino, stat_path(g2 + "/usr/lib/tool.conf").ino);
 }
 
-} // namespace pkgunify::itest
+}  // namespace pkgunify::itest

@@ -53,9 +53,7 @@ protected:
   }
 };
 
-INSTANTIATE_TEST_SUITE_P(LinkModes,
-                         ScanTest,
-                         ::testing::Values("default", "hardlink"),
+INSTANTIATE_TEST_SUITE_P(LinkModes, ScanTest, ::testing::Values("default", "hardlink"),
                          [](const ::testing::TestParamInfo<std::string>& param) { return param.param; });
 
 // security.capability as setcap writes it: VFS_CAP_REVISION_2 with the
@@ -125,10 +123,8 @@ struct Variant
 // Writes, for each variant, a base file into roots 0 and 2 and a changed one
 // into root 1, scans, and checks that only the two base files share.
 void
-check_variants_stay_apart(const std::vector<std::string>& roots,
-                          const std::vector<Variant>& variants,
-                          const std::function<Json()>& run_scan,
-                          const std::string& store)
+check_variants_stay_apart(const std::vector<std::string>& roots, const std::vector<Variant>& variants,
+                          const std::function<Json()>& run_scan, const std::string& store)
 {
   std::map<std::string, FileSpec> changed;
   for (const auto& v : variants) {
@@ -162,8 +158,7 @@ check_variants_stay_apart(const std::vector<std::string>& roots,
     // The odd one out keeps exactly what it had, and so does its object.
     const FileSpec& want = changed.at(v.name);
     EXPECT_EQ(b.mode & 07777, want.mode) << v.name;
-    EXPECT_EQ(b.mtime_ns, static_cast<std::int64_t>(want.mtime.tv_sec) * 1000000000 + want.mtime.tv_nsec)
-      << v.name;
+    EXPECT_EQ(b.mtime_ns, static_cast<std::int64_t>(want.mtime.tv_sec) * 1000000000 + want.mtime.tv_nsec) << v.name;
     if (want.uid) {
       EXPECT_EQ(b.uid, *want.uid) << v.name;
     }
@@ -194,7 +189,8 @@ TEST_P(ScanTest, FilesDifferingOnlyInModeMtimeOrUserXattrDoNotShare)
     {"user-xattr-missing", [](FileSpec& s) { s.xattrs.clear(); }},
     {"content-same-size", [](FileSpec& s) { s.content[100] = s.content[100] == 'x' ? 'y' : 'x'; }},
   };
-  check_variants_stay_apart(roots, variants, [&] { return scan_ok(roots); }, store());
+  check_variants_stay_apart(
+    roots, variants, [&] { return scan_ok(roots); }, store());
 }
 
 TEST_P(ScanTest, FilesDifferingOnlyInOwnerGroupOrPrivilegedXattrDoNotShare)
@@ -219,7 +215,8 @@ TEST_P(ScanTest, FilesDifferingOnlyInOwnerGroupOrPrivilegedXattrDoNotShare)
       change(s);
     };
   }
-  check_variants_stay_apart(roots, variants, [&] { return scan_ok(roots); }, store());
+  check_variants_stay_apart(
+    roots, variants, [&] { return scan_ok(roots); }, store());
   // The capability survived on the guest file and on its object.
   const std::string cap_file = roots[1] + "/usr/share/security-capability";
   EXPECT_EQ(list_xattrs(cap_file).at("security.capability"), k_cap_net_raw);
@@ -319,8 +316,8 @@ TEST_P(ScanTest, EtcStaysPrivateEvenWhenThePolicyIncludesIt)
 TEST_P(ScanTest, DefaultExcludesKeepTheirOwnInodes)
 {
   const auto roots = make_roots(2);
-  const std::vector<std::string> excluded = {"etc/motd.txt", "var/lib/misc/state.db", "home/user/.bashrc",
-                                             "root/.profile", "tmp/scratch.bin", "run/daemon.pid.data",
+  const std::vector<std::string> excluded = {"etc/motd.txt",  "var/lib/misc/state.db", "home/user/.bashrc",
+                                             "root/.profile", "tmp/scratch.bin",       "run/daemon.pid.data",
                                              "boot/vmlinuz"};
   const std::vector<std::string> shared = {"usr/lib/libc.so.6", "variable/x", "usr/var/lib/y", "opt/home/z"};
   for (const auto& rel : excluded) {
@@ -356,11 +353,10 @@ TEST_P(ScanTest, DefaultExcludesKeepTheirOwnInodes)
 TEST_P(ScanTest, CustomPolicyExcludesAndIncludesAreHonoured)
 {
   const auto roots = make_roots(2);
-  const std::vector<std::string> excluded = {"usr/share/doc/pkg/README", "usr/lib/python3/mod.pyc",
-                                             "opt/other/data", "srv/www/index.pyc"};
+  const std::vector<std::string> excluded = {"usr/share/doc/pkg/README", "usr/lib/python3/mod.pyc", "opt/other/data",
+                                             "srv/www/index.pyc"};
   // The file's exclude list replaces the default one: /var is a candidate.
-  const std::vector<std::string> shared = {"usr/lib/python3/mod.py", "opt/keep/data", "var/lib/x",
-                                           "usr/share/docs/y"};
+  const std::vector<std::string> shared = {"usr/lib/python3/mod.py", "opt/keep/data", "var/lib/x", "usr/share/docs/y"};
   for (const auto& rel : excluded) {
     write_in_roots(roots, rel, sized_spec(300, rel));
   }
@@ -373,13 +369,12 @@ TEST_P(ScanTest, CustomPolicyExcludesAndIncludesAreHonoured)
       before[r + "/" + rel] = stat_path(r + "/" + rel);
     }
   }
-  write_text(path("custom.yaml"),
-             "# custom policy\n"
-             "exclude:\n"
-             "  - /usr/share/doc/**\n"
-             "  - \"*.pyc\"\n"
-             "  - /opt/**\n"
-             "include: [\"/opt/keep/**\"]\n");
+  write_text(path("custom.yaml"), "# custom policy\n"
+                                  "exclude:\n"
+                                  "  - /usr/share/doc/**\n"
+                                  "  - \"*.pyc\"\n"
+                                  "  - /opt/**\n"
+                                  "include: [\"/opt/keep/**\"]\n");
   const Json j = scan_ok(roots, {"--policy", path("custom.yaml")});
   EXPECT_EQ(counter(j, "candidates"), 8);
   EXPECT_EQ(counter(j, "linked"), 8);
@@ -509,8 +504,7 @@ TEST_P(ScanTest, ContentAndMetadataOfEveryFileAreUnchanged)
   EXPECT_EQ(counter(j, "objects_created"), static_cast<std::int64_t>(files.size() + 2));
   EXPECT_EQ(counter(j, "errors"), 0);
   // The immutable flag is what the default link mode adds on purpose.
-  const auto diff =
-    diff_snapshots(before, after, {.inodes = false, .dir_mtime = false, .protection = !protects()});
+  const auto diff = diff_snapshots(before, after, {.inodes = false, .dir_mtime = false, .protection = !protects()});
   EXPECT_TRUE(diff.empty()) << join_lines(diff);
   // And every file is now an object.
   for (const auto& r : roots) {
@@ -1102,8 +1096,8 @@ TEST_P(ScanTest, ManyNewObjectsUnderALowDescriptorLimitAreAllLinked)
       contents.push_back(spec.content);
     }
     const std::string st = path("store-" + create);
-    std::vector<std::string> argv{"prlimit", "--nofile=600:600", PKGUNIFY_BINARY, "scan", "--json", "--store", st,
-                                  "--create", create};
+    std::vector<std::string> argv{"prlimit", "--nofile=600:600", PKGUNIFY_BINARY, "scan", "--json", "--store",
+                                  st,        "--create",         create};
     const auto link = link_args();
     argv.insert(argv.end(), link.begin(), link.end());
     argv.insert(argv.end(), roots.begin(), roots.end());
@@ -1153,5 +1147,5 @@ TEST_P(ScanTest, AdoptModeLinksTheGuestsOwnInode)
   EXPECT_EQ(counter(again, "already_linked"), 3);
 }
 
-} // namespace
-} // namespace pkgunify::itest
+}  // namespace
+}  // namespace pkgunify::itest

@@ -66,4 +66,4 @@ private:
   std::map<ino_t, std::uint32_t> m_attrs;
 };
 
-} // namespace pkgunify::test
+}  // namespace pkgunify::test

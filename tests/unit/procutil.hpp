@@ -90,4 +90,4 @@ read_file(const std::string& path)
   return ss.str();
 }
 
-} // namespace pkgunify::test
+}  // namespace pkgunify::test

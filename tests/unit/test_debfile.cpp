@@ -42,7 +42,8 @@ deb_error(const std::string& path)
 const ArchiveEntry*
 find_entry(const ArchiveInfo& info, const std::string& path)
 {
-  auto it = std::find_if(info.entries.begin(), info.entries.end(), [&](const ArchiveEntry& e) { return e.path == path; });
+  auto it =
+    std::find_if(info.entries.begin(), info.entries.end(), [&](const ArchiveEntry& e) { return e.path == path; });
   return it == info.entries.end() ? nullptr : &*it;
 }
 
@@ -64,17 +65,15 @@ protected:
   make_tree()
   {
     const std::string root = path("tree");
-    write_file(root + "/DEBIAN/control",
-               "Package: pkgunify-deb\n"
-               "Version: 4.5-6\n"
-               "Architecture: amd64\n"
-               "Maintainer: pkgunify tests <tests@example.org>\n"
-               "Description: test package\n"
-               " Package: not-this-one\n");
-    write_file(root + "/DEBIAN/conffiles",
-               "/etc/pkgunify-deb/main.conf\n"
-               "/usr/lib/pkgunify-deb/lib.conf\n"
-               "remove-on-upgrade /etc/pkgunify-deb/old.conf\n");
+    write_file(root + "/DEBIAN/control", "Package: pkgunify-deb\n"
+                                         "Version: 4.5-6\n"
+                                         "Architecture: amd64\n"
+                                         "Maintainer: pkgunify tests <tests@example.org>\n"
+                                         "Description: test package\n"
+                                         " Package: not-this-one\n");
+    write_file(root + "/DEBIAN/conffiles", "/etc/pkgunify-deb/main.conf\n"
+                                           "/usr/lib/pkgunify-deb/lib.conf\n"
+                                           "remove-on-upgrade /etc/pkgunify-deb/old.conf\n");
     write_file(root + "/etc/pkgunify-deb/main.conf", "main = 1\n");
     write_file(root + "/usr/lib/pkgunify-deb/lib.conf", "lib = 22\n");
     write_file(root + "/usr/bin/pkgunify-deb", "#!/bin/sh\necho deb\n", 0755);
@@ -106,11 +105,10 @@ protected:
       paths.push_back(e.path);
     }
     std::sort(paths.begin(), paths.end());
-    EXPECT_EQ(paths,
-              (std::vector<std::string>{
-                "/etc", "/etc/pkgunify-deb", "/etc/pkgunify-deb/main.conf", "/usr", "/usr/bin",
-                "/usr/bin/pkgunify-deb", "/usr/bin/pkgunify-deb-hard", "/usr/lib", "/usr/lib/libpkgunify-deb.so",
-                "/usr/lib/libpkgunify-deb.so.1", "/usr/lib/pkgunify-deb", "/usr/lib/pkgunify-deb/lib.conf"}));
+    EXPECT_EQ(paths, (std::vector<std::string>{
+                       "/etc", "/etc/pkgunify-deb", "/etc/pkgunify-deb/main.conf", "/usr", "/usr/bin",
+                       "/usr/bin/pkgunify-deb", "/usr/bin/pkgunify-deb-hard", "/usr/lib", "/usr/lib/libpkgunify-deb.so",
+                       "/usr/lib/libpkgunify-deb.so.1", "/usr/lib/pkgunify-deb", "/usr/lib/pkgunify-deb/lib.conf"}));
     for (const ArchiveEntry& e : info.entries) {
       const bool conffile = e.path == "/etc/pkgunify-deb/main.conf" || e.path == "/usr/lib/pkgunify-deb/lib.conf";
       EXPECT_EQ(e.config, conffile) << e.path;
@@ -145,9 +143,10 @@ protected:
   }
 };
 
-class DebFileCompression : public DebFileTest, public ::testing::WithParamInterface<std::string>
-{
-};
+class DebFileCompression
+  : public DebFileTest
+  , public ::testing::WithParamInterface<std::string>
+{};
 
 TEST_P(DebFileCompression, ListsEntriesWithConfigFlagsAndSizes)
 {
@@ -269,4 +268,4 @@ TEST_F(DebFileTest, MalformedControlMembersNameTheLine)
     << conffiles_error;
 }
 
-} // namespace
+}  // namespace

@@ -25,10 +25,10 @@
 #include <vector>
 
 using pkgunify::DigestAlgo;
+using pkgunify::make_dpkg_db;
 using pkgunify::PackageDbError;
 using pkgunify::PackageFile;
 using pkgunify::PackageInfo;
-using pkgunify::make_dpkg_db;
 
 namespace fs = std::filesystem;
 
@@ -102,17 +102,19 @@ protected:
            "Architecture: all\n"
            "Version: 1.0-1\n"
            "Conffiles:\n"
-           " /etc/a.conf " + md5_a + "\n"
-           "Description: package a\n"
-           " with a long description\n"
-           " .\n"
-           " and a paragraph\n"
-           "\n"
-           "Package: b\n"
-           "Status: install ok installed\n"
-           "Architecture: amd64\n"
-           "Version: 2:3.4\n"
-           "\n");
+           " /etc/a.conf "
+           + md5_a
+           + "\n"
+             "Description: package a\n"
+             " with a long description\n"
+             " .\n"
+             " and a paragraph\n"
+             "\n"
+             "Package: b\n"
+             "Status: install ok installed\n"
+             "Architecture: amd64\n"
+             "Version: 2:3.4\n"
+             "\n");
     info("a.list", "/.\n/etc\n/etc/a.conf\n/usr\n/usr/bin\n/usr/bin/a\n");
     info("a.md5sums", md5_b + "  usr/bin/a\n");
     info("b.list", "/.\n/usr\n/usr/lib\n/usr/lib/libb.so\n");
@@ -172,10 +174,12 @@ TEST_F(DpkgDbSynthetic, EmptyStatusHasNoPackages)
 TEST_F(DpkgDbSynthetic, SkipsConfigFilesAndNotInstalled)
 {
   status("Package: gone\nStatus: deinstall ok config-files\nVersion: 1\n"
-         "Conffiles:\n /etc/gone.conf " + md5_a + "\n\n"
-         "Package: never\nStatus: purge ok not-installed\n\n"
-         "Package: half\nStatus: install reinstreq half-installed\nVersion: 2\n\n"
-         "Package: trig\nStatus: install ok triggers-pending\nVersion: 3\n");
+         "Conffiles:\n /etc/gone.conf "
+         + md5_a
+         + "\n\n"
+           "Package: never\nStatus: purge ok not-installed\n\n"
+           "Package: half\nStatus: install reinstreq half-installed\nVersion: 2\n\n"
+           "Package: trig\nStatus: install ok triggers-pending\nVersion: 3\n");
   info("half.list", "/.\n/usr\n");
   info("trig.list", "/.\n/usr\n");
   const auto pkgs = make_dpkg_db(admin)->packages();
@@ -224,10 +228,17 @@ TEST_F(DpkgDbSynthetic, ConffileFlagsAndSpecialHashes)
 {
   status("Package: c\nStatus: install ok unpacked\nVersion: 1\nConffiles:\n"
          " /etc/new.conf newconffile\n"
-         " /etc/old.conf " + md5_a + " obsolete\n"
-         " /etc/rm.conf " + md5_b + " obsolete remove-on-upgrade\n"
-         " /etc/with space.conf " + md5_b + "\n"
-         " /usr/lib/c/c.conf " + md5_a + "\n");
+         " /etc/old.conf "
+         + md5_a
+         + " obsolete\n"
+           " /etc/rm.conf "
+         + md5_b
+         + " obsolete remove-on-upgrade\n"
+           " /etc/with space.conf "
+         + md5_b
+         + "\n"
+           " /usr/lib/c/c.conf "
+         + md5_a + "\n");
   info("c.list", "/.\n/etc\n/etc/new.conf\n/etc/with space.conf\n/usr/lib/c/c.conf\n");
   info("c.md5sums", md5_b + "  etc/new.conf\n" + md5_b + "  usr/lib/c/c.conf\n");
   info("c.conffiles", "/etc/new.conf\n/etc/extra.conf\nremove-on-upgrade /etc/rm.conf\n");
@@ -251,8 +262,8 @@ TEST_F(DpkgDbSynthetic, ConffileFlagsAndSpecialHashes)
   EXPECT_TRUE(find_file(c, "/etc/extra.conf")->config);
   EXPECT_EQ(find_file(c, "/etc/extra.conf")->digest_algo, DigestAlgo::none);
   ASSERT_NE(find_file(c, "/etc/rm.conf"), nullptr);
-  EXPECT_EQ(std::count_if(c.files.begin(), c.files.end(), [](const PackageFile& f) { return f.path == "/etc/rm.conf"; }),
-            1);
+  EXPECT_EQ(
+    std::count_if(c.files.begin(), c.files.end(), [](const PackageFile& f) { return f.path == "/etc/rm.conf"; }), 1);
   EXPECT_FALSE(find_file(c, "/etc")->config);
 }
 
@@ -275,8 +286,7 @@ TEST_F(DpkgDbSynthetic, MissingStatusOrAdmindir)
   EXPECT_EQ(db_error([&] { make_dpkg_db(path("nowhere/var/lib/dpkg")); }),
             path("nowhere/var/lib/dpkg") + "/status: cannot read dpkg status: No such file or directory");
   fs::create_directories(admin + "/status");
-  EXPECT_NE(db_error([&] { make_dpkg_db(admin); }).find(admin + "/status: cannot read dpkg status"),
-            std::string::npos);
+  EXPECT_NE(db_error([&] { make_dpkg_db(admin); }).find(admin + "/status: cannot read dpkg status"), std::string::npos);
 }
 
 TEST_F(DpkgDbSynthetic, StatusRemovedAfterOpening)
@@ -284,8 +294,7 @@ TEST_F(DpkgDbSynthetic, StatusRemovedAfterOpening)
   two_packages();
   auto db = make_dpkg_db(admin);
   fs::remove(admin + "/status");
-  EXPECT_EQ(db_error([&] { db->packages(); }),
-            admin + "/status: cannot read dpkg status: No such file or directory");
+  EXPECT_EQ(db_error([&] { db->packages(); }), admin + "/status: cannot read dpkg status: No such file or directory");
 }
 
 TEST_F(DpkgDbSynthetic, MissingListNamesIt)
@@ -309,16 +318,14 @@ TEST_F(DpkgDbSynthetic, RelativePathInListIsCorrupt)
 {
   two_packages();
   info("a.list", "/.\n/usr\nusr/bin/a\n");
-  EXPECT_NE(db_error([&] { make_dpkg_db(admin)->packages(); }).find(admin + "/info/a.list: 3: "),
-            std::string::npos);
+  EXPECT_NE(db_error([&] { make_dpkg_db(admin)->packages(); }).find(admin + "/info/a.list: 3: "), std::string::npos);
 }
 
 TEST_F(DpkgDbSynthetic, MalformedMd5sumsLine)
 {
   two_packages();
   info("a.md5sums", md5_b + "  usr/bin/a\nnot-a-hash  usr/bin/b\n");
-  EXPECT_EQ(db_error([&] { make_dpkg_db(admin)->packages(); }),
-            admin + "/info/a.md5sums: 2: malformed md5sums line");
+  EXPECT_EQ(db_error([&] { make_dpkg_db(admin)->packages(); }), admin + "/info/a.md5sums: 2: malformed md5sums line");
   info("a.md5sums", md5_b + "\n");
   EXPECT_NE(db_error([&] { make_dpkg_db(admin)->packages(); }).find("a.md5sums: 1:"), std::string::npos);
 }
@@ -341,8 +348,7 @@ TEST_F(DpkgDbSynthetic, InfoSymlinkIsNotFollowed)
   two_packages();
   fs::remove(admin + "/info/b.list");
   fs::create_symlink("/etc/passwd", admin + "/info/b.list");
-  EXPECT_NE(db_error([&] { make_dpkg_db(admin)->packages(); }).find(admin + "/info/b.list"),
-            std::string::npos);
+  EXPECT_NE(db_error([&] { make_dpkg_db(admin)->packages(); }).find(admin + "/info/b.list"), std::string::npos);
 }
 
 // ---- corrupt status files ----------------------------------------------------
@@ -357,8 +363,7 @@ TEST_F(DpkgDbSynthetic, GarbageLineReportsItsLine)
          "Status: install ok installed\n"  // 6
          "garbage without colon\n"         // 7
          "Version: 2\n");                  // 8
-  EXPECT_EQ(db_error([&] { make_dpkg_db(admin); }),
-            admin + "/status:7: malformed line, expected \"Field: value\"");
+  EXPECT_EQ(db_error([&] { make_dpkg_db(admin); }), admin + "/status:7: malformed line, expected \"Field: value\"");
 }
 
 TEST_F(DpkgDbSynthetic, GarbageAtTheEndReportsTheStanza)
@@ -380,39 +385,41 @@ TEST_F(DpkgDbSynthetic, GarbageAtTheEndReportsTheStanza)
 TEST_F(DpkgDbSynthetic, ConffilesLineWithoutHash)
 {
   status("Package: a\nStatus: install ok installed\nVersion: 1\n\n"
-         "Package: b\n"                          // 5
-         "Status: install ok installed\n"        // 6
-         "Conffiles:\n"                          // 7
-         " /etc/b.conf " + md5_a + "\n"          // 8
-         " /etc/b2.conf\n"                       // 9
-         "Version: 2\n");
+         "Package: b\n"                    // 5
+         "Status: install ok installed\n"  // 6
+         "Conffiles:\n"                    // 7
+         " /etc/b.conf "
+         + md5_a
+         + "\n"               // 8
+           " /etc/b2.conf\n"  // 9
+           "Version: 2\n");
   EXPECT_EQ(db_error([&] { make_dpkg_db(admin); }),
             admin + "/status:9: malformed Conffiles line, expected \" /path <md5>\"");
 }
 
 TEST_F(DpkgDbSynthetic, ConffilesOnTheFieldLineAndBadHash)
 {
-  status("Package: b\n"                                      // 1
-         "Status: install ok installed\n"                    // 2
-         "Conffiles: /etc/b.conf " + md5_a + " obsolete\n"   // 3
-         " /etc/c.conf 12345\n");                            // 4
-  EXPECT_EQ(db_error([&] { make_dpkg_db(admin); }),
-            admin + "/status:4: malformed Conffiles line, bad hash '12345'");
+  status("Package: b\n"                    // 1
+         "Status: install ok installed\n"  // 2
+         "Conffiles: /etc/b.conf "
+         + md5_a
+         + " obsolete\n"             // 3
+           " /etc/c.conf 12345\n");  // 4
+  EXPECT_EQ(db_error([&] { make_dpkg_db(admin); }), admin + "/status:4: malformed Conffiles line, bad hash '12345'");
 }
 
 TEST_F(DpkgDbSynthetic, StanzaWithoutPackageOrStatus)
 {
   status("Package: a\nStatus: install ok installed\n\n\n\n"
-         "Version: 1\n"                      // 6
+         "Version: 1\n"  // 6
          "Status: install ok installed\n");
   EXPECT_EQ(db_error([&] { make_dpkg_db(admin); }), admin + "/status:6: stanza without Package field");
   status("\nPackage: a\nStatus: install ok installed\n\n"
-         "Package: b\n"                      // 5
+         "Package: b\n"  // 5
          "Version: 1\n");
   EXPECT_EQ(db_error([&] { make_dpkg_db(admin); }), admin + "/status:5: package 'b' has no Status field");
   status("Package: a\nStatus: install ok\n");
-  EXPECT_NE(db_error([&] { make_dpkg_db(admin); }).find("status:1: package 'a': malformed Status"),
-            std::string::npos);
+  EXPECT_NE(db_error([&] { make_dpkg_db(admin); }).find("status:1: package 'a': malformed Status"), std::string::npos);
   status("Package: a\nStatus: install ok floating\n");
   EXPECT_NE(db_error([&] { make_dpkg_db(admin); }).find("status:1: package 'a': unknown state 'floating'"),
             std::string::npos);
@@ -441,8 +448,9 @@ TEST_F(DpkgDbSynthetic, ReadsAHundredThousandPathsFast)
   std::string st;
   for (int p = 0; p < packages; ++p) {
     const std::string name = "pkg" + std::to_string(p);
-    st += "Package: " + name + "\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.0\n"
-          "Description: synthetic\n a package\n\n";
+    st += "Package: " + name
+          + "\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.0\n"
+            "Description: synthetic\n a package\n\n";
     std::string list = "/.\n/usr\n/usr/share\n/usr/share/" + name + "\n";
     std::string sums;
     for (int i = 0; i < paths; ++i) {
@@ -545,11 +553,8 @@ protected:
   }
 
   static std::string
-  build(const std::string& name,
-        const std::string& control,
-        const std::map<std::string, std::string>& files,
-        const std::string& conffiles,
-        const std::string& md5sums = {})
+  build(const std::string& name, const std::string& control, const std::map<std::string, std::string>& files,
+        const std::string& conffiles, const std::string& md5sums = {})
   {
     const std::string root = s_dir + "/build/" + name;
     write_file(root + "/DEBIAN/control", control);
@@ -607,8 +612,8 @@ protected:
     }
     const std::string bin_a = "#!/bin/sh\necho pkgunify-test-a\n";
     const std::string a = build("a",
-                                "Package: pkgunify-test-a\nVersion: 1.2-3\nArchitecture: all\n" + maint +
-                                  "Description: test package a\n long text\n",
+                                "Package: pkgunify-test-a\nVersion: 1.2-3\nArchitecture: all\n" + maint
+                                  + "Description: test package a\n long text\n",
                                 {{"/etc/pkgunify-test-a/a.conf", "setting = 1\n"},
                                  {"/usr/lib/pkgunify-test-a/a.conf", "other = 2\n"},
                                  {"/usr/bin/pkgunify-test-a", bin_a},
@@ -618,28 +623,25 @@ protected:
     {
       // debhelper style: md5sums of the non-conffiles only.
       const RunResult r = run({"sh", "-c",
-                               "cd '" + a + "' && md5sum usr/bin/pkgunify-test-a usr/lib/libpkgunify-test-a.so.1 "
-                                            "> DEBIAN/md5sums"});
+                               "cd '" + a
+                                 + "' && md5sum usr/bin/pkgunify-test-a usr/lib/libpkgunify-test-a.so.1 "
+                                   "> DEBIAN/md5sums"});
       if (r.status != 0) {
         return "md5sum failed: " + r.output;
       }
     }
     const std::string b = build("b",
-                                "Package: libpkgunify-test-b\nVersion: 2.0-1\nArchitecture: " + s_arch +
-                                  "\nMulti-Arch: same\n" + maint + "Description: test library b\n",
+                                "Package: libpkgunify-test-b\nVersion: 2.0-1\nArchitecture: " + s_arch
+                                  + "\nMulti-Arch: same\n" + maint + "Description: test library b\n",
                                 {{"/usr/lib/pkgunify-test-" + s_arch + "/libpkgunify-test-b.so.2", "library b\n"},
                                  {"/etc/libpkgunify-test-b.conf", "b = 1\n"}},
                                 "/etc/libpkgunify-test-b.conf\n");
-    const std::string c = build("c",
-                                "Package: pkgunify-test-c\nVersion: 0.1-1\nArchitecture: all\n" + maint +
-                                  "Description: test package c\n",
-                                {{"/etc/pkgunify-test-c.conf", "c = 1\n"}, {"/usr/bin/pkgunify-test-c", "c\n"}},
-                                "/etc/pkgunify-test-c.conf\n");
-    const std::string d = build("d",
-                                "Package: pkgunify-test-d\nVersion: 3.0\nArchitecture: all\n" + maint +
-                                  "Description: test package d\n",
-                                {{"/etc/pkgunify-test-d.conf", "d = 1\n"}, {"/usr/bin/pkgunify-test-d", "d\n"}},
-                                "/etc/pkgunify-test-d.conf\n");
+    const std::string c = build(
+      "c", "Package: pkgunify-test-c\nVersion: 0.1-1\nArchitecture: all\n" + maint + "Description: test package c\n",
+      {{"/etc/pkgunify-test-c.conf", "c = 1\n"}, {"/usr/bin/pkgunify-test-c", "c\n"}}, "/etc/pkgunify-test-c.conf\n");
+    const std::string d = build(
+      "d", "Package: pkgunify-test-d\nVersion: 3.0\nArchitecture: all\n" + maint + "Description: test package d\n",
+      {{"/etc/pkgunify-test-d.conf", "d = 1\n"}, {"/usr/bin/pkgunify-test-d", "d\n"}}, "/etc/pkgunify-test-d.conf\n");
     for (const std::string& root : {a, b, c, d}) {
       if (std::string err = dpkg_deb(root, root + ".deb"); !err.empty()) {
         return err;
@@ -694,15 +696,14 @@ TEST_F(DpkgDbGuest, FilesConffilesAndDigests)
     paths.push_back(f.path);
   }
   std::sort(paths.begin(), paths.end());
-  EXPECT_EQ(paths,
-            (std::vector<std::string>{"/etc", "/etc/pkgunify-test-a", "/etc/pkgunify-test-a/a.conf", "/usr",
-                                      "/usr/bin", "/usr/bin/pkgunify-test-a", "/usr/bin/pkgunify-test-a-link",
-                                      "/usr/lib", "/usr/lib/libpkgunify-test-a.so.1", "/usr/lib/pkgunify-test-a",
-                                      "/usr/lib/pkgunify-test-a/a.conf"}));
+  EXPECT_EQ(paths, (std::vector<std::string>{"/etc", "/etc/pkgunify-test-a", "/etc/pkgunify-test-a/a.conf", "/usr",
+                                             "/usr/bin", "/usr/bin/pkgunify-test-a", "/usr/bin/pkgunify-test-a-link",
+                                             "/usr/lib", "/usr/lib/libpkgunify-test-a.so.1", "/usr/lib/pkgunify-test-a",
+                                             "/usr/lib/pkgunify-test-a/a.conf"}));
   for (const PackageFile& f : a->files) {
     const bool conffile = f.path == "/etc/pkgunify-test-a/a.conf" || f.path == "/usr/lib/pkgunify-test-a/a.conf";
     EXPECT_EQ(f.config, conffile) << f.path;
-    struct stat st{};
+    struct stat st = {};
     ASSERT_EQ(::lstat(guest(f.path).c_str(), &st), 0) << f.path;
     if (S_ISREG(st.st_mode)) {
       EXPECT_EQ(f.digest_algo, DigestAlgo::md5) << f.path;
@@ -824,7 +825,7 @@ TEST_F(DpkgDbGuestCopy, MissingStatusNamesIt)
             m_copy + "/dpkg/status: cannot read dpkg status: No such file or directory");
 }
 
-} // namespace
+}  // namespace
 
 // While dpkg runs, its changes live in updates/NNNN on top of status; hooks
 // and triggers run before dpkg folds them in.

@@ -17,8 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 
 class FuzzCorpus : public ::testing::TestWithParam<const char*>
-{
-};
+{};
 
 INSTANTIATE_TEST_SUITE_P(Targets, FuzzCorpus, ::testing::Values("policy", "dpkg_status", "dpkg_info", "deb"),
                          [](const ::testing::TestParamInfo<const char*>& p) { return std::string(p.param); });
@@ -51,5 +50,5 @@ TEST_P(FuzzCorpus, EveryInputIsAcceptedOrGivesAClearError)
   RecordProperty("rejected", rejected);
 }
 
-} // namespace
-} // namespace pkgunify::fuzz
+}  // namespace
+}  // namespace pkgunify::fuzz

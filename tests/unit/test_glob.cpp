@@ -18,8 +18,7 @@ glob(std::string_view pattern)
 {
   auto result = Glob::compile(pattern);
   if (!result) {
-    throw std::runtime_error("unexpected compile error: "
-                             + result.error().message);
+    throw std::runtime_error("unexpected compile error: " + result.error().message);
   }
   return *result;
 }
@@ -38,7 +37,7 @@ matches(std::string_view pattern, std::string_view path)
   return glob(pattern).matches(path);
 }
 
-} // namespace
+}  // namespace
 
 // --- literals --------------------------------------------------------------
 
@@ -446,52 +445,39 @@ TEST(GlobError, EmptyPattern)
 
 TEST(GlobError, UnterminatedClass)
 {
-  EXPECT_EQ(compile_error("/usr/[a-"),
-            "bad pattern \"/usr/[a-\": unterminated character class");
-  EXPECT_EQ(compile_error("/usr/[abc"),
-            "bad pattern \"/usr/[abc\": unterminated character class");
-  EXPECT_EQ(compile_error("/["),
-            "bad pattern \"/[\": unterminated character class");
-  EXPECT_EQ(compile_error("/[]"),
-            "bad pattern \"/[]\": unterminated character class");
-  EXPECT_EQ(compile_error("/[!]"),
-            "bad pattern \"/[!]\": unterminated character class");
-  EXPECT_EQ(compile_error("/[a\\"),
-            "bad pattern \"/[a\\\": unterminated character class");
+  EXPECT_EQ(compile_error("/usr/[a-"), "bad pattern \"/usr/[a-\": unterminated character class");
+  EXPECT_EQ(compile_error("/usr/[abc"), "bad pattern \"/usr/[abc\": unterminated character class");
+  EXPECT_EQ(compile_error("/["), "bad pattern \"/[\": unterminated character class");
+  EXPECT_EQ(compile_error("/[]"), "bad pattern \"/[]\": unterminated character class");
+  EXPECT_EQ(compile_error("/[!]"), "bad pattern \"/[!]\": unterminated character class");
+  EXPECT_EQ(compile_error("/[a\\"), "bad pattern \"/[a\\\": unterminated character class");
 }
 
 TEST(GlobError, SlashInClass)
 {
-  EXPECT_EQ(compile_error("/a[/]b"),
-            "bad pattern \"/a[/]b\": '/' in a character class");
-  EXPECT_EQ(compile_error("/a[b/c]"),
-            "bad pattern \"/a[b/c]\": '/' in a character class");
+  EXPECT_EQ(compile_error("/a[/]b"), "bad pattern \"/a[/]b\": '/' in a character class");
+  EXPECT_EQ(compile_error("/a[b/c]"), "bad pattern \"/a[b/c]\": '/' in a character class");
 }
 
 TEST(GlobError, ReversedRange)
 {
-  EXPECT_EQ(compile_error("/[z-a]"),
-            "bad pattern \"/[z-a]\": bad range 'z-a' in character class");
+  EXPECT_EQ(compile_error("/[z-a]"), "bad pattern \"/[z-a]\": bad range 'z-a' in character class");
 }
 
 TEST(GlobError, TrailingBackslash)
 {
-  EXPECT_EQ(compile_error("/usr/a\\"),
-            "bad pattern \"/usr/a\\\": trailing backslash");
+  EXPECT_EQ(compile_error("/usr/a\\"), "bad pattern \"/usr/a\\\": trailing backslash");
 }
 
 TEST(GlobError, EscapedSlash)
 {
-  EXPECT_EQ(compile_error("/a\\/b"),
-            "bad pattern \"/a\\/b\": '/' cannot be escaped");
+  EXPECT_EQ(compile_error("/a\\/b"), "bad pattern \"/a\\/b\": '/' cannot be escaped");
 }
 
 TEST(GlobError, EmptyComponent)
 {
-  EXPECT_EQ(compile_error("/usr//bin"),
-            "bad pattern \"/usr//bin\": empty path component (\"//\")");
-  EXPECT_EQ(compile_error("//usr"),
-            "bad pattern \"//usr\": empty path component (\"//\")");
+  EXPECT_EQ(compile_error("/usr//bin"), "bad pattern \"/usr//bin\": empty path component (\"//\")");
+  EXPECT_EQ(compile_error("//usr"), "bad pattern \"//usr\": empty path component (\"//\")");
 }
 
 TEST(GlobError, TrailingSlash)
@@ -658,10 +644,8 @@ TEST(GlobConsistency, BelowQueriesAgreeWithMatches)
 {
   const std::vector<std::string> names{"a", "b", "ab"};
   const std::vector<std::string> patterns{
-    "/a",        "/a/**",       "/**",          "**",        "a",
-    "a/**",      "/a/*",        "/*/**",        "/**/b",     "/a/**/b",
-    "/a/**/b/**", "*b",          "/[ab]/**",     "/a?",       "/**/a/**",
-    "/*/*/**",   "/a/**/**",    "b/*",          "/a/b",      "/**/*",
+    "/a",         "/a/**", "/**",      "**",  "a",        "a/**",    "/a/*",     "/*/**", "/**/b", "/a/**/b",
+    "/a/**/b/**", "*b",    "/[ab]/**", "/a?", "/**/a/**", "/*/*/**", "/a/**/**", "b/*",   "/a/b",  "/**/*",
   };
   std::vector<std::string> dirs{"/"};
   pkgunify::test::paths_below("/", names, 2, dirs);

@@ -25,7 +25,7 @@ protected:
   CollectingReporter reporter;
 };
 
-} // namespace
+}  // namespace
 
 TEST_F(HooksTest, UnifiesTheListedFilesButNeverConfigFiles)
 {

@@ -44,7 +44,7 @@ hash(const FileMeta& meta, IdentityKind kind, const std::string& content)
   return h.finish();
 }
 
-} // namespace
+}  // namespace
 
 // The encoding is specified byte by byte in docs/store-format.md; these
 // vectors were computed independently (Python struct + hashlib).
@@ -125,7 +125,7 @@ TEST(Identity, StreamingInPiecesEqualsOneUpdate)
 
 TEST(Identity, FromStatKeepsPermissionBitsOnly)
 {
-  struct stat st{};
+  struct stat st = {};
   st.st_mode = S_IFREG | 06755;
   st.st_uid = 7;
   st.st_gid = 8;

@@ -45,10 +45,10 @@ protected:
   std::string
   object_of(const std::string& guest_file)
   {
-    struct stat g{};
+    struct stat g = {};
     EXPECT_EQ(::stat(guest_file.c_str(), &g), 0);
     for (const auto& e : std::filesystem::recursive_directory_iterator(path("store"))) {
-      struct stat o{};
+      struct stat o = {};
       if (e.is_regular_file() && ::stat(e.path().c_str(), &o) == 0 && o.st_ino == g.st_ino) {
         return e.path();
       }
@@ -60,7 +60,7 @@ protected:
   std::unique_ptr<Store> store;
 };
 
-} // namespace
+}  // namespace
 
 TEST_F(MaintenanceTest, StatsCountObjectsLinksAndSavings)
 {

@@ -1,5 +1,5 @@
-#include "packages.hpp"
 #include "exceptions.hpp"
+#include "packages.hpp"
 #include "testutil.hpp"
 
 #include <unistd.h>
@@ -24,7 +24,7 @@ protected:
   }
 };
 
-} // namespace
+}  // namespace
 
 TEST_F(PackagesTest, CanonicalFollowsDirectorySymlinksInsideTheRoot)
 {

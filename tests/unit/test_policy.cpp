@@ -15,10 +15,10 @@
 
 using pkgunify::ConfigError;
 using pkgunify::CreateMode;
-using pkgunify::Policy;
 using pkgunify::default_policy;
 using pkgunify::load_policy;
 using pkgunify::parse_policy;
+using pkgunify::Policy;
 
 namespace {
 
@@ -79,8 +79,7 @@ class TempFile
 {
 public:
   TempFile(std::string_view name, std::string_view content)
-    : m_path(::testing::TempDir() + "pkgunify-" + std::to_string(::getpid())
-             + "-" + std::string(name))
+    : m_path(::testing::TempDir() + "pkgunify-" + std::to_string(::getpid()) + "-" + std::string(name))
   {
     std::ofstream out(m_path, std::ios::binary);
     out << content;
@@ -89,23 +88,21 @@ public:
   TempFile& operator=(const TempFile&) = delete;
   ~TempFile() { std::remove(m_path.c_str()); }
 
-  [[nodiscard]] const std::string& path() const { return m_path; }
+  [[nodiscard]] const std::string&
+  path() const
+  {
+    return m_path;
+  }
 
 private:
   std::string m_path;
 };
 
 const std::vector<std::string> k_default_exclude{
-  "/etc/**",
-  "/var/**",
-  "/home/**",
-  "/root/**",
-  "/tmp/**",
-  "/run/**",
-  "/boot/**",
+  "/etc/**", "/var/**", "/home/**", "/root/**", "/tmp/**", "/run/**", "/boot/**",
 };
 
-} // namespace
+}  // namespace
 
 // --- defaults --------------------------------------------------------------
 
@@ -146,8 +143,7 @@ TEST(PolicyDefault, EmptyTextGivesDefaults)
 
 TEST(PolicyDefault, CommentsOnlyGiveDefaults)
 {
-  expect_same_settings(parse("# nothing here\n\n   # really\n"),
-                       default_policy());
+  expect_same_settings(parse("# nothing here\n\n   # really\n"), default_policy());
 }
 
 TEST(PolicyDefault, ExplicitNullDocumentGivesDefaults)
@@ -175,14 +171,13 @@ TEST(Policy, ToString)
 
 TEST(PolicyKeys, AllKeys)
 {
-  const Policy policy = parse(
-    "store: /vservers/.hash\n"
-    "min_size: 0\n"
-    "ignore_mtime: true\n"
-    "create: adopt\n"
-    "exclude: [\"/var/**\", '*.pyc']\n"
-    "include:\n"
-    "  - /var/lib/apt/**\n");
+  const Policy policy = parse("store: /vservers/.hash\n"
+                              "min_size: 0\n"
+                              "ignore_mtime: true\n"
+                              "create: adopt\n"
+                              "exclude: [\"/var/**\", '*.pyc']\n"
+                              "include:\n"
+                              "  - /var/lib/apt/**\n");
   EXPECT_EQ(policy.store, "/vservers/.hash");
   EXPECT_EQ(policy.min_size, 0U);
   EXPECT_TRUE(policy.ignore_mtime);
@@ -200,20 +195,17 @@ TEST(PolicyKeys, StoreMayBeQuoted)
 
 TEST(PolicyKeys, MinSizeLimits)
 {
-  EXPECT_EQ(parse("min_size: 9223372036854775807\n").min_size,
-            9223372036854775807U);
+  EXPECT_EQ(parse("min_size: 9223372036854775807\n").min_size, 9223372036854775807U);
   EXPECT_EQ(parse("min_size: 0016\n").min_size, 16U);
 }
 
 TEST(PolicyKeys, IgnoreMtimeAcceptsYamlBooleans)
 {
   for (const char* yes : {"true", "True", "yes", "on", "y"}) {
-    EXPECT_TRUE(parse(std::string("ignore_mtime: ") + yes + "\n").ignore_mtime)
-      << yes;
+    EXPECT_TRUE(parse(std::string("ignore_mtime: ") + yes + "\n").ignore_mtime) << yes;
   }
   for (const char* no : {"false", "FALSE", "no", "off", "n"}) {
-    EXPECT_FALSE(parse(std::string("ignore_mtime: ") + no + "\n").ignore_mtime)
-      << no;
+    EXPECT_FALSE(parse(std::string("ignore_mtime: ") + no + "\n").ignore_mtime) << no;
   }
 }
 
@@ -249,8 +241,7 @@ TEST(PolicyKeys, SourceNamesTheFile)
 TEST(PolicyErrors, UnknownKey)
 {
   try {
-    parse_policy("min_size: 1\ncreate: copy\nmin_sise: 5\n",
-                 "/etc/pkgunify.yaml");
+    parse_policy("min_size: 1\ncreate: copy\nmin_sise: 5\n", "/etc/pkgunify.yaml");
     FAIL() << "no error";
   } catch (const ConfigError& e) {
     EXPECT_STREQ(e.what(), "/etc/pkgunify.yaml:3:1: unknown key 'min_sise'");
@@ -259,8 +250,7 @@ TEST(PolicyErrors, UnknownKey)
 
 TEST(PolicyErrors, UnknownKeyIndentedInFlowMapping)
 {
-  EXPECT_EQ(parse_error("{min_size: 1, colour: red}\n"),
-            "p.yaml:1:15: unknown key 'colour'");
+  EXPECT_EQ(parse_error("{min_size: 1, colour: red}\n"), "p.yaml:1:15: unknown key 'colour'");
 }
 
 TEST(PolicyErrors, DuplicateKey)
@@ -271,26 +261,22 @@ TEST(PolicyErrors, DuplicateKey)
 
 TEST(PolicyErrors, NonScalarKey)
 {
-  EXPECT_EQ(parse_error("? [a, b]\n: 1\n"),
-            "p.yaml:1:3: expected a key name, got a sequence");
+  EXPECT_EQ(parse_error("? [a, b]\n: 1\n"), "p.yaml:1:3: expected a key name, got a sequence");
 }
 
 TEST(PolicyErrors, TopLevelSequence)
 {
-  EXPECT_EQ(parse_error("- min_size\n"),
-            "p.yaml:1:1: expected a mapping of keys, got a sequence");
+  EXPECT_EQ(parse_error("- min_size\n"), "p.yaml:1:1: expected a mapping of keys, got a sequence");
 }
 
 TEST(PolicyErrors, TopLevelScalar)
 {
-  EXPECT_EQ(parse_error("\nhello\n"),
-            "p.yaml:2:1: expected a mapping of keys, got 'hello'");
+  EXPECT_EQ(parse_error("\nhello\n"), "p.yaml:2:1: expected a mapping of keys, got 'hello'");
 }
 
 TEST(PolicyErrors, SeveralDocuments)
 {
-  EXPECT_EQ(parse_error("min_size: 1\n---\nmin_size: 2\n"),
-            "p.yaml:3:1: expected a single YAML document");
+  EXPECT_EQ(parse_error("min_size: 1\n---\nmin_size: 2\n"), "p.yaml:3:1: expected a single YAML document");
 }
 
 // yaml-cpp 0.7's LoadAll never returns on a stray comma (endless empty
@@ -306,47 +292,40 @@ TEST(PolicyErrors, StrayCommaIsAnErrorNotAnEndlessLoop)
 
 TEST(PolicyErrors, YamlSyntaxUnterminatedFlowSequence)
 {
-  EXPECT_EQ(parse_error("min_size: 1\nexclude: [\"/a\"\n"),
-            "p.yaml:3:1: end of sequence flow not found");
+  EXPECT_EQ(parse_error("min_size: 1\nexclude: [\"/a\"\n"), "p.yaml:3:1: end of sequence flow not found");
 }
 
 TEST(PolicyErrors, YamlSyntaxIllegalMapValue)
 {
-  EXPECT_EQ(parse_error("create: copy: adopt\n"),
-            "p.yaml:1:13: illegal map value");
+  EXPECT_EQ(parse_error("create: copy: adopt\n"), "p.yaml:1:13: illegal map value");
 }
 
 TEST(PolicyErrors, YamlSyntaxUndefinedAlias)
 {
-  EXPECT_EQ(parse_error("min_size: 1\ncreate: *mode\n"),
-            "p.yaml:2:9: the referenced anchor is not defined");
+  EXPECT_EQ(parse_error("min_size: 1\ncreate: *mode\n"), "p.yaml:2:9: the referenced anchor is not defined");
 }
 
 // --- errors: store ---------------------------------------------------------
 
 TEST(PolicyErrors, StoreRelative)
 {
-  EXPECT_EQ(parse_error("store: hash\n"),
-            "p.yaml:1:8: store: expected an absolute path, got 'hash'");
+  EXPECT_EQ(parse_error("store: hash\n"), "p.yaml:1:8: store: expected an absolute path, got 'hash'");
 }
 
 TEST(PolicyErrors, StoreEmptyString)
 {
-  EXPECT_EQ(parse_error("store: \"\"\n"),
-            "p.yaml:1:8: store: expected an absolute path, got the quoted "
-            "string ''");
+  EXPECT_EQ(parse_error("store: \"\"\n"), "p.yaml:1:8: store: expected an absolute path, got the quoted "
+                                          "string ''");
 }
 
 TEST(PolicyErrors, StoreMissingValue)
 {
-  EXPECT_EQ(parse_error("min_size: 1\nstore:\n"),
-            "p.yaml:2:1: store: expected an absolute path, got an empty value");
+  EXPECT_EQ(parse_error("min_size: 1\nstore:\n"), "p.yaml:2:1: store: expected an absolute path, got an empty value");
 }
 
 TEST(PolicyErrors, StoreSequence)
 {
-  EXPECT_EQ(parse_error("store: [/a]\n"),
-            "p.yaml:1:8: store: expected an absolute path, got a sequence");
+  EXPECT_EQ(parse_error("store: [/a]\n"), "p.yaml:1:8: store: expected an absolute path, got a sequence");
 }
 
 // --- errors: min_size ------------------------------------------------------
@@ -359,29 +338,24 @@ TEST(PolicyErrors, MinSizeNotANumber)
 
 TEST(PolicyErrors, MinSizeNegative)
 {
-  EXPECT_EQ(parse_error("min_size: -1\n"),
-            "p.yaml:1:11: min_size: expected a non-negative integer, got '-1'");
+  EXPECT_EQ(parse_error("min_size: -1\n"), "p.yaml:1:11: min_size: expected a non-negative integer, got '-1'");
 }
 
 TEST(PolicyErrors, MinSizeFloat)
 {
-  EXPECT_EQ(parse_error("min_size: 1.5\n"),
-            "p.yaml:1:11: min_size: expected a non-negative integer, got '1.5'");
-  EXPECT_EQ(parse_error("min_size: 1e3\n"),
-            "p.yaml:1:11: min_size: expected a non-negative integer, got '1e3'");
+  EXPECT_EQ(parse_error("min_size: 1.5\n"), "p.yaml:1:11: min_size: expected a non-negative integer, got '1.5'");
+  EXPECT_EQ(parse_error("min_size: 1e3\n"), "p.yaml:1:11: min_size: expected a non-negative integer, got '1e3'");
 }
 
 TEST(PolicyErrors, MinSizeSigned)
 {
-  EXPECT_EQ(parse_error("min_size: +16\n"),
-            "p.yaml:1:11: min_size: expected a non-negative integer, got '+16'");
+  EXPECT_EQ(parse_error("min_size: +16\n"), "p.yaml:1:11: min_size: expected a non-negative integer, got '+16'");
 }
 
 TEST(PolicyErrors, MinSizeQuoted)
 {
-  EXPECT_EQ(parse_error("min_size: \"16\"\n"),
-            "p.yaml:1:11: min_size: expected a non-negative integer, got the "
-            "quoted string '16'");
+  EXPECT_EQ(parse_error("min_size: \"16\"\n"), "p.yaml:1:11: min_size: expected a non-negative integer, got the "
+                                               "quoted string '16'");
 }
 
 TEST(PolicyErrors, MinSizeTooLarge)
@@ -396,71 +370,60 @@ TEST(PolicyErrors, MinSizeTooLarge)
 
 TEST(PolicyErrors, MinSizeEmpty)
 {
-  EXPECT_EQ(parse_error("min_size:\n"),
-            "p.yaml:1:1: min_size: expected a non-negative integer, got an "
-            "empty value");
-  EXPECT_EQ(parse_error("min_size: ~\n"),
-            "p.yaml:1:1: min_size: expected a non-negative integer, got an "
-            "empty value");
+  EXPECT_EQ(parse_error("min_size:\n"), "p.yaml:1:1: min_size: expected a non-negative integer, got an "
+                                        "empty value");
+  EXPECT_EQ(parse_error("min_size: ~\n"), "p.yaml:1:1: min_size: expected a non-negative integer, got an "
+                                          "empty value");
 }
 
 TEST(PolicyErrors, MinSizeMapping)
 {
-  EXPECT_EQ(parse_error("min_size: {a: 1}\n"),
-            "p.yaml:1:11: min_size: expected a non-negative integer, got a "
-            "mapping");
+  EXPECT_EQ(parse_error("min_size: {a: 1}\n"), "p.yaml:1:11: min_size: expected a non-negative integer, got a "
+                                               "mapping");
 }
 
 // --- errors: ignore_mtime and create ---------------------------------------
 
 TEST(PolicyErrors, IgnoreMtimeNotABoolean)
 {
-  EXPECT_EQ(parse_error("ignore_mtime: maybe\n"),
-            "p.yaml:1:15: ignore_mtime: expected true or false, got 'maybe'");
-  EXPECT_EQ(parse_error("ignore_mtime: 1\n"),
-            "p.yaml:1:15: ignore_mtime: expected true or false, got '1'");
+  EXPECT_EQ(parse_error("ignore_mtime: maybe\n"), "p.yaml:1:15: ignore_mtime: expected true or false, got 'maybe'");
+  EXPECT_EQ(parse_error("ignore_mtime: 1\n"), "p.yaml:1:15: ignore_mtime: expected true or false, got '1'");
 }
 
 TEST(PolicyErrors, IgnoreMtimeQuoted)
 {
-  EXPECT_EQ(parse_error("ignore_mtime: 'true'\n"),
-            "p.yaml:1:15: ignore_mtime: expected true or false, got the quoted "
-            "string 'true'");
+  EXPECT_EQ(parse_error("ignore_mtime: 'true'\n"), "p.yaml:1:15: ignore_mtime: expected true or false, got the quoted "
+                                                   "string 'true'");
 }
 
 TEST(PolicyErrors, CreateUnknownMode)
 {
-  EXPECT_EQ(parse_error("create: link\n"),
-            "p.yaml:1:9: create: expected 'copy' or 'adopt', got 'link'");
+  EXPECT_EQ(parse_error("create: link\n"), "p.yaml:1:9: create: expected 'copy' or 'adopt', got 'link'");
 }
 
 TEST(PolicyErrors, CreateSequence)
 {
-  EXPECT_EQ(parse_error("create: [copy]\n"),
-            "p.yaml:1:9: create: expected 'copy' or 'adopt', got a sequence");
+  EXPECT_EQ(parse_error("create: [copy]\n"), "p.yaml:1:9: create: expected 'copy' or 'adopt', got a sequence");
 }
 
 // --- errors: exclude and include -------------------------------------------
 
 TEST(PolicyErrors, ExcludeSingleString)
 {
-  EXPECT_EQ(parse_error("exclude: /var/**\n"),
-            "p.yaml:1:10: exclude: expected a sequence of patterns, got "
-            "'/var/**'");
+  EXPECT_EQ(parse_error("exclude: /var/**\n"), "p.yaml:1:10: exclude: expected a sequence of patterns, got "
+                                               "'/var/**'");
 }
 
 TEST(PolicyErrors, IncludeMapping)
 {
-  EXPECT_EQ(parse_error("include:\n  a: b\n"),
-            "p.yaml:2:3: include: expected a sequence of patterns, got a "
-            "mapping");
+  EXPECT_EQ(parse_error("include:\n  a: b\n"), "p.yaml:2:3: include: expected a sequence of patterns, got a "
+                                               "mapping");
 }
 
 TEST(PolicyErrors, ExcludeEmptyValue)
 {
-  EXPECT_EQ(parse_error("exclude:\n"),
-            "p.yaml:1:1: exclude: expected a sequence of patterns, got an "
-            "empty value");
+  EXPECT_EQ(parse_error("exclude:\n"), "p.yaml:1:1: exclude: expected a sequence of patterns, got an "
+                                       "empty value");
 }
 
 TEST(PolicyErrors, ExcludeElementNotAString)
@@ -485,8 +448,7 @@ TEST(PolicyErrors, BadPatternInBlockSequence)
 
 TEST(PolicyErrors, FirstErrorWins)
 {
-  EXPECT_EQ(parse_error("min_size: x\ncreate: y\n"),
-            "p.yaml:1:11: min_size: expected a non-negative integer, got 'x'");
+  EXPECT_EQ(parse_error("min_size: x\ncreate: y\n"), "p.yaml:1:11: min_size: expected a non-negative integer, got 'x'");
 }
 
 // --- compile ---------------------------------------------------------------
@@ -497,10 +459,8 @@ TEST(PolicyCompile, FillsGlobs)
   policy.exclude = {"/a/**"};
   policy.include = {"/a/b/**"};
   policy.compile();
-  EXPECT_EQ(glob_patterns(policy.exclude_globs),
-            (std::vector<std::string>{"/a/**"}));
-  EXPECT_EQ(glob_patterns(policy.include_globs),
-            (std::vector<std::string>{"/a/b/**"}));
+  EXPECT_EQ(glob_patterns(policy.exclude_globs), (std::vector<std::string>{"/a/**"}));
+  EXPECT_EQ(glob_patterns(policy.include_globs), (std::vector<std::string>{"/a/b/**"}));
   EXPECT_TRUE(policy.excludes("/a/x"));
   EXPECT_FALSE(policy.excludes("/a/b/x"));
 }
@@ -510,8 +470,7 @@ TEST(PolicyCompile, RecompileReplacesGlobs)
   Policy policy = default_policy();
   policy.exclude = {"/opt/**"};
   policy.compile();
-  EXPECT_EQ(glob_patterns(policy.exclude_globs),
-            (std::vector<std::string>{"/opt/**"}));
+  EXPECT_EQ(glob_patterns(policy.exclude_globs), (std::vector<std::string>{"/opt/**"}));
 }
 
 TEST(PolicyCompile, BadPatternThrowsNamingIt)
@@ -522,9 +481,8 @@ TEST(PolicyCompile, BadPatternThrowsNamingIt)
     policy.compile();
     FAIL() << "no error";
   } catch (const ConfigError& e) {
-    EXPECT_STREQ(e.what(),
-                 "<built-in>: include: bad pattern \"/x[\": unterminated "
-                 "character class");
+    EXPECT_STREQ(e.what(), "<built-in>: include: bad pattern \"/x[\": unterminated "
+                           "character class");
   }
 }
 
@@ -567,9 +525,8 @@ TEST(PolicyExcludes, EtcExcludedEvenWithInclude)
 
 TEST(PolicyExcludes, IncludeOverridesExclude)
 {
-  const Policy policy = parse(
-    "exclude: [\"/usr/share/**\"]\n"
-    "include: [\"/usr/share/doc/**\"]\n");
+  const Policy policy = parse("exclude: [\"/usr/share/**\"]\n"
+                              "include: [\"/usr/share/doc/**\"]\n");
   EXPECT_TRUE(policy.excludes("/usr/share/man/man1/ls.1.gz"));
   EXPECT_FALSE(policy.excludes("/usr/share/doc/bash/README"));
   EXPECT_FALSE(policy.excludes("/usr/bin/ls"));
@@ -620,9 +577,8 @@ TEST(PolicyPrunes, DefaultPolicy)
 
 TEST(PolicyPrunes, IncludeBelowPreventsPruning)
 {
-  const Policy policy = parse(
-    "exclude: [\"/usr/share/**\"]\n"
-    "include: [\"/usr/share/doc/**\"]\n");
+  const Policy policy = parse("exclude: [\"/usr/share/**\"]\n"
+                              "include: [\"/usr/share/doc/**\"]\n");
   EXPECT_FALSE(policy.prunes("/usr/share"));
   EXPECT_FALSE(policy.prunes("/usr/share/doc"));
   EXPECT_FALSE(policy.prunes("/usr/share/doc/bash"));
@@ -691,9 +647,7 @@ TEST(PolicyPrunes, NeverHidesCandidates)
       std::vector<std::string> below;
       pkgunify::test::paths_below(dir, names, 3, below);
       for (const auto& path : below) {
-        EXPECT_TRUE(policy.excludes(path))
-          << "policy:\n"
-          << text << "prunes " << dir << " but keeps " << path;
+        EXPECT_TRUE(policy.excludes(path)) << "policy:\n" << text << "prunes " << dir << " but keeps " << path;
       }
     }
   }
@@ -719,8 +673,7 @@ TEST(PolicyLoad, ErrorsNameTheFile)
 TEST(PolicyLoad, MissingFile)
 {
   const std::string path = ::testing::TempDir() + "pkgunify-no-such-file.yaml";
-  EXPECT_EQ(load_error(path),
-            path + ": cannot read policy: No such file or directory");
+  EXPECT_EQ(load_error(path), path + ": cannot read policy: No such file or directory");
 }
 
 TEST(PolicyLoad, Directory)

@@ -16,10 +16,10 @@
 #include <fstream>
 
 using namespace pkgunify;
-using pkgunify::test::FakeVserverKernel;
 using pkgunify::test::CollectingReporter;
-using pkgunify::test::TempDirTest;
+using pkgunify::test::FakeVserverKernel;
 using pkgunify::test::inode_of;
+using pkgunify::test::TempDirTest;
 using pkgunify::test::write_fixed;
 
 namespace {
@@ -27,10 +27,9 @@ namespace {
 constexpr std::uint32_t k_iunlink_bits = VserverKernel::k_immutable | VserverKernel::k_iunlink;
 
 class ProtectTest : public TempDirTest
-{
-};
+{};
 
-} // namespace
+}  // namespace
 
 TEST(VserverKernelReal, MainlineKernelAnswersEnosys)
 {
@@ -205,10 +204,10 @@ TEST_F(ProtectTest, IunlinkScanSplitStatusGcThroughFakeKernel)
 
   // status reports the mode of each file.
   std::map<std::string, std::string> modes;
-  const auto status = root_status(store, opt.policy, {path("g1"), path("g3")}, reporter,
-                                  [&](const std::string& root, const std::string& p, std::string_view mode) {
-                                    modes[root + p] = std::string(mode);
-                                  }, &vs);
+  const auto status = root_status(
+    store, opt.policy, {path("g1"), path("g3")}, reporter,
+    [&](const std::string& root, const std::string& p, std::string_view mode) { modes[root + p] = std::string(mode); },
+    &vs);
   EXPECT_EQ(status[0].modes.at("iunlink"), 1u);
   EXPECT_EQ(status[1].modes.at("iunlink"), 2u);
   EXPECT_EQ(modes[path("g1") + "/usr/bin/tool"], "iunlink");

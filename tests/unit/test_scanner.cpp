@@ -1,5 +1,5 @@
-#include "scanner.hpp"
 #include "exceptions.hpp"
+#include "scanner.hpp"
 #include "testutil.hpp"
 
 #include <sys/stat.h>
@@ -16,7 +16,7 @@ namespace {
 struct stat
 regular(std::uint64_t size)
 {
-  struct stat st{};
+  struct stat st = {};
   st.st_mode = S_IFREG | 0644;
   st.st_size = static_cast<off_t>(size);
   return st;
@@ -43,7 +43,7 @@ protected:
   CollectingReporter reporter;
 };
 
-} // namespace
+}  // namespace
 
 TEST(CandidateVerdict, KeysForWhatIsNoCandidate)
 {
@@ -118,7 +118,7 @@ TEST_F(ScannerTest, ApplyMetadataSetsModeMtimeAndChecksIt)
   meta.mtime_sec = 1234567890;
   meta.mtime_nsec = 5;
   ASSERT_TRUE(apply_metadata(fd.get(), meta, "f").has_value());
-  struct stat st{};
+  struct stat st = {};
   ASSERT_EQ(::stat(path("f").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0750u);
   EXPECT_EQ(st.st_mtim.tv_sec, 1234567890);

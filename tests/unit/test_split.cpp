@@ -1,7 +1,7 @@
-#include "split.hpp"
 #include "fake_vserver.hpp"
 #include "procutil.hpp"
 #include "protect.hpp"
+#include "split.hpp"
 #include "testutil.hpp"
 
 #include <linux/fs.h>
@@ -24,7 +24,7 @@ protected:
   static struct stat
   stat_of(const std::string& p)
   {
-    struct stat st{};
+    struct stat st = {};
     ::lstat(p.c_str(), &st);
     return st;
   }
@@ -43,7 +43,7 @@ protected:
   CollectingReporter reporter;
 };
 
-} // namespace
+}  // namespace
 
 TEST_F(SplitTest, GivesThePathItsOwnInodeWithContentAndMetadata)
 {

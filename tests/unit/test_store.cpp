@@ -17,8 +17,7 @@ namespace util = pkgunify::util;
 namespace {
 
 class StoreTest : public TempDirTest
-{
-};
+{};
 
 ObjectId
 id_from(const std::string& hex)
@@ -37,7 +36,7 @@ slurp(const std::string& path)
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
-} // namespace
+}  // namespace
 
 TEST_F(StoreTest, CreateWritesFormatAndFanout)
 {
@@ -190,7 +189,7 @@ TEST_F(StoreTest, DefaultLocationIsTopOfFilesystem)
 TEST_F(StoreTest, OtherFilesystemIsRefusedNamingBoth)
 {
   const Store s = Store::open(path("store"), true);
-  struct stat st{};
+  struct stat st = {};
   st.st_dev = s.dev() + 1;
   try {
     s.check_same_filesystem(st, "/some/root");

@@ -9,9 +9,8 @@ using pkgunify::test::TempDirTest;
 
 namespace {
 class SyncStateTest : public TempDirTest
-{
-};
-} // namespace
+{};
+}  // namespace
 
 TEST_F(SyncStateTest, SaveLoadRoundTrip)
 {

@@ -15,12 +15,10 @@ namespace util = pkgunify::util;
 
 namespace {
 
-
 class UtilFs : public TempDirTest
-{
-};
+{};
 
-} // namespace
+}  // namespace
 
 TEST_F(UtilFs, OpenBeneathOpensNestedFile)
 {
@@ -184,7 +182,7 @@ TEST(UtilFsPure, RandomHexHasLengthAndVaries)
 
 TEST(UtilFsPure, SameFileStateComparesInodeSizeMtimeCtime)
 {
-  struct stat a{};
+  struct stat a = {};
   a.st_ino = 1;
   a.st_size = 10;
   a.st_mtim = {5, 6};

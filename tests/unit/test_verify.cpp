@@ -1,5 +1,5 @@
-#include "verify.hpp"
 #include "testutil.hpp"
+#include "verify.hpp"
 
 #include <fcntl.h>
 
@@ -25,7 +25,7 @@ protected:
   }
 };
 
-} // namespace
+}  // namespace
 
 // The digests rpm and dpkg record, for known inputs.
 TEST_F(VerifyTest, FileDigestMatchesKnownVectors)

@@ -1,5 +1,5 @@
-#include "walker.hpp"
 #include "testutil.hpp"
+#include "walker.hpp"
 
 #include <unistd.h>
 
@@ -56,7 +56,7 @@ protected:
   }
 };
 
-} // namespace
+}  // namespace
 
 TEST(ChildPath, JoinsWithOneSlash)
 {
@@ -108,7 +108,7 @@ TEST_F(WalkerTest, StatEntryReportsImmutableAttribute)
 {
   write_fixed(path("f"), "x");
   util::Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  struct stat st{};
+  struct stat st = {};
   std::uint64_t attributes = ~0ULL;
   ASSERT_EQ(stat_entry(d.get(), "f", st, attributes), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode));

@@ -106,4 +106,4 @@ paths_below(const std::string& dir, const std::vector<std::string>& names, int d
   }
 }
 
-} // namespace pkgunify::test
+}  // namespace pkgunify::test

@@ -17,4 +17,4 @@ sys_error(std::string_view op, std::string_view subject, int code)
   return Error{code, std::move(msg)};
 }
 
-} // namespace pkgunify::util
+}  // namespace pkgunify::util

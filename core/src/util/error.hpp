@@ -14,10 +14,15 @@ struct Error
   int code = 0;         // errno value, 0 when the error is not a system error
   std::string message;  // complete, human-readable: names the file involved
 
-  [[nodiscard]] const std::string& what() const { return message; }
+  [[nodiscard]] const std::string&
+  what() const
+  {
+    return message;
+  }
 };
 
-template<typename T> using Result = std::expected<T, Error>;
+template<typename T>
+using Result = std::expected<T, Error>;
 
 // An error from errno (or an explicit code) with a message naming what failed,
 // e.g. sys_error("open", path) -> "open /x/y: No such file or directory".
@@ -35,4 +40,4 @@ fail_sys(std::string_view op, std::string_view subject, int code = errno)
   return std::unexpected(sys_error(op, subject, code));
 }
 
-} // namespace pkgunify::util
+}  // namespace pkgunify::util

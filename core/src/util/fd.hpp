@@ -26,10 +26,22 @@ public:
   }
   ~Fd() { close(); }
 
-  [[nodiscard]] int get() const { return m_fd; }
-  [[nodiscard]] bool valid() const { return m_fd >= 0; }
+  [[nodiscard]] int
+  get() const
+  {
+    return m_fd;
+  }
+  [[nodiscard]] bool
+  valid() const
+  {
+    return m_fd >= 0;
+  }
   explicit operator bool() const { return valid(); }
-  int release() { return std::exchange(m_fd, -1); }
+  int
+  release()
+  {
+    return std::exchange(m_fd, -1);
+  }
 
   void
   close()
@@ -44,4 +56,4 @@ private:
   int m_fd = -1;
 };
 
-} // namespace pkgunify::util
+}  // namespace pkgunify::util

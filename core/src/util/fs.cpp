@@ -255,9 +255,9 @@ join_display(std::string_view base, std::string_view rel)
 bool
 same_file_state(const struct stat& a, const struct stat& b)
 {
-  return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size
-         && a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec
-         && a.st_ctim.tv_sec == b.st_ctim.tv_sec && a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size && a.st_mtim.tv_sec == b.st_mtim.tv_sec
+         && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec && a.st_ctim.tv_sec == b.st_ctim.tv_sec
+         && a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
 }
 
-} // namespace pkgunify::util
+}  // namespace pkgunify::util

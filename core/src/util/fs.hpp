@@ -19,11 +19,7 @@ namespace pkgunify::util {
 // `dirfd`. Never follows a symlink, never crosses a mount, never leaves
 // `dirfd`. O_CLOEXEC and O_NOFOLLOW are always added. `display` names the
 // path in error messages.
-Result<Fd> open_beneath(int dirfd,
-                        std::string_view relpath,
-                        int flags,
-                        std::string_view display,
-                        mode_t mode = 0);
+Result<Fd> open_beneath(int dirfd, std::string_view relpath, int flags, std::string_view display, mode_t mode = 0);
 
 // Opens an absolute host path without following any symlink on the way
 // (mounts may be crossed). For paths an admin names that lead into guests.
@@ -53,10 +49,7 @@ Result<std::size_t> read_full(int fd, void* data, std::size_t size, std::string_
 
 // Atomically replaces `dirfd`/`name` with `content`: temporary file, fsync,
 // rename, fsync of the directory.
-Result<void> write_file_atomic(int dirfd,
-                               const std::string& name,
-                               std::string_view content,
-                               mode_t mode,
+Result<void> write_file_atomic(int dirfd, const std::string& name, std::string_view content, mode_t mode,
                                std::string_view display);
 
 Result<std::string> read_small_file_at(int dirfd, const std::string& name, std::string_view display);
@@ -72,4 +65,4 @@ std::string join_display(std::string_view base, std::string_view rel);
 // and ctime.
 bool same_file_state(const struct stat& a, const struct stat& b);
 
-} // namespace pkgunify::util
+}  // namespace pkgunify::util

@@ -6,10 +6,7 @@
 
 namespace pkgunify::util {
 
-FileLock::FileLock(FileLock&& other) noexcept
-  : m_fd(std::exchange(other.m_fd, -1))
-{
-}
+FileLock::FileLock(FileLock&& other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}
 
 FileLock&
 FileLock::operator=(FileLock&& other) noexcept
@@ -60,4 +57,4 @@ FileLock::release()
   }
 }
 
-} // namespace pkgunify::util
+}  // namespace pkgunify::util

@@ -23,11 +23,15 @@ public:
   static Result<FileLock> try_acquire(int fd, Mode mode, std::string_view what);
 
   void release();
-  [[nodiscard]] bool held() const { return m_fd >= 0; }
+  [[nodiscard]] bool
+  held() const
+  {
+    return m_fd >= 0;
+  }
 
 private:
   explicit FileLock(int fd) : m_fd(fd) {}
   int m_fd = -1;
 };
 
-} // namespace pkgunify::util
+}  // namespace pkgunify::util

@@ -91,4 +91,4 @@ extent_sharing(int fd, std::string_view display)
   }
 }
 
-} // namespace pkgunify::util
+}  // namespace pkgunify::util

@@ -28,4 +28,4 @@ struct ExtentSharing
 // Maps the file's extents (FIEMAP with FIEMAP_FLAG_SYNC).
 Result<ExtentSharing> extent_sharing(int fd, std::string_view display);
 
-} // namespace pkgunify::util
+}  // namespace pkgunify::util

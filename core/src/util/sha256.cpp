@@ -21,9 +21,7 @@ Sha256::~Sha256()
   EVP_MD_CTX_free(m_ctx);
 }
 
-Sha256::Sha256(Sha256&& other) noexcept : m_ctx(std::exchange(other.m_ctx, nullptr))
-{
-}
+Sha256::Sha256(Sha256&& other) noexcept : m_ctx(std::exchange(other.m_ctx, nullptr)) {}
 
 void
 Sha256::reset()
@@ -86,4 +84,4 @@ from_hex(std::string_view hex, Digest& out)
   return true;
 }
 
-} // namespace pkgunify::util
+}  // namespace pkgunify::util

@@ -34,4 +34,4 @@ std::string to_hex(const Digest& digest);
 // Parses 64 lowercase hex digits; false on anything else.
 bool from_hex(std::string_view hex, Digest& out);
 
-} // namespace pkgunify::util
+}  // namespace pkgunify::util

@@ -77,4 +77,4 @@ write_xattrs(int fd, const Xattrs& xattrs, std::string_view display)
   return {};
 }
 
-} // namespace pkgunify::util
+}  // namespace pkgunify::util

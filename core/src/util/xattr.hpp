@@ -20,4 +20,4 @@ Result<Xattrs> read_xattrs(int fd, std::string_view display);
 // Sets every attribute in `xattrs` on `fd`.
 Result<void> write_xattrs(int fd, const Xattrs& xattrs, std::string_view display);
 
-} // namespace pkgunify::util
+}  // namespace pkgunify::util
