@@ -11,8 +11,8 @@
 // starting the worker): rpm loads no policy parser and no hash library for
 // it. No exception crosses into rpm, and no hook changes a transaction's
 // result: failures are logged through rpmlog.
-#include "background.hpp"
-#include "split.hpp"
+#include "guest/background.hpp"
+#include "guest/split.hpp"
 
 #include <rpm/rpmfi.h>
 #include <rpm/rpmfiles.h>
@@ -90,7 +90,7 @@ struct State
   std::map<rpmte, Element> elements;
   // Write ends of the gates of started workers: each starts once its gate
   // is closed (when this transaction set is freed, or rpm exits).
-  std::vector<pkgunify::util::Fd> gates;
+  std::vector<pkgunify::sys::Fd> gates;
 };
 
 State*

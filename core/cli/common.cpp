@@ -1,8 +1,9 @@
-#include "common.hpp"
+#include "cli/common.hpp"
 
-#include "exceptions.hpp"
-#include "pkgdb.hpp"
-#include "protect.hpp"
+#include "sys/exceptions.hpp"
+#include "engine/link_mode.hpp"
+#include "pkgdb/pkgdb.hpp"
+#include "guest/protection.hpp"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -158,7 +159,7 @@ prepare_scan(const CommonOptions& o, const ScanFlags& flags, const std::vector<s
     opt.policy.link = *parse_link_mode(*flags.link);
   }
   if (flags.create) {
-    opt.policy.create = *flags.create == "adopt" ? CreateMode::adopt : CreateMode::copy;
+    opt.policy.create = *k_create_mode_names.parse(*flags.create);
   }
   if (flags.min_size) {
     opt.policy.min_size = *flags.min_size;

@@ -2,11 +2,11 @@
 // store lookup, output helpers.
 #pragma once
 
-#include "packagedb.hpp"
-#include "packages.hpp"
-#include "policy.hpp"
-#include "scanner.hpp"
-#include "store.hpp"
+#include "pkgdb/packagedb.hpp"
+#include "engine/packages.hpp"
+#include "engine/policy.hpp"
+#include "engine/scanner.hpp"
+#include "store/store.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -33,7 +33,7 @@ public:
   explicit CliReporter(bool show_progress);
   void error(std::string_view message) override;
   void warning(std::string_view message) override;
-  void progress(const ScanStats& s, std::uint64_t done, std::uint64_t total) override;
+  void progress(const ScanStats& s, std::uint64_t done, std::uint64_t total);
   void done();
 
 private:

@@ -1,12 +1,12 @@
-#include "hook_commands.hpp"
+#include "cli/hook_commands.hpp"
 
-#include "background.hpp"
-#include "debfile.hpp"
-#include "exceptions.hpp"
-#include "hooks.hpp"
-#include "packages.hpp"
-#include "pkgdb.hpp"
-#include "sync.hpp"
+#include "guest/background.hpp"
+#include "pkgdb/debfile.hpp"
+#include "sys/exceptions.hpp"
+#include "engine/hooks.hpp"
+#include "engine/packages.hpp"
+#include "pkgdb/pkgdb.hpp"
+#include "engine/sync.hpp"
 
 #include <unistd.h>
 

@@ -2,7 +2,7 @@
 // dpkg trigger, periodically) and dpkg-release (before dpkg runs).
 #pragma once
 
-#include "common.hpp"
+#include "cli/common.hpp"
 
 #include <string>
 

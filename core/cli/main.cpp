@@ -2,17 +2,17 @@
 //
 // Exit status: 0 all went well; 1 some files (or objects) failed, each named
 // on stderr; 2 usage or configuration error.
-#include "common.hpp"
-#include "exceptions.hpp"
-#include "hook_commands.hpp"
-#include "hooks.hpp"
-#include "maintenance.hpp"
-#include "pkg_commands.hpp"
-#include "policy.hpp"
-#include "scanner.hpp"
-#include "split.hpp"
-#include "store.hpp"
-#include "util/fs.hpp"
+#include "cli/common.hpp"
+#include "sys/exceptions.hpp"
+#include "cli/hook_commands.hpp"
+#include "engine/hooks.hpp"
+#include "maintenance/maintenance.hpp"
+#include "cli/pkg_commands.hpp"
+#include "engine/policy.hpp"
+#include "engine/scanner.hpp"
+#include "guest/split.hpp"
+#include "store/store.hpp"
+#include "sys/fs.hpp"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -43,6 +43,9 @@ cmd_scan(const CommonOptions& o, const std::vector<std::string>& roots, const Sc
   }
   ScanSetup setup = prepare_scan(o, flags, roots);
   CliReporter reporter(!o.json);
+  setup.opt.progress = [&reporter](const ScanStats& s, std::uint64_t done, std::uint64_t total) {
+    reporter.progress(s, done, total);
+  };
   Unifier unifier(setup.store, setup.opt, reporter);
   std::vector<std::size_t> ids;
   for (std::size_t i = 0; i < roots.size(); ++i) {
@@ -110,7 +113,7 @@ cmd_status(const CommonOptions& o, const std::vector<std::string>& roots, bool f
       if (o.json) {
         file_list.push_back({{"root", root}, {"path", path}, {"mode", mode}});
       } else {
-        std::cout << mode << '\t' << util::join_display(root, path) << '\n';
+        std::cout << mode << '\t' << sys::join_display(root, path) << '\n';
       }
     };
   }
@@ -278,13 +281,13 @@ main(int argc, char** argv)
     cmd->add_flag("--dry-run,-n", flags.dry_run, "Change nothing; report what would change");
     cmd->add_option("--jobs,-j", common.jobs, "Hashing threads (default: one per core)")->check(CLI::Range(1, 1024));
     cmd->add_option("--create", flags.create, "How objects are made (overrides the policy)")
-      ->check(CLI::IsMember({"copy", "adopt"}));
+      ->check(CLI::IsMember(k_create_mode_names.names()));
     cmd->add_option("--min-size", flags.min_size, "Smallest file to unify, in bytes (overrides the policy)");
     cmd->add_flag("--ignore-mtime", flags.ignore_mtime, "Share files that differ only in mtime");
     cmd
       ->add_option("--link", flags.link,
                    "Link mode (overrides the policy): auto, iunlink, immutable, reflink, hardlink")
-      ->check(CLI::IsMember({"auto", "iunlink", "immutable", "reflink", "hardlink"}));
+      ->check(CLI::IsMember(k_link_mode_names.names()));
   };
 
   auto* scan = app.add_subcommand("scan", "Unify the files of guest roots");

@@ -1,13 +1,13 @@
-#include "pkg_commands.hpp"
+#include "cli/pkg_commands.hpp"
 
-#include "debfile.hpp"
-#include "exceptions.hpp"
-#include "packages.hpp"
-#include "pkgdb.hpp"
-#include "rpmdb.hpp"
-#include "util/fs.hpp"
-#include "verify.hpp"
-#include "walker.hpp"
+#include "pkgdb/debfile.hpp"
+#include "sys/exceptions.hpp"
+#include "engine/packages.hpp"
+#include "pkgdb/pkgdb.hpp"
+#include "pkgdb/rpmdb.hpp"
+#include "sys/fs.hpp"
+#include "maintenance/verify.hpp"
+#include "engine/walker.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -31,13 +31,13 @@ stat_in_root(int root_fd, const std::string& path)
 {
   const auto slash = path.rfind('/');
   const std::string dir = slash == 0 ? "." : path.substr(1, slash - 1);
-  auto dfd = util::open_beneath(root_fd, dir, O_PATH | O_DIRECTORY, path);
+  auto dfd = sys::open_beneath(root_fd, dir, O_PATH | O_DIRECTORY, path);
   if (!dfd) {
     return std::nullopt;
   }
   struct stat st;
   std::uint64_t attributes = 0;
-  if (stat_entry(dfd->get(), path.substr(slash + 1).c_str(), st, attributes) != 0) {
+  if (sys::stat_entry(dfd->get(), path.substr(slash + 1).c_str(), st, attributes) != 0) {
     return std::nullopt;
   }
   return st;
@@ -57,6 +57,9 @@ cmd_pkg(const CommonOptions& o, const std::string& root, const std::vector<std::
     reporter.warning(root + ": package " + m + " is not installed (" + db_source(*db) + ")");
   }
   auto filter = make_package_filter(pkgs, db_source(*db), root, setup.opt.policy.only_packaged);
+  setup.opt.progress = [&reporter](const ScanStats& s, std::uint64_t done, std::uint64_t total) {
+    reporter.progress(s, done, total);
+  };
   Unifier unifier(setup.store, setup.opt, reporter);
   const std::size_t id = unifier.add_root(root, filter);
   RootPaths paths(root);
@@ -95,7 +98,7 @@ cmd_list(const CommonOptions& o, const std::string& root, const std::vector<std:
     reporter.warning(root + ": package " + m + " is not installed (" + db_source(*db) + ")");
   }
   auto filter = make_package_filter(pkgs, db_source(*db), root, false);
-  auto root_fd = util::open_host_dir(root);
+  auto root_fd = sys::open_host_dir(root);
   if (!root_fd) {
     throw ConfigError("root " + root_fd.error().message);
   }

@@ -1,7 +1,7 @@
 // The commands that use package databases: pkg, list, inspect, verify.
 #pragma once
 
-#include "common.hpp"
+#include "cli/common.hpp"
 
 #include <string>
 #include <vector>

@@ -2,9 +2,9 @@
 // control.tar[.comp] and data.tar[.comp]. The inner tarballs are read
 // straight from the ar member through a libarchive read callback, so a large
 // data.tar is never held in memory.
-#include "debfile.hpp"
+#include "pkgdb/debfile.hpp"
 
-#include "text.hpp"
+#include "pkgdb/text.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>

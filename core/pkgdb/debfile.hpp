@@ -3,7 +3,7 @@
 // the ar container and the (compressed) tarballs inside it.
 #pragma once
 
-#include "packagedb.hpp"
+#include "pkgdb/packagedb.hpp"
 
 #include <cstdint>
 #include <string>

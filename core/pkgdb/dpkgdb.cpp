@@ -12,12 +12,12 @@
 // libapt-pkg reports errors through a thread-local error stack: every use is
 // bracketed by an AptErrorScope, which collects what libapt-pkg said and
 // restores the caller's messages untouched.
-#include "dpkgdb.hpp"
+#include "pkgdb/dpkgdb.hpp"
 
-#include "text.hpp"
+#include "pkgdb/text.hpp"
 
-#include "util/error.hpp"
-#include "util/fd.hpp"
+#include "sys/error.hpp"
+#include "sys/fd.hpp"
 
 #include <apt-pkg/error.h>
 #include <apt-pkg/fileutl.h>
@@ -52,19 +52,19 @@ using pkgdb_text::trim;
 
 // Reads the whole regular file `name` beneath `dirfd`. Never follows a
 // symlink in the last component and never blocks on a FIFO a guest planted.
-util::Result<std::string>
+sys::Result<std::string>
 read_regular_file_at(int dirfd, const std::string& name, std::string_view display)
 {
-  util::Fd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  sys::Fd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
   if (!fd) {
-    return util::fail_sys("open", display);
+    return sys::fail_sys("open", display);
   }
   struct stat st = {};
   if (::fstat(fd.get(), &st) != 0) {
-    return util::fail_sys("stat", display);
+    return sys::fail_sys("stat", display);
   }
   if (!S_ISREG(st.st_mode)) {
-    return util::fail(std::string(display) + ": not a regular file");
+    return sys::fail(std::string(display) + ": not a regular file");
   }
   std::string data;
   data.resize(static_cast<std::size_t>(st.st_size) + 1);
@@ -78,7 +78,7 @@ read_regular_file_at(int dirfd, const std::string& name, std::string_view displa
       if (errno == EINTR) {
         continue;
       }
-      return util::fail_sys("read", display);
+      return sys::fail_sys("read", display);
     }
     if (n == 0) {
       break;
@@ -239,7 +239,7 @@ public:
   // Parses the status file open as `fd` (taken over). Returns the packages
   // whose files are on disk, in file order.
   std::vector<StatusEntry>
-  parse(util::Fd fd)
+  parse(sys::Fd fd)
   {
     struct stat st = {};
     if (::fstat(fd.get(), &st) != 0) {
@@ -448,7 +448,7 @@ public:
       m_admindir.pop_back();
     }
     m_status = m_admindir + "/status";
-    m_dir = util::Fd(::open(m_admindir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    m_dir = sys::Fd(::open(m_admindir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!m_dir) {
       throw PackageDbError(m_status + ": cannot read dpkg status: " + std::strerror(errno));
     }
@@ -547,7 +547,7 @@ public:
 private:
   struct InfoDir
   {
-    util::Fd fd;
+    sys::Fd fd;
     int error = 0;  // errno of opening ADMINDIR/info, 0 when open
   };
 
@@ -597,7 +597,7 @@ private:
   read_status() const
   {
     StatusParser parser(m_status);
-    util::Fd fd(::openat(m_dir.get(), "status", O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    sys::Fd fd(::openat(m_dir.get(), "status", O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
     if (!fd) {
       parser.throw_sys(errno);
     }
@@ -611,7 +611,7 @@ private:
       }
       for (const auto& name : journal) {
         StatusParser jparser(m_admindir + "/updates/" + name);
-        util::Fd jfd(
+        sys::Fd jfd(
           ::openat(m_dir.get(), ("updates/" + name).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
         if (!jfd) {
           continue;  // folded into status meanwhile
@@ -639,7 +639,7 @@ private:
   open_info() const
   {
     InfoDir info;
-    info.fd = util::Fd(::openat(m_dir.get(), "info", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+    info.fd = sys::Fd(::openat(m_dir.get(), "info", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
     if (!info.fd) {
       info.error = errno;
     }
@@ -653,11 +653,11 @@ private:
   }
 
   // Reads info/<base><suffix>; ENOENT and friends come back as errors.
-  [[nodiscard]] util::Result<std::string>
+  [[nodiscard]] sys::Result<std::string>
   read_info(const InfoDir& info, const std::string& file) const
   {
     if (!info.fd) {
-      return util::fail_sys("open", info_display(file), info.error);
+      return sys::fail_sys("open", info_display(file), info.error);
     }
     return read_regular_file_at(info.fd.get(), file, info_display(file));
   }
@@ -669,7 +669,7 @@ private:
   }
 
   static std::string
-  reason(const util::Error& error)
+  reason(const sys::Error& error)
   {
     return error.code != 0 ? std::strerror(error.code) : error.message;
   }
@@ -689,9 +689,9 @@ private:
     std::string base = entry.multiarch_same ? qualified : entry.package;
     const std::string other = entry.multiarch_same ? entry.package : qualified;
 
-    util::Result<std::string> list = read_info(info, base + ".list");
+    sys::Result<std::string> list = read_info(info, base + ".list");
     if (!list && list.error().code == ENOENT && !other.empty()) {
-      util::Result<std::string> alt = read_info(info, other + ".list");
+      sys::Result<std::string> alt = read_info(info, other + ".list");
       if (alt) {
         base = other;
         list = std::move(alt);
@@ -762,7 +762,7 @@ private:
   read_md5sums(const InfoDir& info, const std::string& file,
                const std::unordered_map<std::string_view, std::size_t>& index, PackageInfo& pkg) const
   {
-    util::Result<std::string> text = read_info(info, file);
+    sys::Result<std::string> text = read_info(info, file);
     if (!text) {
       return;
     }
@@ -800,7 +800,7 @@ private:
   void
   read_conffiles(const InfoDir& info, const std::string& file, std::vector<Conffile>& conffiles) const
   {
-    util::Result<std::string> text = read_info(info, file);
+    sys::Result<std::string> text = read_info(info, file);
     if (!text) {
       if (text.error().code == ENOENT) {
         return;
@@ -825,7 +825,7 @@ private:
 
   std::string m_admindir;
   std::string m_status;
-  util::Fd m_dir;
+  sys::Fd m_dir;
 };
 
 }  // namespace

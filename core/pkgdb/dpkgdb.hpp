@@ -1,7 +1,7 @@
 // dpkg's database (ROOT/var/lib/dpkg) read with libapt-pkg.
 #pragma once
 
-#include "packagedb.hpp"
+#include "pkgdb/packagedb.hpp"
 
 #include <memory>
 #include <string>

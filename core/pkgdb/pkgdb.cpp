@@ -1,7 +1,7 @@
-#include "pkgdb.hpp"
+#include "pkgdb/pkgdb.hpp"
 
-#include "dpkgdb.hpp"
-#include "rpmdb.hpp"
+#include "pkgdb/dpkgdb.hpp"
+#include "pkgdb/rpmdb.hpp"
 
 #include <sys/stat.h>
 

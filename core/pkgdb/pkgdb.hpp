@@ -2,7 +2,7 @@
 // libapt-pkg. Only this library links librpm and libapt-pkg.
 #pragma once
 
-#include "packagedb.hpp"
+#include "pkgdb/packagedb.hpp"
 
 #include <memory>
 #include <string>

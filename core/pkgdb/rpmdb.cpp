@@ -1,6 +1,6 @@
-#include "rpmdb.hpp"
+#include "pkgdb/rpmdb.hpp"
 
-#include "rpm_handles.hpp"
+#include "pkgdb/rpm_handles.hpp"
 
 #include <rpm/rpmdb.h>
 #include <rpm/rpmlib.h>

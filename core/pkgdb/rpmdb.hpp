@@ -1,7 +1,7 @@
 // rpm's database of a root, and .rpm package headers, read with librpm.
 #pragma once
 
-#include "packagedb.hpp"
+#include "pkgdb/packagedb.hpp"
 
 #include <memory>
 #include <optional>

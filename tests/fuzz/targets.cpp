@@ -1,9 +1,9 @@
 #include "targets.hpp"
 
-#include "debfile.hpp"
-#include "dpkgdb.hpp"
-#include "exceptions.hpp"
-#include "policy.hpp"
+#include "pkgdb/debfile.hpp"
+#include "pkgdb/dpkgdb.hpp"
+#include "sys/exceptions.hpp"
+#include "engine/policy.hpp"
 
 #include <cstdlib>
 #include <filesystem>

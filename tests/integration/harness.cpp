@@ -1,7 +1,7 @@
 #include "harness.hpp"
 
-#include "identity.hpp"
-#include "util/xattr.hpp"
+#include "store/identity.hpp"
+#include "sys/xattr.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -646,7 +646,7 @@ expected_object_name(const std::string& path)
     ::close(fd);
     throw_sys("fstat", path);
   }
-  auto xattrs = util::read_xattrs(fd, path);
+  auto xattrs = sys::read_xattrs(fd, path);
   ::close(fd);
   if (!xattrs) {
     throw std::runtime_error(xattrs.error().message);

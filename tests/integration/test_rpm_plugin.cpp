@@ -3,7 +3,7 @@
 // plugin loaded from a plugin directory of the test's own
 // (--define __plugindir), configured by a policy file in its options.
 #include "harness.hpp"
-#include "hooks.hpp"
+#include "engine/hooks.hpp"
 #include "pkgbuild.hpp"
 
 #include <fcntl.h>

@@ -2,7 +2,7 @@
 // iunlink logic runs on a mainline kernel.
 #pragma once
 
-#include "protect.hpp"
+#include "guest/protection.hpp"
 
 #include <sys/stat.h>
 
@@ -15,23 +15,23 @@ class FakeVserverKernel : public VserverKernel
 public:
   explicit FakeVserverKernel(bool available = true) : m_available(available) {}
 
-  util::Result<void>
+  sys::Result<void>
   probe() override
   {
     if (!m_available) {
-      return util::fail("vserver syscall: Function not implemented", ENOSYS);
+      return sys::fail("vserver syscall: Function not implemented", ENOSYS);
     }
     return {};
   }
 
-  util::Result<std::uint32_t>
+  sys::Result<std::uint32_t>
   get_iattr(int fd, std::string_view /*display*/) override
   {
     ++gets;
     return m_attrs[inode(fd)];
   }
 
-  util::Result<void>
+  sys::Result<void>
   set_iattr(int fd, std::uint32_t flags, std::uint32_t mask, std::string_view /*display*/) override
   {
     ++sets;

@@ -1,4 +1,4 @@
-#include "background.hpp"
+#include "guest/background.hpp"
 #include "testutil.hpp"
 
 #include <sys/file.h>
@@ -81,7 +81,7 @@ TEST_F(BackgroundTest, WorkerStartsAtTheGateAndHoldsTheLock)
   EXPECT_FALSE(exists(path("got"))) << "the worker ran before its gate opened";
   // The lock is held: a second locker cannot get it.
   {
-    pkgunify::util::Fd probe(::open(pkgunify::hook_lock_path(dir).c_str(), O_RDONLY | O_CLOEXEC));
+    pkgunify::sys::Fd probe(::open(pkgunify::hook_lock_path(dir).c_str(), O_RDONLY | O_CLOEXEC));
     ASSERT_TRUE(probe.valid());
     EXPECT_NE(::flock(probe.get(), LOCK_SH | LOCK_NB), 0);
   }

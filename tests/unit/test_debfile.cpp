@@ -1,6 +1,6 @@
 // .deb reader: packages built by dpkg-deb with every compression it offers,
 // a data.tar.bz2 package assembled with ar, and broken files.
-#include "debfile.hpp"
+#include "pkgdb/debfile.hpp"
 #include "procutil.hpp"
 #include "testutil.hpp"
 

@@ -1,7 +1,7 @@
 // dpkg database reader: synthetic admin dirs for the corner cases, and a
 // guest root with real packages built by dpkg-deb and installed by
 // `dpkg --root` for the real thing.
-#include "dpkgdb.hpp"
+#include "pkgdb/dpkgdb.hpp"
 #include "procutil.hpp"
 #include "testutil.hpp"
 

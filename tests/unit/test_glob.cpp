@@ -1,4 +1,4 @@
-#include "glob.hpp"
+#include "engine/glob.hpp"
 
 #include "testutil.hpp"
 

@@ -1,4 +1,4 @@
-#include "hooks.hpp"
+#include "engine/hooks.hpp"
 #include "testutil.hpp"
 
 using namespace pkgunify;

@@ -1,4 +1,4 @@
-#include "identity.hpp"
+#include "store/identity.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
-#include "maintenance.hpp"
-#include "protect.hpp"
+#include "maintenance/maintenance.hpp"
+#include "guest/protection.hpp"
 #include "testutil.hpp"
 
 #include <linux/fs.h>
@@ -129,7 +129,7 @@ TEST_F(MaintenanceTest, UnprotectClearsTheImmutableFlagAndKeepsTheSharing)
   const std::string object = object_of(path("g1/usr/bin/tool"));
   ASSERT_FALSE(object.empty());
   {
-    util::Fd fd(::open(object.c_str(), O_RDONLY | O_CLOEXEC));
+    sys::Fd fd(::open(object.c_str(), O_RDONLY | O_CLOEXEC));
     auto flags = get_inode_flags(fd.get(), object);
     if (!flags || !set_inode_flags(fd.get(), *flags | FS_IMMUTABLE_FL, object)) {
       GTEST_SKIP() << "the test directory's filesystem has no immutable flag";
@@ -144,7 +144,7 @@ TEST_F(MaintenanceTest, UnprotectClearsTheImmutableFlagAndKeepsTheSharing)
   EXPECT_EQ(r.unchanged, 2u);
   EXPECT_EQ(r.errors, 0u);
   EXPECT_EQ(pkgunify::test::inode_of(path("g1/usr/bin/tool")), pkgunify::test::inode_of(path("g2/usr/bin/tool")));
-  util::Fd fd(::open(object.c_str(), O_RDONLY | O_CLOEXEC));
+  sys::Fd fd(::open(object.c_str(), O_RDONLY | O_CLOEXEC));
   EXPECT_FALSE(*get_inode_flags(fd.get(), object) & FS_IMMUTABLE_FL);
   EXPECT_EQ(store_unprotect(*store, false, reporter).lifted, 0u);
   EXPECT_TRUE(reporter.errors.empty());

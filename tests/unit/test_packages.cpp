@@ -1,5 +1,5 @@
-#include "exceptions.hpp"
-#include "packages.hpp"
+#include "sys/exceptions.hpp"
+#include "engine/packages.hpp"
 #include "testutil.hpp"
 
 #include <unistd.h>

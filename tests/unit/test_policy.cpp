@@ -1,5 +1,5 @@
-#include "exceptions.hpp"
-#include "policy.hpp"
+#include "sys/exceptions.hpp"
+#include "engine/policy.hpp"
 
 #include "testutil.hpp"
 

@@ -1,10 +1,11 @@
-#include "exceptions.hpp"
+#include "sys/exceptions.hpp"
+#include "engine/link_mode.hpp"
 #include "fake_vserver.hpp"
-#include "maintenance.hpp"
-#include "protect.hpp"
-#include "scanner.hpp"
-#include "split.hpp"
-#include "store.hpp"
+#include "maintenance/maintenance.hpp"
+#include "guest/protection.hpp"
+#include "engine/scanner.hpp"
+#include "guest/split.hpp"
+#include "store/store.hpp"
 #include "testutil.hpp"
 
 #include <fcntl.h>
@@ -110,7 +111,7 @@ TEST_F(ProtectTest, ResolveReflinkOnExt4IsClearError)
 TEST_F(ProtectTest, IunlinkProtectLiftAndState)
 {
   write_fixed(path("f"), "content");
-  util::Fd fd(::open(path("f").c_str(), O_RDONLY));
+  sys::Fd fd(::open(path("f").c_str(), O_RDONLY));
   FakeVserverKernel vs(true);
   Protector p(LinkMode::iunlink, vs);
   EXPECT_EQ(p.wanted(), Protection::iunlink);
@@ -131,7 +132,7 @@ TEST_F(ProtectTest, ImmutableProtectAndLiftOnRealInode)
     GTEST_SKIP() << "setting FS_IMMUTABLE_FL needs root (CAP_LINUX_IMMUTABLE)";
   }
   write_fixed(path("f"), "content");
-  util::Fd fd(::open(path("f").c_str(), O_RDONLY));
+  sys::Fd fd(::open(path("f").c_str(), O_RDONLY));
   FakeVserverKernel vs(false);
   Protector p(LinkMode::immutable, vs);
   auto set = p.protect(fd.get(), "f");
@@ -148,14 +149,14 @@ TEST_F(ProtectTest, ImmutableProtectAndLiftOnRealInode)
   auto lifted = p.lift(fd.get(), "f");
   ASSERT_TRUE(lifted);
   EXPECT_EQ(*lifted, Protection::immutable);
-  util::Fd w(::open(path("f").c_str(), O_WRONLY | O_APPEND));
+  sys::Fd w(::open(path("f").c_str(), O_WRONLY | O_APPEND));
   EXPECT_TRUE(w);
 }
 
 TEST_F(ProtectTest, HardlinkModeProtectsNothingButLifts)
 {
   write_fixed(path("f"), "content");
-  util::Fd fd(::open(path("f").c_str(), O_RDONLY));
+  sys::Fd fd(::open(path("f").c_str(), O_RDONLY));
   FakeVserverKernel vs(true);
   Protector iunlink(LinkMode::iunlink, vs);
   ASSERT_TRUE(iunlink.protect(fd.get(), "f"));

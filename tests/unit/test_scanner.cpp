@@ -1,5 +1,5 @@
-#include "exceptions.hpp"
-#include "scanner.hpp"
+#include "sys/exceptions.hpp"
+#include "engine/scanner.hpp"
 #include "testutil.hpp"
 
 #include <sys/stat.h>
@@ -109,7 +109,7 @@ TEST(GuestTempName, OriginalOfNewAndLegacyNamesOnly)
 TEST_F(ScannerTest, ApplyMetadataSetsModeMtimeAndChecksIt)
 {
   write_fixed(path("f"), "x");
-  util::Fd fd(::open(path("f").c_str(), O_RDWR | O_CLOEXEC));
+  sys::Fd fd(::open(path("f").c_str(), O_RDWR | O_CLOEXEC));
   FileMeta meta;
   meta.uid = ::geteuid();
   meta.gid = ::getegid();

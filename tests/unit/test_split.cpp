@@ -1,7 +1,7 @@
 #include "fake_vserver.hpp"
 #include "procutil.hpp"
-#include "protect.hpp"
-#include "split.hpp"
+#include "guest/protection.hpp"
+#include "guest/split.hpp"
 #include "testutil.hpp"
 
 #include <linux/fs.h>
@@ -106,14 +106,14 @@ TEST_F(SplitTest, ProtectionStaysOnTheSharedInode)
   FakeVserverKernel kernel;
   const ino_t shared = inode_of(path("g1/f"));
   {
-    util::Fd fd(::open(path("g1/f").c_str(), O_RDONLY | O_CLOEXEC));
+    sys::Fd fd(::open(path("g1/f").c_str(), O_RDONLY | O_CLOEXEC));
     ASSERT_TRUE(kernel.set_iattr(fd.get(), VserverKernel::k_immutable | VserverKernel::k_iunlink,
                                  VserverKernel::k_immutable | VserverKernel::k_iunlink, "f"));
   }
   EXPECT_EQ(split_path(path("g1/f"), false, reporter, &kernel), SplitResult::split);
   EXPECT_TRUE(reporter.errors.empty()) << reporter.errors.front();
-  util::Fd other(::open(path("g2/f").c_str(), O_RDONLY | O_CLOEXEC));
-  util::Fd mine(::open(path("g1/f").c_str(), O_RDONLY | O_CLOEXEC));
+  sys::Fd other(::open(path("g2/f").c_str(), O_RDONLY | O_CLOEXEC));
+  sys::Fd mine(::open(path("g1/f").c_str(), O_RDONLY | O_CLOEXEC));
   ASSERT_EQ(inode_of(path("g2/f")), shared);
   EXPECT_EQ(*kernel.get_iattr(other.get(), "g2/f"), VserverKernel::k_immutable | VserverKernel::k_iunlink);
   EXPECT_EQ(*kernel.get_iattr(mine.get(), "g1/f"), 0u);
@@ -138,7 +138,7 @@ TEST_F(SplitTest, ReleaseSplitsAnImmutableSharedFile)
   make_shared_pair();
   const ino_t shared = inode_of(path("g1/f"));
   {
-    util::Fd fd(::open(path("g1/f").c_str(), O_RDONLY | O_CLOEXEC));
+    sys::Fd fd(::open(path("g1/f").c_str(), O_RDONLY | O_CLOEXEC));
     auto flags = get_inode_flags(fd.get(), "f");
     if (!flags || !set_inode_flags(fd.get(), *flags | FS_IMMUTABLE_FL, "f")) {
       GTEST_SKIP() << "the test directory's filesystem has no immutable flag";
@@ -148,8 +148,8 @@ TEST_F(SplitTest, ReleaseSplitsAnImmutableSharedFile)
   EXPECT_TRUE(reporter.errors.empty()) << reporter.errors.front();
   EXPECT_NE(inode_of(path("g1/f")), shared);
   EXPECT_EQ(read_file(path("g1/f")), "shared content");
-  util::Fd other(::open(path("g2/f").c_str(), O_RDONLY | O_CLOEXEC));
-  util::Fd mine(::open(path("g1/f").c_str(), O_RDONLY | O_CLOEXEC));
+  sys::Fd other(::open(path("g2/f").c_str(), O_RDONLY | O_CLOEXEC));
+  sys::Fd mine(::open(path("g1/f").c_str(), O_RDONLY | O_CLOEXEC));
   EXPECT_TRUE(*get_inode_flags(other.get(), "g2/f") & FS_IMMUTABLE_FL);
   EXPECT_FALSE(*get_inode_flags(mine.get(), "g1/f") & FS_IMMUTABLE_FL);
   // The private copy is writable: the package manager can replace it.

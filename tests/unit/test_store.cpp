@@ -1,7 +1,7 @@
-#include "exceptions.hpp"
-#include "store.hpp"
+#include "sys/exceptions.hpp"
+#include "store/store.hpp"
 #include "testutil.hpp"
-#include "util/fs.hpp"
+#include "sys/fs.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -12,7 +12,7 @@ using pkgunify::ConfigError;
 using pkgunify::ObjectId;
 using pkgunify::Store;
 using pkgunify::test::TempDirTest;
-namespace util = pkgunify::util;
+namespace sys = pkgunify::sys;
 
 namespace {
 
@@ -22,8 +22,8 @@ class StoreTest : public TempDirTest
 ObjectId
 id_from(const std::string& hex)
 {
-  util::Digest d{};
-  EXPECT_TRUE(util::from_hex(hex, d));
+  pkgunify::Digest d{};
+  EXPECT_TRUE(pkgunify::from_hex(hex, d));
   return ObjectId(d);
 }
 
@@ -133,14 +133,14 @@ TEST_F(StoreTest, PublishIsAtomicAndReportsExisting)
 
   auto t1 = s.make_temp();
   ASSERT_TRUE(t1);
-  ASSERT_TRUE(util::write_all(t1->get(), "first", 5, "t1"));
+  ASSERT_TRUE(sys::write_all(t1->get(), "first", 5, "t1"));
   auto p1 = s.publish(t1->get(), id, 0);
   ASSERT_TRUE(p1);
   EXPECT_TRUE(*p1);
 
   auto t2 = s.make_temp();
   ASSERT_TRUE(t2);
-  ASSERT_TRUE(util::write_all(t2->get(), "second", 6, "t2"));
+  ASSERT_TRUE(sys::write_all(t2->get(), "second", 6, "t2"));
   auto p2 = s.publish(t2->get(), id, 0);
   ASSERT_TRUE(p2);
   EXPECT_FALSE(*p2);  // exists: the first one stays
@@ -203,12 +203,12 @@ TEST_F(StoreTest, OtherFilesystemIsRefusedNamingBoth)
 TEST_F(StoreTest, FanoutLockExclusiveBlocksShared)
 {
   const Store s = Store::open(path("store"), true);
-  auto excl = s.lock_fanout(0xd3, util::FileLock::Mode::exclusive);
+  auto excl = s.lock_fanout(0xd3, sys::FileLock::Mode::exclusive);
   ASSERT_TRUE(excl);
   // A second open file description contends with the first.
-  util::Fd other(::open(path("store/objects/d3").c_str(), O_RDONLY | O_DIRECTORY));
-  auto shared = util::FileLock::try_acquire(other.get(), util::FileLock::Mode::shared, "d3");
+  sys::Fd other(::open(path("store/objects/d3").c_str(), O_RDONLY | O_DIRECTORY));
+  auto shared = sys::FileLock::try_acquire(other.get(), sys::FileLock::Mode::shared, "d3");
   EXPECT_FALSE(shared);
   excl->release();
-  EXPECT_TRUE(util::FileLock::try_acquire(other.get(), util::FileLock::Mode::shared, "d3"));
+  EXPECT_TRUE(sys::FileLock::try_acquire(other.get(), sys::FileLock::Mode::shared, "d3"));
 }

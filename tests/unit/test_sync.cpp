@@ -1,4 +1,4 @@
-#include "sync.hpp"
+#include "engine/sync.hpp"
 #include "testutil.hpp"
 
 #include <fstream>

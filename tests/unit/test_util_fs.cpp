@@ -1,7 +1,7 @@
 #include "testutil.hpp"
-#include "util/fs.hpp"
-#include "util/lock.hpp"
-#include "util/xattr.hpp"
+#include "sys/fs.hpp"
+#include "sys/lock.hpp"
+#include "sys/xattr.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 
 using pkgunify::test::TempDirTest;
 using pkgunify::test::write_fixed;
-namespace util = pkgunify::util;
+namespace sys = pkgunify::sys;
 
 namespace {
 
@@ -24,9 +24,9 @@ TEST_F(UtilFs, OpenBeneathOpensNestedFile)
 {
   std::filesystem::create_directories(path("root/usr/bin"));
   write_fixed(path("root/usr/bin/x"), "hello");
-  auto root = util::open_host_dir(path("root"));
+  auto root = sys::open_host_dir(path("root"));
   ASSERT_TRUE(root);
-  auto fd = util::open_beneath(root->get(), "usr/bin/x", O_RDONLY, "x");
+  auto fd = sys::open_beneath(root->get(), "usr/bin/x", O_RDONLY, "x");
   ASSERT_TRUE(fd) << fd.error().message;
   char buf[8] = {};
   EXPECT_EQ(::read(fd->get(), buf, sizeof(buf)), 5);
@@ -38,9 +38,9 @@ TEST_F(UtilFs, OpenBeneathRefusesSymlinkInsideRoot)
   std::filesystem::create_directories(path("root/usr"));
   write_fixed(path("root/usr/real"), "x");
   std::filesystem::create_symlink("real", path("root/usr/link"));
-  auto root = util::open_host_dir(path("root"));
+  auto root = sys::open_host_dir(path("root"));
   ASSERT_TRUE(root);
-  auto fd = util::open_beneath(root->get(), "usr/link", O_RDONLY, "link");
+  auto fd = sys::open_beneath(root->get(), "usr/link", O_RDONLY, "link");
   ASSERT_FALSE(fd);
   EXPECT_EQ(fd.error().code, ELOOP);
 }
@@ -51,9 +51,9 @@ TEST_F(UtilFs, OpenBeneathRefusesSymlinkedDirectoryLeadingOutside)
   std::filesystem::create_directories(path("outside"));
   write_fixed(path("outside/secret"), "s");
   std::filesystem::create_directory_symlink(path("outside"), path("root/lib"));
-  auto root = util::open_host_dir(path("root"));
+  auto root = sys::open_host_dir(path("root"));
   ASSERT_TRUE(root);
-  auto fd = util::open_beneath(root->get(), "lib/secret", O_RDONLY, "lib/secret");
+  auto fd = sys::open_beneath(root->get(), "lib/secret", O_RDONLY, "lib/secret");
   ASSERT_FALSE(fd);
   EXPECT_EQ(fd.error().code, ELOOP);
 }
@@ -62,9 +62,9 @@ TEST_F(UtilFs, OpenBeneathRefusesDotDotEscape)
 {
   std::filesystem::create_directories(path("root/usr"));
   write_fixed(path("secret"), "s");
-  auto root = util::open_host_dir(path("root"));
+  auto root = sys::open_host_dir(path("root"));
   ASSERT_TRUE(root);
-  auto fd = util::open_beneath(root->get(), "usr/../../secret", O_RDONLY, "secret");
+  auto fd = sys::open_beneath(root->get(), "usr/../../secret", O_RDONLY, "secret");
   ASSERT_FALSE(fd);
   EXPECT_EQ(fd.error().code, EXDEV);
 }
@@ -73,9 +73,9 @@ TEST_F(UtilFs, OpenBeneathAbsolutePathIsRelativeToRoot)
 {
   std::filesystem::create_directories(path("root/etc"));
   write_fixed(path("root/etc/x"), "inside");
-  auto root = util::open_host_dir(path("root"));
+  auto root = sys::open_host_dir(path("root"));
   ASSERT_TRUE(root);
-  auto fd = util::open_beneath(root->get(), "/etc/x", O_RDONLY, "x");
+  auto fd = sys::open_beneath(root->get(), "/etc/x", O_RDONLY, "x");
   ASSERT_TRUE(fd) << fd.error().message;
   struct stat a;
   struct stat b;
@@ -87,9 +87,9 @@ TEST_F(UtilFs, OpenBeneathAbsolutePathIsRelativeToRoot)
 TEST_F(UtilFs, OpenBeneathErrorNamesDisplayPath)
 {
   std::filesystem::create_directories(path("root"));
-  auto root = util::open_host_dir(path("root"));
+  auto root = sys::open_host_dir(path("root"));
   ASSERT_TRUE(root);
-  auto fd = util::open_beneath(root->get(), "missing", O_RDONLY, "/guests/g1/missing");
+  auto fd = sys::open_beneath(root->get(), "missing", O_RDONLY, "/guests/g1/missing");
   ASSERT_FALSE(fd);
   EXPECT_EQ(fd.error().code, ENOENT);
   EXPECT_NE(fd.error().message.find("/guests/g1/missing"), std::string::npos);
@@ -100,8 +100,8 @@ TEST_F(UtilFs, OpenNoSymlinksRefusesSymlinkComponent)
   std::filesystem::create_directories(path("real"));
   write_fixed(path("real/f"), "x");
   std::filesystem::create_directory_symlink(path("real"), path("link"));
-  EXPECT_TRUE(util::open_no_symlinks(path("real/f"), O_RDONLY));
-  auto fd = util::open_no_symlinks(path("link/f"), O_RDONLY);
+  EXPECT_TRUE(sys::open_no_symlinks(path("real/f"), O_RDONLY));
+  auto fd = sys::open_no_symlinks(path("link/f"), O_RDONLY);
   ASSERT_FALSE(fd);
   EXPECT_EQ(fd.error().code, ELOOP);
   EXPECT_NE(fd.error().message.find("symlink"), std::string::npos);
@@ -109,11 +109,11 @@ TEST_F(UtilFs, OpenNoSymlinksRefusesSymlinkComponent)
 
 TEST_F(UtilFs, WriteFileAtomicReplacesContent)
 {
-  auto d = util::open_host_dir(dir);
+  auto d = sys::open_host_dir(dir);
   ASSERT_TRUE(d);
-  ASSERT_TRUE(util::write_file_atomic(d->get(), "f", "one", 0644, "f"));
-  ASSERT_TRUE(util::write_file_atomic(d->get(), "f", "two", 0644, "f"));
-  auto content = util::read_small_file_at(d->get(), "f", "f");
+  ASSERT_TRUE(sys::write_file_atomic(d->get(), "f", "one", 0644, "f"));
+  ASSERT_TRUE(sys::write_file_atomic(d->get(), "f", "two", 0644, "f"));
+  auto content = sys::read_small_file_at(d->get(), "f", "f");
   ASSERT_TRUE(content);
   EXPECT_EQ(*content, "two");
   // No temporary file is left behind.
@@ -126,28 +126,28 @@ TEST_F(UtilFs, WriteFileAtomicReplacesContent)
 
 TEST_F(UtilFs, EnsureDirAcceptsExistingAndRejectsFile)
 {
-  auto d = util::open_host_dir(dir);
+  auto d = sys::open_host_dir(dir);
   ASSERT_TRUE(d);
-  EXPECT_TRUE(util::ensure_dir_at(d->get(), "sub", 0700, "sub"));
-  EXPECT_TRUE(util::ensure_dir_at(d->get(), "sub", 0700, "sub"));
+  EXPECT_TRUE(sys::ensure_dir_at(d->get(), "sub", 0700, "sub"));
+  EXPECT_TRUE(sys::ensure_dir_at(d->get(), "sub", 0700, "sub"));
   write_fixed(path("file"), "x");
-  auto r = util::ensure_dir_at(d->get(), "file", 0700, "file");
+  auto r = sys::ensure_dir_at(d->get(), "file", 0700, "file");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ENOTDIR);
 }
 
 TEST_F(UtilFs, LinkFdAtLinksTmpfile)
 {
-  auto d = util::open_host_dir(dir);
+  auto d = sys::open_host_dir(dir);
   ASSERT_TRUE(d);
-  util::Fd tmp(::openat(d->get(), ".", O_TMPFILE | O_RDWR, 0600));
+  sys::Fd tmp(::openat(d->get(), ".", O_TMPFILE | O_RDWR, 0600));
   ASSERT_TRUE(tmp);
-  ASSERT_TRUE(util::write_all(tmp.get(), "abc", 3, "tmp"));
-  ASSERT_TRUE(util::link_fd_at(tmp.get(), d->get(), "named", "named"));
-  auto again = util::link_fd_at(tmp.get(), d->get(), "named", "named");
+  ASSERT_TRUE(sys::write_all(tmp.get(), "abc", 3, "tmp"));
+  ASSERT_TRUE(sys::link_fd_at(tmp.get(), d->get(), "named", "named"));
+  auto again = sys::link_fd_at(tmp.get(), d->get(), "named", "named");
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, EEXIST);
-  auto content = util::read_small_file_at(d->get(), "named", "named");
+  auto content = sys::read_small_file_at(d->get(), "named", "named");
   ASSERT_TRUE(content);
   EXPECT_EQ(*content, "abc");
 }
@@ -155,26 +155,26 @@ TEST_F(UtilFs, LinkFdAtLinksTmpfile)
 TEST_F(UtilFs, ReadFullStopsAtEof)
 {
   write_fixed(path("f"), "12345");
-  util::Fd fd(::open(path("f").c_str(), O_RDONLY));
+  sys::Fd fd(::open(path("f").c_str(), O_RDONLY));
   char buf[16];
-  auto n = util::read_full(fd.get(), buf, sizeof(buf), "f");
+  auto n = sys::read_full(fd.get(), buf, sizeof(buf), "f");
   ASSERT_TRUE(n);
   EXPECT_EQ(*n, 5u);
 }
 
 TEST(UtilFsPure, JoinDisplay)
 {
-  EXPECT_EQ(util::join_display("/g", "/usr/x"), "/g/usr/x");
-  EXPECT_EQ(util::join_display("/g/", "/usr/x"), "/g/usr/x");
-  EXPECT_EQ(util::join_display("/g", "usr"), "/g/usr");
-  EXPECT_EQ(util::join_display("/g", "/"), "/g");
-  EXPECT_EQ(util::join_display("g", "."), "g");
+  EXPECT_EQ(sys::join_display("/g", "/usr/x"), "/g/usr/x");
+  EXPECT_EQ(sys::join_display("/g/", "/usr/x"), "/g/usr/x");
+  EXPECT_EQ(sys::join_display("/g", "usr"), "/g/usr");
+  EXPECT_EQ(sys::join_display("/g", "/"), "/g");
+  EXPECT_EQ(sys::join_display("g", "."), "g");
 }
 
 TEST(UtilFsPure, RandomHexHasLengthAndVaries)
 {
-  const auto a = util::random_hex(8);
-  const auto b = util::random_hex(8);
+  const auto a = sys::random_hex(8);
+  const auto b = sys::random_hex(8);
   EXPECT_EQ(a.size(), 16u);
   EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos);
   EXPECT_NE(a, b);
@@ -188,34 +188,34 @@ TEST(UtilFsPure, SameFileStateComparesInodeSizeMtimeCtime)
   a.st_mtim = {5, 6};
   a.st_ctim = {7, 8};
   struct stat b = a;
-  EXPECT_TRUE(util::same_file_state(a, b));
+  EXPECT_TRUE(sys::same_file_state(a, b));
   b.st_ctim.tv_nsec = 9;
-  EXPECT_FALSE(util::same_file_state(a, b));
+  EXPECT_FALSE(sys::same_file_state(a, b));
   b = a;
   b.st_size = 11;
-  EXPECT_FALSE(util::same_file_state(a, b));
+  EXPECT_FALSE(sys::same_file_state(a, b));
   b = a;
   b.st_ino = 2;
-  EXPECT_FALSE(util::same_file_state(a, b));
+  EXPECT_FALSE(sys::same_file_state(a, b));
 }
 
 TEST_F(UtilFs, XattrsRoundTripSorted)
 {
   write_fixed(path("a"), "x");
   write_fixed(path("b"), "y");
-  util::Fd a(::open(path("a").c_str(), O_RDWR));
-  util::Fd b(::open(path("b").c_str(), O_RDWR));
-  const util::Xattrs want = {{"user.a", std::string("1\0two", 5)}, {"user.z", ""}};
-  auto w = util::write_xattrs(a.get(), {want[1], want[0]}, "a");
+  sys::Fd a(::open(path("a").c_str(), O_RDWR));
+  sys::Fd b(::open(path("b").c_str(), O_RDWR));
+  const sys::Xattrs want = {{"user.a", std::string("1\0two", 5)}, {"user.z", ""}};
+  auto w = sys::write_xattrs(a.get(), {want[1], want[0]}, "a");
   if (!w && w.error().code == ENOTSUP) {
     GTEST_SKIP() << "filesystem under /tmp has no user xattrs";
   }
   ASSERT_TRUE(w) << w.error().message;
-  auto got = util::read_xattrs(a.get(), "a");
+  auto got = sys::read_xattrs(a.get(), "a");
   ASSERT_TRUE(got);
   EXPECT_EQ(*got, want);
-  ASSERT_TRUE(util::write_xattrs(b.get(), *got, "b"));
-  auto copied = util::read_xattrs(b.get(), "b");
+  ASSERT_TRUE(sys::write_xattrs(b.get(), *got, "b"));
+  auto copied = sys::read_xattrs(b.get(), "b");
   ASSERT_TRUE(copied);
   EXPECT_EQ(*copied, want);
 }
@@ -223,17 +223,17 @@ TEST_F(UtilFs, XattrsRoundTripSorted)
 TEST_F(UtilFs, FileLockExclusiveExcludesOthers)
 {
   write_fixed(path("lock"), "");
-  util::Fd fd1(::open(path("lock").c_str(), O_RDONLY));
-  util::Fd fd2(::open(path("lock").c_str(), O_RDONLY));
-  auto shared1 = util::FileLock::acquire(fd1.get(), util::FileLock::Mode::shared, "lock");
+  sys::Fd fd1(::open(path("lock").c_str(), O_RDONLY));
+  sys::Fd fd2(::open(path("lock").c_str(), O_RDONLY));
+  auto shared1 = sys::FileLock::acquire(fd1.get(), sys::FileLock::Mode::shared, "lock");
   ASSERT_TRUE(shared1);
-  auto shared2 = util::FileLock::try_acquire(fd2.get(), util::FileLock::Mode::shared, "lock");
+  auto shared2 = sys::FileLock::try_acquire(fd2.get(), sys::FileLock::Mode::shared, "lock");
   EXPECT_TRUE(shared2);
   shared2->release();
-  auto excl = util::FileLock::try_acquire(fd2.get(), util::FileLock::Mode::exclusive, "lock");
+  auto excl = sys::FileLock::try_acquire(fd2.get(), sys::FileLock::Mode::exclusive, "lock");
   ASSERT_FALSE(excl);
   EXPECT_EQ(excl.error().code, EWOULDBLOCK);
   shared1->release();
-  auto excl2 = util::FileLock::try_acquire(fd2.get(), util::FileLock::Mode::exclusive, "lock");
+  auto excl2 = sys::FileLock::try_acquire(fd2.get(), sys::FileLock::Mode::exclusive, "lock");
   EXPECT_TRUE(excl2);
 }

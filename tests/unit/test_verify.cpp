@@ -1,5 +1,5 @@
 #include "testutil.hpp"
-#include "verify.hpp"
+#include "maintenance/verify.hpp"
 
 #include <fcntl.h>
 
@@ -16,7 +16,7 @@ protected:
   digest(const std::string& content, DigestAlgo algo)
   {
     write_fixed(path("f"), content);
-    util::Fd fd(::open(path("f").c_str(), O_RDONLY | O_CLOEXEC));
+    sys::Fd fd(::open(path("f").c_str(), O_RDONLY | O_CLOEXEC));
     std::uint64_t bytes = 0;
     auto d = file_digest(fd.get(), algo, "f", &bytes);
     EXPECT_TRUE(d.has_value());
@@ -40,7 +40,7 @@ TEST_F(VerifyTest, FileDigestMatchesKnownVectors)
 TEST_F(VerifyTest, FileDigestOfNoAlgorithmOrBadFdIsAnError)
 {
   write_fixed(path("f"), "abc");
-  util::Fd fd(::open(path("f").c_str(), O_RDONLY | O_CLOEXEC));
+  sys::Fd fd(::open(path("f").c_str(), O_RDONLY | O_CLOEXEC));
   EXPECT_FALSE(file_digest(fd.get(), DigestAlgo::none, "f").has_value());
   auto bad = file_digest(-1, DigestAlgo::sha256, "the/file");
   ASSERT_FALSE(bad.has_value());

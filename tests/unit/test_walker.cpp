@@ -1,5 +1,6 @@
 #include "testutil.hpp"
-#include "walker.hpp"
+#include "engine/walker.hpp"
+#include "sys/fs.hpp"
 
 #include <unistd.h>
 
@@ -24,7 +25,7 @@ public:
   void
   entry(const std::string& dir, const std::string& name, const struct stat& st, std::uint64_t /*attributes*/) override
   {
-    entries[child_path(dir, name)] = st.st_mode & S_IFMT;
+    entries[sys::child_path(dir, name)] = st.st_mode & S_IFMT;
   }
   void
   mount_point(const std::string& path) override
@@ -49,7 +50,7 @@ protected:
   Recorder
   walk()
   {
-    util::Fd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    sys::Fd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     Recorder r;
     walk_tree(root.get(), dir, r);
     return r;
@@ -60,8 +61,8 @@ protected:
 
 TEST(ChildPath, JoinsWithOneSlash)
 {
-  EXPECT_EQ(child_path("/", "usr"), "/usr");
-  EXPECT_EQ(child_path("/usr", "bin"), "/usr/bin");
+  EXPECT_EQ(sys::child_path("/", "usr"), "/usr");
+  EXPECT_EQ(sys::child_path("/usr", "bin"), "/usr/bin");
 }
 
 TEST_F(WalkerTest, VisitsEveryEntryWithoutFollowingSymlinks)
@@ -107,12 +108,12 @@ TEST_F(WalkerTest, AMountInsideTheRootIsReportedNotEntered)
 TEST_F(WalkerTest, StatEntryReportsImmutableAttribute)
 {
   write_fixed(path("f"), "x");
-  util::Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  sys::Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   struct stat st = {};
   std::uint64_t attributes = ~0ULL;
-  ASSERT_EQ(stat_entry(d.get(), "f", st, attributes), 0);
+  ASSERT_EQ(sys::stat_entry(d.get(), "f", st, attributes), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode));
   EXPECT_FALSE(attributes & STATX_ATTR_IMMUTABLE);
-  EXPECT_EQ(stat_entry(d.get(), "missing", st, attributes), -1);
+  EXPECT_EQ(sys::stat_entry(d.get(), "missing", st, attributes), -1);
   EXPECT_EQ(errno, ENOENT);
 }

@@ -1,7 +1,7 @@
 // Shared fixture for unit tests: a fresh temporary directory per test.
 #pragma once
 
-#include "scanner.hpp"
+#include "engine/scanner.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,554 @@
+#include "engine/policy.hpp"
+
+#include "sys/exceptions.hpp"
+#include "sys/fd.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <limits>
+#include <sstream>
+#include <utility>
+
+namespace pkgunify {
+
+namespace {
+
+// True for "/etc" and everything below it.
+bool
+is_under_etc(std::string_view path)
+{
+  const auto start = path.find_first_not_of('/');
+  if (start == std::string_view::npos) {
+    return false;
+  }
+  const auto rest = path.substr(start);
+  return rest.starts_with("etc") && (rest.size() == 3 || rest[3] == '/');
+}
+
+std::string
+located(std::string_view source, const YAML::Mark& mark, std::string_view message)
+{
+  std::string result(source);
+  if (!mark.is_null()) {
+    result += ':';
+    result += std::to_string(mark.line + 1);
+    result += ':';
+    result += std::to_string(mark.column + 1);
+  }
+  result += ": ";
+  result += message;
+  return result;
+}
+
+bool
+is_quoted(const YAML::Node& node)
+{
+  // yaml-cpp tags plain scalars "?" and quoted ones "!".
+  return node.IsScalar() && node.Tag() == "!";
+}
+
+// How a value looks, for "expected X, got Y" messages.
+std::string
+describe(const YAML::Node& node)
+{
+  switch (node.Type()) {
+  case YAML::NodeType::Undefined:
+  case YAML::NodeType::Null:
+    return "an empty value";
+  case YAML::NodeType::Sequence:
+    return "a sequence";
+  case YAML::NodeType::Map:
+    return "a mapping";
+  case YAML::NodeType::Scalar:
+    break;
+  }
+  std::string result = is_quoted(node) ? "the quoted string '" : "'";
+  result += node.Scalar();
+  result += '\'';
+  return result;
+}
+
+// One "key: value" pair of the policy file, handed to a key's handler.
+class Item
+{
+public:
+  Item(std::string_view source, const YAML::Node& key, const YAML::Node& value)
+    : m_source(source)
+    , m_key(key)
+    , m_value(value)
+  {}
+
+  [[nodiscard]] const YAML::Node&
+  value() const
+  {
+    return m_value;
+  }
+
+  // Throws "SOURCE:LINE:COLUMN: KEY: message" located at `node`.
+  [[noreturn]] void
+  fail_at(const YAML::Node& node, std::string_view message) const
+  {
+    // An empty value has no position of its own (yaml-cpp gives the next
+    // token's); point at the key instead.
+    const YAML::Mark mark = node.IsNull() ? m_key.Mark() : node.Mark();
+    std::string text = m_key.Scalar();
+    text += ": ";
+    text += message;
+    throw ConfigError(located(m_source, mark, text));
+  }
+
+  [[noreturn]] void
+  fail(std::string_view message) const
+  {
+    fail_at(m_value, message);
+  }
+
+  [[noreturn]] void
+  fail_expected(std::string_view expected) const
+  {
+    fail_at(m_value, "expected " + std::string(expected) + ", got " + describe(m_value));
+  }
+
+  // The value as a string; any scalar will do.
+  [[nodiscard]] const std::string&
+  string(std::string_view expected) const
+  {
+    if (!m_value.IsScalar()) {
+      fail_expected(expected);
+    }
+    return m_value.Scalar();
+  }
+
+  // Fails unless the value is an unquoted scalar, as numbers and booleans
+  // must be: "16" is a string in YAML.
+  void
+  require_plain_scalar(std::string_view expected) const
+  {
+    if (!m_value.IsScalar() || is_quoted(m_value)) {
+      fail_expected(expected);
+    }
+  }
+
+private:
+  std::string_view m_source;
+  const YAML::Node& m_key;
+  const YAML::Node& m_value;
+};
+
+void
+set_store(Policy& policy, const Item& item)
+{
+  const std::string& value = item.string("an absolute path");
+  if (value.empty() || value.front() != '/') {
+    item.fail_expected("an absolute path");
+  }
+  policy.store = value;
+}
+
+void
+set_min_size(Policy& policy, const Item& item)
+{
+  constexpr std::string_view expected = "a non-negative integer";
+  item.require_plain_scalar(expected);
+  const std::string& value = item.value().Scalar();
+  if (value.empty() || !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    item.fail_expected(expected);
+  }
+  constexpr auto max = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  std::uint64_t number = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+  if (ec == std::errc::result_out_of_range || number > max) {
+    item.fail("value '" + value + "' is too large (maximum " + std::to_string(max) + ")");
+  }
+  if (ec != std::errc() || end != value.data() + value.size()) {
+    item.fail_expected(expected);
+  }
+  policy.min_size = number;
+}
+
+void
+set_ignore_mtime(Policy& policy, const Item& item)
+{
+  constexpr std::string_view expected = "true or false";
+  item.require_plain_scalar(expected);
+  bool value = false;
+  if (!YAML::convert<bool>::decode(item.value(), value)) {
+    item.fail_expected(expected);
+  }
+  policy.ignore_mtime = value;
+}
+
+void
+set_only_packaged(Policy& policy, const Item& item)
+{
+  constexpr std::string_view expected = "true or false";
+  item.require_plain_scalar(expected);
+  bool value = false;
+  if (!YAML::convert<bool>::decode(item.value(), value)) {
+    item.fail_expected(expected);
+  }
+  policy.only_packaged = value;
+}
+
+CreateMode
+parse_create(const Item& item)
+{
+  const std::string expected = k_create_mode_names.quoted_list();
+  const auto mode = k_create_mode_names.parse(item.string(expected));
+  if (!mode) {
+    item.fail_expected(expected);
+  }
+  return *mode;
+}
+
+void
+set_create(Policy& policy, const Item& item)
+{
+  policy.create = parse_create(item);
+}
+
+void
+set_hook_create(Policy& policy, const Item& item)
+{
+  policy.hook_create = parse_create(item);
+}
+
+void
+set_link(Policy& policy, const Item& item)
+{
+  const std::string expected = k_link_mode_names.quoted_list();
+  const auto mode = parse_link_mode(item.string(expected));
+  if (!mode) {
+    item.fail_expected(expected);
+  }
+  policy.link = *mode;
+}
+
+// The fallback of `auto` on a mainline kernel: never auto or iunlink.
+bool
+valid_fallback(LinkMode mode)
+{
+  return mode != LinkMode::auto_select && mode != LinkMode::iunlink;
+}
+
+void
+set_link_fallback(Policy& policy, const Item& item)
+{
+  const std::string expected = k_link_mode_names.quoted_list(valid_fallback);
+  const auto mode = parse_link_mode(item.string(expected));
+  if (!mode || !valid_fallback(*mode)) {
+    item.fail_expected(expected);
+  }
+  policy.link_fallback = *mode;
+}
+
+void
+set_patterns(const Item& item, std::vector<std::string>& patterns, std::vector<Glob>& globs)
+{
+  const YAML::Node& value = item.value();
+  if (!value.IsSequence()) {
+    item.fail_expected("a sequence of patterns");
+  }
+  std::vector<std::string> new_patterns;
+  std::vector<Glob> new_globs;
+  for (const auto& element : value) {
+    if (!element.IsScalar()) {
+      item.fail_at(element, "expected a pattern, got " + describe(element));
+    }
+    auto glob = Glob::compile(element.Scalar());
+    if (!glob) {
+      item.fail_at(element, glob.error().message);
+    }
+    new_patterns.push_back(element.Scalar());
+    new_globs.push_back(std::move(*glob));
+  }
+  patterns = std::move(new_patterns);
+  globs = std::move(new_globs);
+}
+
+using Handler = void (*)(Policy& policy, const Item& item);
+
+struct KeyHandler
+{
+  std::string_view name;
+  Handler handler;
+};
+
+// Every key a policy file may contain.
+constexpr std::array k_keys{
+  KeyHandler{"create", set_create},
+  KeyHandler{"exclude",
+             [](Policy& policy, const Item& item) { set_patterns(item, policy.exclude, policy.exclude_globs); }},
+  KeyHandler{"hook_create", set_hook_create},
+  KeyHandler{"ignore_mtime", set_ignore_mtime},
+  KeyHandler{"include",
+             [](Policy& policy, const Item& item) { set_patterns(item, policy.include, policy.include_globs); }},
+  KeyHandler{"link", set_link},
+  KeyHandler{"link_fallback", set_link_fallback},
+  KeyHandler{"min_size", set_min_size},
+  KeyHandler{"only_packaged", set_only_packaged},
+  KeyHandler{"store", set_store},
+};
+
+const KeyHandler*
+find_key(std::string_view name)
+{
+  const auto it = std::find_if(k_keys.begin(), k_keys.end(), [&](const KeyHandler& key) { return key.name == name; });
+  return it == k_keys.end() ? nullptr : &*it;
+}
+
+std::vector<Glob>
+compile_patterns(const std::vector<std::string>& patterns, std::string_view source, std::string_view key)
+{
+  std::vector<Glob> globs;
+  globs.reserve(patterns.size());
+  for (const auto& pattern : patterns) {
+    auto glob = Glob::compile(pattern);
+    if (!glob) {
+      std::string message(source);
+      message += ": ";
+      message += key;
+      message += ": ";
+      message += glob.error().message;
+      throw ConfigError(message);
+    }
+    globs.push_back(std::move(*glob));
+  }
+  return globs;
+}
+
+}  // namespace
+
+void
+Policy::compile()
+{
+  auto new_exclude = compile_patterns(exclude, source, "exclude");
+  auto new_include = compile_patterns(include, source, "include");
+  exclude_globs = std::move(new_exclude);
+  include_globs = std::move(new_include);
+}
+
+bool
+Policy::excludes(std::string_view path) const
+{
+  if (is_under_etc(path)) {
+    return true;
+  }
+  const auto matches = [&](const Glob& glob) { return glob.matches(path); };
+  return std::any_of(exclude_globs.begin(), exclude_globs.end(), matches)
+         && std::none_of(include_globs.begin(), include_globs.end(), matches);
+}
+
+std::optional<std::string>
+Policy::why_excluded(std::string_view path) const
+{
+  if (is_under_etc(path)) {
+    return "/etc is always private";
+  }
+  const auto matches = [&](const Glob& glob) { return glob.matches(path); };
+  if (std::any_of(include_globs.begin(), include_globs.end(), matches)) {
+    return std::nullopt;
+  }
+  const auto it = std::find_if(exclude_globs.begin(), exclude_globs.end(), matches);
+  if (it == exclude_globs.end()) {
+    return std::nullopt;
+  }
+  return "excluded by '" + it->pattern() + "'";
+}
+
+bool
+Policy::prunes(std::string_view dir) const
+{
+  if (is_under_etc(dir)) {
+    return true;
+  }
+  // Only patterns matter, not whether `dir` itself is excluded: an exclude
+  // of "/var" matches that one path, not the files below it. Every path
+  // below must match an exclude and none may match an include.
+  return std::any_of(exclude_globs.begin(), exclude_globs.end(),
+                     [&](const Glob& glob) { return glob.matches_all_below(dir); })
+         && std::none_of(include_globs.begin(), include_globs.end(),
+                         [&](const Glob& glob) { return glob.may_match_below(dir); });
+}
+
+Policy
+default_policy()
+{
+  static const Policy policy = [] {
+    Policy result;
+    result.exclude = {
+      "/etc/**", "/var/**", "/home/**", "/root/**", "/tmp/**", "/run/**", "/boot/**",
+    };
+    result.compile();
+    return result;
+  }();
+  return policy;
+}
+
+namespace {
+
+// Counts the documents of a YAML stream, stopping at the second one.
+// YAML::LoadAll of yaml-cpp 0.7 never returns on some malformed streams (a
+// lone ",": its parser reports an endless series of empty documents, each
+// one appended to the result until memory runs out; upstream issue 1040, fixed
+// after 0.8), so the documents are counted with a bound before one is loaded.
+class DocumentCounter : public YAML::EventHandler
+{
+public:
+  void
+  OnDocumentStart(const YAML::Mark& mark) override
+  {
+    if (++count == 2) {
+      second = mark;
+    }
+  }
+  void
+  OnDocumentEnd() override
+  {}
+  void
+  OnNull(const YAML::Mark& mark, YAML::anchor_t) override
+  {
+    node(mark);
+  }
+  void
+  OnAlias(const YAML::Mark& mark, YAML::anchor_t) override
+  {
+    node(mark);
+  }
+  void
+  OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override
+  {
+    node(mark);
+  }
+  void
+  OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override
+  {
+    node(mark);
+  }
+  void
+  OnSequenceEnd() override
+  {}
+  void
+  OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override
+  {
+    node(mark);
+  }
+  void
+  OnMapEnd() override
+  {}
+
+  int count = 0;
+  YAML::Mark second;  // where the second document's root node starts
+
+private:
+  void
+  node(const YAML::Mark& mark)
+  {
+    if (count == 2 && !second_node) {
+      second = mark;
+      second_node = true;
+    }
+  }
+  bool second_node = false;
+};
+
+}  // namespace
+
+Policy
+parse_policy(std::string_view text, std::string_view source)
+{
+  std::vector<YAML::Node> documents;
+  try {
+    const std::string input(text);
+    std::istringstream stream(input);
+    YAML::Parser parser(stream);
+    DocumentCounter counter;
+    while (counter.count < 2 && parser.HandleNextDocument(counter)) {
+    }
+    if (counter.count > 1) {
+      throw ConfigError(located(source, counter.second, "expected a single YAML document"));
+    }
+    if (counter.count == 1) {
+      documents.push_back(YAML::Load(input));
+    }
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(located(source, e.mark, e.msg));
+  }
+
+  Policy policy = default_policy();
+  policy.source = source;
+
+  if (documents.size() > 1) {
+    throw ConfigError(located(source, documents[1].Mark(), "expected a single YAML document"));
+  }
+  // No document: empty text or only comments.
+  if (documents.empty() || documents.front().IsNull()) {
+    return policy;
+  }
+  const YAML::Node& root = documents.front();
+  if (!root.IsMap()) {
+    throw ConfigError(located(source, root.Mark(), "expected a mapping of keys, got " + describe(root)));
+  }
+
+  std::vector<std::pair<std::string, int>> seen;  // key, 1-based line
+  for (const auto& entry : root) {
+    const YAML::Node& key = entry.first;
+    const YAML::Node& value = entry.second;
+    if (!key.IsScalar()) {
+      throw ConfigError(located(source, key.Mark(), "expected a key name, got " + describe(key)));
+    }
+    const std::string& name = key.Scalar();
+    const auto previous = std::find_if(seen.begin(), seen.end(), [&](const auto& item) { return item.first == name; });
+    if (previous != seen.end()) {
+      throw ConfigError(located(
+        source, key.Mark(), "duplicate key '" + name + "' (first on line " + std::to_string(previous->second) + ")"));
+    }
+    seen.emplace_back(name, key.Mark().line + 1);
+
+    const KeyHandler* handler = find_key(name);
+    if (!handler) {
+      throw ConfigError(located(source, key.Mark(), "unknown key '" + name + "'"));
+    }
+    handler->handler(policy, Item(source, key, value));
+  }
+  return policy;
+}
+
+Policy
+load_policy(const std::string& path)
+{
+  const auto cannot_read = [&](int error) {
+    return ConfigError(path + ": cannot read policy: " + std::strerror(error));
+  };
+
+  sys::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    throw cannot_read(errno);
+  }
+  std::string text;
+  std::array<char, 8192> buffer;
+  while (true) {
+    const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      throw cannot_read(errno);
+    }
+    if (n == 0) {
+      break;
+    }
+    text.append(buffer.data(), static_cast<std::size_t>(n));
+  }
+  return parse_policy(text, path);
+}
+
+}  // namespace pkgunify

@@ -1,0 +1,110 @@
+// The unification engine behind `pkgunify scan` (and, later, `pkg` and the
+// package-manager hooks): finds candidate files in guest roots, hashes each
+// once, and replaces it atomically by a hard link to its store object.
+//
+// Per file (docs/design.md has the full story):
+//   1. walk: lstat only; a file whose inode already is a store object is
+//      recognised here and never read;
+//   2. worker threads (--jobs), in inode order: open beneath the root, read
+//      the content once while hashing it with the metadata (and, for a new
+//      object, copying it into an unnamed temporary file in the store), check
+//      the file did not change while it was read;
+//   3. one committer: syncfs before publishing new objects, publish them,
+//      then link the object to a temporary name next to the guest file,
+//      exchange it with the file (renameat2 RENAME_EXCHANGE), verify the file
+//      that was swapped out is the one that was hashed and still unchanged,
+//      and remove it -- or swap back. The guest path never disappears.
+#pragma once
+
+#include "engine/packages.hpp"
+#include "sys/reporter.hpp"
+#include "engine/policy.hpp"
+#include "guest/protection.hpp"
+#include "guest/temp_name.hpp"
+#include "store/store.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pkgunify {
+
+
+struct ScanStats
+{
+  std::uint64_t files_seen = 0;                  // regular files found (outside pruned trees)
+  std::uint64_t candidates = 0;                  // files the policy admits
+  std::uint64_t linked = 0;                      // replaced by a link to their object
+  std::uint64_t already_linked = 0;              // were links to their object already
+  std::uint64_t objects_created = 0;             // new store objects
+  std::uint64_t bytes_read = 0;                  // content bytes read and hashed
+  std::int64_t bytes_saved = 0;                  // disk bytes freed, less new objects
+  std::uint64_t leftovers_cleaned = 0;           // temporary names of an interrupted run
+  std::uint64_t protection_fixed = 0;            // linked files whose protection was set
+                                                 // (or lifted) to match the link mode
+  std::uint64_t errors = 0;                      // files that failed (each reported)
+  std::map<std::string, std::uint64_t> skipped;  // reason -> count
+};
+
+struct ScanOptions
+{
+  Policy policy = default_policy();
+  bool dry_run = false;
+  unsigned jobs = 0;  // 0: one per core
+  // The resolved link mode (resolve_link_mode); never auto_select.
+  LinkMode link = LinkMode::hardlink;
+  // The vserver kernel interface; null: the real syscall. Tests pass a fake.
+  VserverKernel* vserver = nullptr;
+  // Called now and then from the thread that runs the scan.
+  std::function<void(const ScanStats&, std::uint64_t done, std::uint64_t total)> progress;
+};
+
+
+class Unifier
+{
+public:
+  Unifier(const Store& store, ScanOptions options, Reporter& reporter);
+  ~Unifier();
+  Unifier(const Unifier&) = delete;
+  Unifier& operator=(const Unifier&) = delete;
+
+  // Adds a guest root. Throws ConfigError when it is no directory or not on
+  // the store's filesystem. `filter`: what the root's package database says
+  // (config files are never candidates); null when the root has none.
+  std::size_t add_root(const std::string& path, std::shared_ptr<const PackageFilter> filter = {});
+
+  // Walks the root and queues every candidate.
+  void add_tree(std::size_t root);
+
+  // Queues one file; `path` is absolute within the root. The policy applies.
+  void add_file(std::size_t root, const std::string& path);
+
+  // Processes everything queued. Call once.
+  ScanStats run();
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> m_impl;
+};
+
+// Why a file is no candidate: `key` counts it in ScanStats::skipped
+// ("not-regular", "empty", "too-small", "config", "excluded", "unpackaged"),
+// `detail` explains it to a person. nullopt: it is a candidate.
+struct Verdict
+{
+  std::string key;
+  std::string detail;
+};
+std::optional<Verdict> candidate_verdict(const Policy& policy, const PackageFilter* filter, const std::string& path,
+                                         const struct stat& st);
+
+// Identity kind the policy and link mode ask for.
+IdentityKind identity_kind(const Policy& policy, LinkMode mode);
+
+
+}  // namespace pkgunify

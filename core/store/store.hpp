@@ -1,0 +1,145 @@
+// The content-addressed hash store. Layout (docs/store-format.md):
+//
+//   STORE/format            "pkgunify-store 1\n"
+//   STORE/objects/ab/cdef…  objects, named by their identity's hex digest
+//                           (fan-out by the first byte); "….N" (N >= 1) are
+//                           successors taking further links when an object
+//                           reaches the filesystem's hard link limit
+//   STORE/tmp/              O_TMPFILE objects being written (never named)
+//   STORE/quarantine/       objects that fsck --repair moved aside
+//
+// Locking: operations that look up an object and link to it hold a shared
+// flock on the object's fan-out directory; gc holds it exclusively while it
+// removes objects from that directory. Publishing is linkat(), atomic by
+// itself (EEXIST means another process published the same object).
+#pragma once
+
+#include "store/identity.hpp"
+#include "sys/error.hpp"
+#include "sys/fd.hpp"
+#include "sys/lock.hpp"
+
+#include <sys/stat.h>
+
+#include <array>
+#include <functional>
+#include <optional>
+#include <string>
+#include <unordered_set>
+
+namespace pkgunify {
+
+inline constexpr int k_store_format = 1;
+inline constexpr const char* k_default_store_name = ".pkgunify-store";
+
+class Store
+{
+public:
+  // Opens the store at `path`; with `create`, makes it (and its parent
+  // directory) when missing. Throws ConfigError: not a store, wrong format
+  // version, cannot create.
+  static Store open(const std::string& path, bool create);
+
+  // A store that does not exist yet, for dry runs: it holds no objects and
+  // creates nothing. Its filesystem is that of the nearest existing ancestor
+  // of `path`.
+  static Store absent(const std::string& path);
+
+  // False for a store made by absent().
+  [[nodiscard]] bool
+  exists() const
+  {
+    return m_fd.valid();
+  }
+
+  // ".pkgunify-store" at the top of the filesystem holding `root`.
+  static std::string default_location(const std::string& root);
+
+  Store(Store&&) = default;
+  Store& operator=(Store&&) = default;
+
+  // Throws ConfigError naming both when `root_st` is on another filesystem.
+  void check_same_filesystem(const struct stat& root_st, const std::string& root) const;
+
+  [[nodiscard]] const std::string&
+  path() const
+  {
+    return m_path;
+  }
+  [[nodiscard]] int
+  fd() const
+  {
+    return m_fd.get();
+  }
+  [[nodiscard]] dev_t
+  dev() const
+  {
+    return m_st.st_dev;
+  }
+  [[nodiscard]] ino_t
+  ino() const
+  {
+    return m_st.st_ino;
+  }
+  [[nodiscard]] int
+  fanout_fd(unsigned index) const
+  {
+    return m_fanout[index].get();
+  }
+
+  // "cdef…" for successor 0, "cdef….N" for successor N.
+  static std::string object_name(const ObjectId& id, unsigned successor);
+  // The full path, for messages.
+  [[nodiscard]] std::string object_path(const ObjectId& id, unsigned successor) const;
+  [[nodiscard]] std::string object_path(unsigned fanout, const std::string& name) const;
+
+  // Parses a file name found in a fan-out directory back into id and
+  // successor; false for names that are not objects.
+  static bool parse_object_name(unsigned fanout, std::string_view name, ObjectId& id, unsigned& successor);
+
+  sys::Result<sys::FileLock> lock_fanout(unsigned index, sys::FileLock::Mode mode) const;
+
+  // An unnamed O_TMPFILE file in STORE/tmp, mode 0600.
+  sys::Result<sys::Fd> make_temp() const;
+
+  // Gives the open file `fd` the object's name. Returns false (and no error)
+  // when an object of that name exists already.
+  sys::Result<bool> publish(int fd, const ObjectId& id, unsigned successor) const;
+
+  // The object's stat, or nullopt when it does not exist.
+  sys::Result<std::optional<struct stat>> stat_object(const ObjectId& id, unsigned successor) const;
+
+  sys::Result<sys::Fd> open_object(const ObjectId& id, unsigned successor) const;
+
+  // Inode numbers of every object (from directory entries; no stat).
+  [[nodiscard]] std::unordered_set<ino_t> object_inodes() const;
+
+  // Calls `fn(fanout, name, inode)` for every entry of every fan-out
+  // directory, from the directory entries alone (no stat).
+  void for_each_dirent(const std::function<void(unsigned, const char*, ino_t)>& fn) const;
+
+  // Calls `fn(fanout, name)` for each entry of each fan-out directory
+  // (objects and anything else found there).
+  void for_each_entry(unsigned fanout, const std::function<void(const std::string&)>& fn) const;
+
+  // syncfs(): makes every object written so far durable.
+  sys::Result<void> sync() const;
+
+  [[nodiscard]] int
+  quarantine_fd() const
+  {
+    return m_quarantine.get();
+  }
+
+private:
+  Store() = default;
+
+  std::string m_path;
+  sys::Fd m_fd;
+  struct stat m_st = {};
+  sys::Fd m_tmp;
+  sys::Fd m_quarantine;
+  std::array<sys::Fd, 256> m_fanout;
+};
+
+}  // namespace pkgunify

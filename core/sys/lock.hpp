@@ -1,0 +1,37 @@
+// flock(2)-based advisory locks, RAII. Retries EINTR.
+#pragma once
+
+#include "sys/error.hpp"
+
+namespace pkgunify::sys {
+
+class FileLock
+{
+public:
+  enum class Mode { shared, exclusive };
+
+  FileLock() = default;
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+  FileLock(FileLock&& other) noexcept;
+  FileLock& operator=(FileLock&& other) noexcept;
+  ~FileLock();
+
+  // Locks the open file `fd` (which must outlive the lock). Blocks.
+  static Result<FileLock> acquire(int fd, Mode mode, std::string_view what);
+  // Like acquire but fails with EWOULDBLOCK instead of waiting.
+  static Result<FileLock> try_acquire(int fd, Mode mode, std::string_view what);
+
+  void release();
+  [[nodiscard]] bool
+  held() const
+  {
+    return m_fd >= 0;
+  }
+
+private:
+  explicit FileLock(int fd) : m_fd(fd) {}
+  int m_fd = -1;
+};
+
+}  // namespace pkgunify::sys
