@@ -2,6 +2,7 @@
 
 #include "sys/exceptions.hpp"
 #include "sys/fd.hpp"
+#include "sys/read.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -533,22 +534,17 @@ load_policy(const std::string& path)
   if (!fd) {
     throw cannot_read(errno);
   }
-  std::string text;
-  std::array<char, 8192> buffer;
-  while (true) {
-    const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      throw cannot_read(errno);
+  // A policy is a page of YAML; a file this large is a mistake, and reading
+  // it whole would cost as much memory.
+  constexpr std::size_t k_max_policy_size = 1 << 20;
+  auto text = sys::read_small_file(fd.get(), k_max_policy_size, path);
+  if (!text) {
+    if (text.error().code != 0 && text.error().code != EFBIG) {
+      throw cannot_read(text.error().code);
     }
-    if (n == 0) {
-      break;
-    }
-    text.append(buffer.data(), static_cast<std::size_t>(n));
+    throw ConfigError(path + ": cannot read policy: " + text.error().message);
   }
-  return parse_policy(text, path);
+  return parse_policy(*text, path);
 }
 
 }  // namespace pkgunify

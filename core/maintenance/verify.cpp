@@ -2,6 +2,7 @@
 
 #include "engine/packages.hpp"
 #include "sys/fs.hpp"
+#include "sys/read.hpp"
 
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -58,19 +59,19 @@ file_digest(int fd, DigestAlgo algo, std::string_view display, std::uint64_t* by
   }
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_DigestInit_ex(ctx.get(), md, nullptr);
-  std::vector<char> buf(1 << 20);
-  for (;;) {
-    auto n = sys::read_full(fd, buf.data(), buf.size(), display);
-    if (!n) {
-      return std::unexpected(n.error());
-    }
-    if (*n == 0) {
-      break;
-    }
-    EVP_DigestUpdate(ctx.get(), buf.data(), *n);
-    if (bytes) {
-      *bytes += *n;
-    }
+  std::vector<char> buf;
+  auto n = sys::read_chunks(
+    fd, buf,
+    [&](const char* data, std::size_t size) -> sys::Result<void> {
+      EVP_DigestUpdate(ctx.get(), data, size);
+      return {};
+    },
+    display);
+  if (!n) {
+    return std::unexpected(n.error());
+  }
+  if (bytes) {
+    *bytes += *n;
   }
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

@@ -18,6 +18,7 @@
 
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
+#include "sys/read.hpp"
 
 #include <apt-pkg/error.h>
 #include <apt-pkg/fileutl.h>
@@ -48,6 +49,10 @@ using pkgdb_text::for_each_line;
 using pkgdb_text::parse_conffiles_line;
 using pkgdb_text::trim;
 
+// The largest file of a dpkg database read whole (status, a .list): far
+// above any real one (Debian's largest status files hold a few MiB).
+constexpr std::size_t k_max_db_file_size = std::size_t{1} << 30;
+
 // ---- util-style helpers: never throw, return Result -------------------------
 
 // Reads the whole regular file `name` beneath `dirfd`. Never follows a
@@ -55,38 +60,7 @@ using pkgdb_text::trim;
 sys::Result<std::string>
 read_regular_file_at(int dirfd, const std::string& name, std::string_view display)
 {
-  sys::Fd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-  if (!fd) {
-    return sys::fail_sys("open", display);
-  }
-  struct stat st = {};
-  if (::fstat(fd.get(), &st) != 0) {
-    return sys::fail_sys("stat", display);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return sys::fail(std::string(display) + ": not a regular file");
-  }
-  std::string data;
-  data.resize(static_cast<std::size_t>(st.st_size) + 1);
-  std::size_t used = 0;
-  for (;;) {
-    if (used == data.size()) {
-      data.resize(data.size() * 2);
-    }
-    const ssize_t n = ::read(fd.get(), data.data() + used, data.size() - used);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return sys::fail_sys("read", display);
-    }
-    if (n == 0) {
-      break;
-    }
-    used += static_cast<std::size_t>(n);
-  }
-  data.resize(used);
-  return data;
+  return sys::read_small_file_at(dirfd, name, k_max_db_file_size, display);
 }
 
 bool

@@ -2,6 +2,7 @@
 
 #include "sys/exceptions.hpp"
 #include "sys/fs.hpp"
+#include "sys/read.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -14,6 +15,11 @@
 #include <set>
 
 namespace pkgunify {
+
+namespace {
+// STORE/format is one line.
+constexpr std::size_t k_max_format_size = 4096;
+}  // namespace
 
 namespace {
 
@@ -107,7 +113,7 @@ Store::open(const std::string& path, bool create)
   s.m_st = or_config_error(sys::fstat_fd(fd, s.m_path));
 
   const std::string format_display = s.m_path + "/format";
-  auto format = sys::read_small_file_at(fd, "format", format_display);
+  auto format = sys::read_small_file_at(fd, "format", k_max_format_size, format_display);
   if (format) {
     if (*format != format_line()) {
       std::string first = format->substr(0, format->find('\n'));

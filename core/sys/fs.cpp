@@ -192,28 +192,6 @@ write_file_atomic(int dirfd, const std::string& name, std::string_view content, 
   return {};
 }
 
-Result<std::string>
-read_small_file_at(int dirfd, const std::string& name, std::string_view display)
-{
-  Fd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd) {
-    return fail_sys("open", display);
-  }
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    auto n = read_full(fd.get(), buf, sizeof(buf), display);
-    if (!n) {
-      return std::unexpected(n.error());
-    }
-    out.append(buf, *n);
-    if (*n < sizeof(buf) || out.size() > (1 << 20)) {
-      break;
-    }
-  }
-  return out;
-}
-
 std::string
 random_hex(std::size_t n)
 {

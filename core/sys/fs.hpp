@@ -52,8 +52,6 @@ Result<std::size_t> read_full(int fd, void* data, std::size_t size, std::string_
 Result<void> write_file_atomic(int dirfd, const std::string& name, std::string_view content, mode_t mode,
                                std::string_view display);
 
-Result<std::string> read_small_file_at(int dirfd, const std::string& name, std::string_view display);
-
 // `n` random bytes as lowercase hex (getrandom).
 std::string random_hex(std::size_t n);
 

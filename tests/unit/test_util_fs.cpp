@@ -1,5 +1,6 @@
 #include "testutil.hpp"
 #include "sys/fs.hpp"
+#include "sys/read.hpp"
 #include "sys/lock.hpp"
 #include "sys/xattr.hpp"
 
@@ -113,7 +114,7 @@ TEST_F(UtilFs, WriteFileAtomicReplacesContent)
   ASSERT_TRUE(d);
   ASSERT_TRUE(sys::write_file_atomic(d->get(), "f", "one", 0644, "f"));
   ASSERT_TRUE(sys::write_file_atomic(d->get(), "f", "two", 0644, "f"));
-  auto content = sys::read_small_file_at(d->get(), "f", "f");
+  auto content = sys::read_small_file_at(d->get(), "f", 4096, "f");
   ASSERT_TRUE(content);
   EXPECT_EQ(*content, "two");
   // No temporary file is left behind.
@@ -147,7 +148,7 @@ TEST_F(UtilFs, LinkFdAtLinksTmpfile)
   auto again = sys::link_fd_at(tmp.get(), d->get(), "named", "named");
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, EEXIST);
-  auto content = sys::read_small_file_at(d->get(), "named", "named");
+  auto content = sys::read_small_file_at(d->get(), "named", 4096, "named");
   ASSERT_TRUE(content);
   EXPECT_EQ(*content, "abc");
 }

@@ -1,0 +1,46 @@
+// Reading files: the one chunked reader every content read goes through
+// (hashing, copying, verifying), and the one reader of small files whole
+// (policies, package databases, store format, stamps).
+#pragma once
+
+#include "sys/error.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pkgunify::sys {
+
+// Receives each chunk read; an error stops the read and is returned.
+using ChunkFn = std::function<Result<void>(const char* data, std::size_t size)>;
+
+// Reads `fd` from offset 0 to its end with pread (the descriptor's offset is
+// left alone), in chunks of `buffer`'s size (1 MiB when it is empty), and
+// passes each to `fn`. Stops after `limit` bytes: a caller that expects a
+// size passes one more, so that a file that grew shows. Returns the number
+// of bytes read. Retries EINTR.
+Result<std::uint64_t> read_chunks(int fd,
+                                  std::vector<char>& buffer,
+                                  const ChunkFn& fn,
+                                  std::string_view display,
+                                  std::uint64_t limit = UINT64_MAX);
+
+// The default chunk size.
+inline constexpr std::size_t k_chunk_size = 1 << 20;
+
+// Reads the whole regular file `fd` refers to. Fails with an error naming
+// the file when it is not a regular file or holds more than `max_size`
+// bytes (whatever its st_size says: a sparse file is no way around it).
+Result<std::string> read_small_file(int fd, std::size_t max_size, std::string_view display);
+
+// The same for `name` beneath `dirfd`, opened with O_NOFOLLOW, and with
+// O_NONBLOCK, so that a FIFO in its place never blocks the reader.
+Result<std::string> read_small_file_at(int dirfd,
+                                       const std::string& name,
+                                       std::size_t max_size,
+                                       std::string_view display);
+
+}  // namespace pkgunify::sys
