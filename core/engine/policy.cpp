@@ -539,7 +539,7 @@ load_policy(const std::string& path)
   constexpr std::size_t k_max_policy_size = 1 << 20;
   auto text = sys::read_small_file(fd.get(), k_max_policy_size, path);
   if (!text) {
-    if (text.error().code != 0 && text.error().code != EFBIG) {
+    if (text.error().code != EINVAL && text.error().code != EFBIG) {
       throw cannot_read(text.error().code);
     }
     throw ConfigError(path + ": cannot read policy: " + text.error().message);

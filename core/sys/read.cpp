@@ -45,8 +45,11 @@ read_small_file(int fd, std::size_t max_size, std::string_view display)
   if (::fstat(fd, &st) != 0) {
     return fail_sys("stat", display);
   }
+  if (S_ISDIR(st.st_mode)) {
+    return fail_sys("read", display, EISDIR);
+  }
   if (!S_ISREG(st.st_mode)) {
-    return fail(std::string(display) + ": not a regular file");
+    return fail(std::string(display) + ": not a regular file", EINVAL);
   }
   std::string data;
   std::vector<char> buffer(std::min<std::size_t>(k_chunk_size, max_size + 1));

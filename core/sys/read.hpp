@@ -32,8 +32,9 @@ Result<std::uint64_t> read_chunks(int fd,
 inline constexpr std::size_t k_chunk_size = 1 << 20;
 
 // Reads the whole regular file `fd` refers to. Fails with an error naming
-// the file when it is not a regular file or holds more than `max_size`
-// bytes (whatever its st_size says: a sparse file is no way around it).
+// the file when it is a directory (EISDIR), another non-regular file
+// (EINVAL), or holds more than `max_size` bytes (EFBIG, whatever its st_size
+// says: a sparse file is no way around it).
 Result<std::string> read_small_file(int fd, std::size_t max_size, std::string_view display);
 
 // The same for `name` beneath `dirfd`, opened with O_NOFOLLOW, and with
