@@ -200,7 +200,7 @@ try {
     return RPMRC_OK;
   }
   RpmLogReporter reporter;
-  pkgunify::release_if_protected(fn, true, reporter);
+  pkgunify::release_if_protected(fn, pkgunify::DirResolution::follow, reporter);
   return RPMRC_OK;  // never fail the operation: rpm reports what it cannot do
 } catch (...) {
   return RPMRC_OK;

@@ -322,7 +322,7 @@ cmd_dpkg_release(const CommonOptions& o, const HookOptions& h)
           continue;
         }
         const std::string full = paths.real_root() == "/" ? *canon : paths.real_root() + *canon;
-        if (release_if_protected(full, false, reporter) == ReleaseResult::released) {
+        if (release_if_protected(full, DirResolution::no_symlinks, reporter) == ReleaseResult::released) {
           ++released;
         }
       }

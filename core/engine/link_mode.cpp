@@ -1,12 +1,9 @@
-// resolve_link_mode: which link mode a run uses, probed on the store. Apart
-// from protect.cpp, whose Protector light users link without the store.
 #include "engine/link_mode.hpp"
 
 #include "sys/exceptions.hpp"
 #include "store/store.hpp"
 #include "sys/reflink.hpp"
 
-#include <linux/fs.h>
 
 namespace pkgunify {
 
@@ -37,12 +34,11 @@ resolve_link_mode(const Policy& policy, VserverKernel& vserver, const Store& sto
       throw ConfigError("link mode immutable: the filesystem of " + store.path() + " has no inode flags ("
                         + flags.error().message + ")");
     }
-    auto set = set_inode_flags(tmp->get(), *flags | FS_IMMUTABLE_FL, store.path() + "/tmp");
+    auto set = probe_immutable_flag(tmp->get(), store.path() + "/tmp");
     if (!set) {
       throw ConfigError("link mode immutable: cannot set the immutable flag on " + store.path() + " ("
                         + set.error().message + "; it needs CAP_LINUX_IMMUTABLE and ext4, XFS or btrfs)");
     }
-    (void)set_inode_flags(tmp->get(), *flags, store.path() + "/tmp");
     break;
   }
   case LinkMode::reflink: {

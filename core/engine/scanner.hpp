@@ -2,7 +2,8 @@
 // package-manager hooks): finds candidate files in guest roots, hashes each
 // once, and replaces it atomically by a hard link to its store object.
 //
-// Per file (docs/design.md has the full story):
+// Per file (docs/design.md has the full story; ARCHITECTURE.md says which
+// file and function does each step):
 //   1. walk: lstat only; a file whose inode already is a store object is
 //      recognised here and never read;
 //   2. worker threads (--jobs), in inode order: open beneath the root, read
@@ -16,12 +17,12 @@
 //      and remove it -- or swap back. The guest path never disappears.
 #pragma once
 
+#include "engine/candidate.hpp"
 #include "engine/packages.hpp"
-#include "sys/reporter.hpp"
 #include "engine/policy.hpp"
 #include "guest/protection.hpp"
-#include "guest/temp_name.hpp"
 #include "store/store.hpp"
+#include "sys/reporter.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -33,7 +34,6 @@
 #include <vector>
 
 namespace pkgunify {
-
 
 struct ScanStats
 {
@@ -64,7 +64,6 @@ struct ScanOptions
   std::function<void(const ScanStats&, std::uint64_t done, std::uint64_t total)> progress;
 };
 
-
 class Unifier
 {
 public:
@@ -91,20 +90,6 @@ private:
   struct Impl;
   std::unique_ptr<Impl> m_impl;
 };
-
-// Why a file is no candidate: `key` counts it in ScanStats::skipped
-// ("not-regular", "empty", "too-small", "config", "excluded", "unpackaged"),
-// `detail` explains it to a person. nullopt: it is a candidate.
-struct Verdict
-{
-  std::string key;
-  std::string detail;
-};
-std::optional<Verdict> candidate_verdict(const Policy& policy, const PackageFilter* filter, const std::string& path,
-                                         const struct stat& st);
-
-// Identity kind the policy and link mode ask for.
-IdentityKind identity_kind(const Policy& policy, LinkMode mode);
 
 
 }  // namespace pkgunify

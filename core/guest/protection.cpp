@@ -5,6 +5,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <utility>
+
 namespace pkgunify {
 
 namespace {
@@ -103,16 +105,10 @@ to_string(Protection p)
   return "?";
 }
 
-Protector::Protector(LinkMode mode, VserverKernel& vserver)
-  : m_mode(mode)
-  , m_vserver(vserver)
-  , m_vserver_available(static_cast<bool>(vserver.probe()))
-{}
-
 Protection
-Protector::wanted() const
+protection_of(LinkMode mode)
 {
-  switch (m_mode) {
+  switch (mode) {
   case LinkMode::iunlink:
     return Protection::iunlink;
   case LinkMode::immutable:
@@ -120,6 +116,13 @@ Protector::wanted() const
   default:
     return Protection::none;
   }
+}
+
+Protector::Protector(LinkMode mode, VserverKernel& vserver)
+  : m_mode(mode)
+  , m_vserver(vserver)
+  , m_vserver_available(static_cast<bool>(vserver.probe()))
+{
 }
 
 sys::Result<Protection>
@@ -150,7 +153,13 @@ Protector::state(int fd, std::string_view display)
 sys::Result<void>
 Protector::protect(int fd, std::string_view display)
 {
-  switch (wanted()) {
+  return apply(fd, wanted(), display);
+}
+
+sys::Result<void>
+Protector::apply(int fd, Protection p, std::string_view display)
+{
+  switch (p) {
   case Protection::none:
     return {};
   case Protection::iunlink: {
@@ -171,28 +180,94 @@ Protector::protect(int fd, std::string_view display)
   return {};
 }
 
-sys::Result<Protection>
-Protector::lift(int fd, std::string_view display)
+sys::Result<void>
+Protector::clear(int fd, std::string_view display)
 {
-  auto current = state(fd, display);
-  if (!current || *current == Protection::none) {
-    return current;
-  }
   if (m_vserver_available) {
     const std::uint32_t bits = VserverKernel::k_immutable | VserverKernel::k_iunlink;
-    if (auto r = m_vserver.set_iattr(fd, 0, bits, display); !r) {
-      return std::unexpected(r.error());
-    }
-    return current;
+    return m_vserver.set_iattr(fd, 0, bits, display);
   }
   auto flags = get_inode_flags(fd, display);
   if (!flags) {
     return std::unexpected(flags.error());
   }
-  if (auto r = set_inode_flags(fd, *flags & ~static_cast<unsigned>(FS_IMMUTABLE_FL), display); !r) {
-    return std::unexpected(r.error());
+  return set_inode_flags(fd, *flags & ~static_cast<unsigned>(FS_IMMUTABLE_FL), display);
+}
+
+sys::Result<ProtectionGuard>
+Protector::lift(int fd, std::string_view display, Lock lock)
+{
+  sys::FileLock held;
+  if (lock == Lock::exclusive) {
+    auto l = sys::FileLock::acquire(fd, sys::FileLock::Mode::exclusive, display);
+    if (!l) {
+      return std::unexpected(l.error());
+    }
+    held = std::move(*l);
   }
-  return current;
+  auto current = state(fd, display);
+  if (!current) {
+    return std::unexpected(current.error());
+  }
+  if (*current != Protection::none) {
+    if (auto r = clear(fd, display); !r) {
+      return std::unexpected(r.error());
+    }
+  }
+  return ProtectionGuard(*this, fd, std::string(display), *current, std::move(held));
+}
+
+ProtectionGuard::ProtectionGuard(Protector& protector,
+                                 int fd,
+                                 std::string display,
+                                 Protection lifted,
+                                 sys::FileLock lock)
+  : m_protector(&protector)
+  , m_fd(fd)
+  , m_display(std::move(display))
+  , m_lifted(lifted)
+  , m_restore(lifted)
+  , m_lock(std::move(lock))
+{
+}
+
+ProtectionGuard::ProtectionGuard(ProtectionGuard&& other) noexcept
+  : m_protector(other.m_protector)
+  , m_fd(other.m_fd)
+  , m_display(std::move(other.m_display))
+  , m_lifted(other.m_lifted)
+  , m_restore(other.m_restore)
+  , m_lock(std::move(other.m_lock))
+  , m_done(std::exchange(other.m_done, true))
+{
+}
+
+ProtectionGuard::~ProtectionGuard()
+{
+  (void)restore();
+}
+
+sys::Result<void>
+ProtectionGuard::restore()
+{
+  if (m_done) {
+    return {};
+  }
+  m_done = true;
+  return m_protector->apply(m_fd, m_restore, m_display);
+}
+
+sys::Result<void>
+probe_immutable_flag(int fd, std::string_view display)
+{
+  auto flags = get_inode_flags(fd, display);
+  if (!flags) {
+    return std::unexpected(flags.error());
+  }
+  if (auto set = set_inode_flags(fd, *flags | FS_IMMUTABLE_FL, display); !set) {
+    return set;
+  }
+  return set_inode_flags(fd, *flags, display);
 }
 
 }  // namespace pkgunify

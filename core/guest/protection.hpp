@@ -4,9 +4,11 @@
 
 #include "guest/link_mode.hpp"
 #include "sys/error.hpp"
+#include "sys/lock.hpp"
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 
 namespace pkgunify {
@@ -40,8 +42,14 @@ sys::Result<void> set_inode_flags(int fd, unsigned flags, std::string_view displ
 enum class Protection { none, immutable, iunlink };
 std::string_view to_string(Protection p);
 
-// Applies one link mode's protection to object inodes. Lifting works for
-// whatever protection an inode carries, so a store can change modes.
+// The protection a link mode gives (hardlink, reflink: none).
+Protection protection_of(LinkMode mode);
+
+class ProtectionGuard;
+
+// Applies one link mode's protection to object inodes, and lifts whatever
+// protection an inode carries (so a store can change modes) through a
+// ProtectionGuard.
 class Protector
 {
 public:
@@ -57,20 +65,84 @@ public:
   // Protects the inode as the mode asks (hardlink, reflink: nothing).
   sys::Result<void> protect(int fd, std::string_view display);
 
-  // Removes any protection, so the inode's names can be added, renamed or
-  // removed. Returns what it removed.
-  sys::Result<Protection> lift(int fd, std::string_view display);
+  // Whether lifting takes an exclusive flock of the inode first, so that
+  // concurrent pkgunify runs do not restore the protection meanwhile.
+  enum class Lock { none, exclusive };
+
+  // Lifts the inode's protection, so that its names can be added, renamed
+  // or removed, until the guard restores it. `fd` must outlive the guard.
+  sys::Result<ProtectionGuard> lift(int fd, std::string_view display, Lock lock = Lock::exclusive);
 
   [[nodiscard]] sys::Result<Protection> state(int fd, std::string_view display);
 
   // The protection the mode gives.
-  [[nodiscard]] Protection wanted() const;
+  [[nodiscard]] Protection
+  wanted() const
+  {
+    return protection_of(m_mode);
+  }
 
 private:
+  friend class ProtectionGuard;
+  sys::Result<void> apply(int fd, Protection p, std::string_view display);
+  sys::Result<void> clear(int fd, std::string_view display);
+
   LinkMode m_mode;
   VserverKernel& m_vserver;
   bool m_vserver_available;
 };
 
+// The one place that takes protection off an inode (FS_IMMUTABLE_FL, the
+// vserver immutable and iunlink attributes): lifted while the guard lives,
+// restored by restore() or, failing that, when it is destroyed. Move-only.
+class ProtectionGuard
+{
+public:
+  ProtectionGuard(ProtectionGuard&& other) noexcept;
+  ProtectionGuard& operator=(ProtectionGuard&&) = delete;
+  ProtectionGuard(const ProtectionGuard&) = delete;
+  ProtectionGuard& operator=(const ProtectionGuard&) = delete;
+  ~ProtectionGuard();
+
+  // What the inode carried when it was lifted.
+  [[nodiscard]] Protection
+  lifted() const
+  {
+    return m_lifted;
+  }
+
+  // What restore() puts back: by default what was lifted.
+  void
+  restore_as(Protection p)
+  {
+    m_restore = p;
+  }
+
+  // Puts the protection back now; the guard is done afterwards.
+  sys::Result<void> restore();
+
+  // The inode stays unprotected: it was removed, or it became private.
+  void
+  leave_lifted()
+  {
+    m_done = true;
+  }
+
+private:
+  friend class Protector;
+  ProtectionGuard(Protector& protector, int fd, std::string display, Protection lifted, sys::FileLock lock);
+
+  Protector* m_protector;
+  int m_fd;
+  std::string m_display;
+  Protection m_lifted;
+  Protection m_restore;
+  sys::FileLock m_lock;
+  bool m_done = false;
+};
+
+// Link mode immutable's check of a store's filesystem: sets FS_IMMUTABLE_FL
+// on the store's unnamed temporary file `fd` and takes it off again.
+sys::Result<void> probe_immutable_flag(int fd, std::string_view display);
 
 }  // namespace pkgunify

@@ -33,9 +33,9 @@ enum class ReleaseResult { not_needed, released, failed };
 
 // Before a package manager replaces or removes `path`: when it is a unified
 // file whose protection would make that fail (immutable, iunlink), turns it
-// into a private, writable file (split_path). `in_chroot`: the caller is
-// chrooted into the root, so directory symlinks are followed (they cannot
-// leave it). One statx when there is nothing to release.
-ReleaseResult release_if_protected(const std::string& path, bool in_chroot, Reporter& reporter) noexcept;
+// into a private, writable file (split_path). DirResolution::follow: the
+// caller is chrooted into the root, so directory symlinks are followed (they
+// cannot leave it). One statx when there is nothing to release.
+ReleaseResult release_if_protected(const std::string& path, DirResolution resolution, Reporter& reporter) noexcept;
 
 }  // namespace pkgunify

@@ -63,17 +63,6 @@ struct Lifter
   {}
 };
 
-// Restores protection `p` (as lifted) on `fd`.
-sys::Result<void>
-restore_protection(VserverKernel& vserver, int fd, Protection p, std::string_view display)
-{
-  if (p == Protection::none) {
-    return {};
-  }
-  Protector again(p == Protection::iunlink ? LinkMode::iunlink : LinkMode::immutable, vserver);
-  return again.protect(fd, display);
-}
-
 #ifndef SYS_cachestat
 #define SYS_cachestat 451
 #endif
@@ -192,7 +181,6 @@ store_fsck(const Store& store, bool repair, unsigned jobs, Reporter& reporter, V
 {
   FsckResult result;
   Lifter lifter(vserver);
-  VserverKernel& kernel = vserver ? *vserver : *lifter.own;
   std::mutex mu;
   std::atomic<unsigned> next{0};
   auto check_fanout = [&](unsigned f, std::vector<char>& buf) {
@@ -270,7 +258,7 @@ store_fsck(const Store& store, bool repair, unsigned jobs, Reporter& reporter, V
       }
       // A protected inode's names cannot be moved: lift, move, protect again
       // (the guests linked to it keep their files and their protection).
-      auto lifted = lifter.protector.lift(fd.get(), disp);
+      auto lifted = lifter.protector.lift(fd.get(), disp, Protector::Lock::none);
       if (!lifted) {
         ++result.errors;
         reporter.error(lifted.error().message);
@@ -285,7 +273,7 @@ store_fsck(const Store& store, bool repair, unsigned jobs, Reporter& reporter, V
         ++result.errors;
         reporter.error(sys::sys_error("quarantine", disp).message);
       }
-      if (auto r = restore_protection(kernel, fd.get(), *lifted, disp); !r) {
+      if (auto r = lifted->restore(); !r) {
         ++result.errors;
         reporter.error(r.error().message);
       }
@@ -356,7 +344,7 @@ store_gc(const Store& store, bool dry_run, Reporter& reporter, VserverKernel* vs
         return;
       }
       if (!dry_run) {
-        auto lifted = lifter.protector.lift(fd.get(), disp);
+        auto lifted = lifter.protector.lift(fd.get(), disp, Protector::Lock::none);
         if (!lifted) {
           ++result.errors;
           reporter.error(lifted.error().message);
@@ -365,8 +353,9 @@ store_gc(const Store& store, bool dry_run, Reporter& reporter, VserverKernel* vs
         if (::unlinkat(store.fanout_fd(f), name.c_str(), 0) != 0) {
           ++result.errors;
           reporter.error(sys::sys_error("remove", disp).message);
-          return;
+          return;  // the guard protects it again
         }
+        lifted->leave_lifted();
       }
       ++result.removed;
       result.bytes_freed += static_cast<std::uint64_t>(st.st_size);
@@ -379,6 +368,7 @@ UnprotectResult
 store_unprotect(const Store& store, bool dry_run, Reporter& reporter)
 {
   UnprotectResult result;
+  Lifter lifter(nullptr);
   for (unsigned f = 0; f < 256; ++f) {
     for_each_object(store, f, [&](const std::string& name, const std::string& disp) {
       sys::Fd fd(::openat(store.fanout_fd(f), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
@@ -396,17 +386,10 @@ store_unprotect(const Store& store, bool dry_run, Reporter& reporter)
       }
       if (!dry_run) {
         // The lock release and scans take: no scan restores the flag meanwhile.
-        auto lifted = [&]() -> sys::Result<void> {
-          auto lock = sys::FileLock::acquire(fd.get(), sys::FileLock::Mode::exclusive, disp);
-          if (!lock) {
-            return std::unexpected(lock.error());
-          }
-          auto now = get_inode_flags(fd.get(), disp);
-          if (!now) {
-            return std::unexpected(now.error());
-          }
-          return set_inode_flags(fd.get(), *now & ~static_cast<unsigned>(FS_IMMUTABLE_FL), disp);
-        }();
+        auto lifted = lifter.protector.lift(fd.get(), disp);
+        if (lifted) {
+          lifted->leave_lifted();
+        }
         if (!lifted) {
           ++result.errors;
           reporter.error(lifted.error().message);

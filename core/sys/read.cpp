@@ -1,6 +1,7 @@
 #include "sys/read.hpp"
 
 #include "sys/fd.hpp"
+#include "sys/fs.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -78,6 +79,37 @@ read_small_file_at(int dirfd, const std::string& name, std::size_t max_size, std
     return fail_sys("open", display);
   }
   return read_small_file(fd.get(), max_size, display);
+}
+
+Result<void>
+copy_content(int from, int to, std::uint64_t size, std::string_view display)
+{
+  loff_t in = 0;
+  while (static_cast<std::uint64_t>(in) < size) {
+    const ssize_t n = ::copy_file_range(from, &in, to, nullptr, size - static_cast<std::uint64_t>(in), 0);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0 && errno != EXDEV && errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS) {
+      return fail_sys("copy", display);
+    }
+    if (n <= 0) {
+      break;  // read/write below, from the start
+    }
+  }
+  if (static_cast<std::uint64_t>(in) == size) {
+    return {};
+  }
+  if (::ftruncate(to, 0) != 0 || ::lseek(to, 0, SEEK_SET) != 0) {
+    return fail_sys("copy", display);
+  }
+  std::vector<char> buffer;
+  auto n = read_chunks(
+    from, buffer, [&](const char* data, std::size_t len) { return write_all(to, data, len, display); }, display);
+  if (!n) {
+    return std::unexpected(n.error());
+  }
+  return {};
 }
 
 }  // namespace pkgunify::sys

@@ -44,4 +44,8 @@ Result<std::string> read_small_file_at(int dirfd,
                                        std::size_t max_size,
                                        std::string_view display);
 
+// Copies every byte of `from` (from offset 0) to `to`, which is empty:
+// copy_file_range where the kernel can, else read_chunks and write_all.
+Result<void> copy_content(int from, int to, std::uint64_t size, std::string_view display);
+
 }  // namespace pkgunify::sys

@@ -122,7 +122,7 @@ TEST_F(ProtectTest, IunlinkProtectLiftAndState)
   EXPECT_EQ(*st, Protection::iunlink);
   auto lifted = p.lift(fd.get(), "f");
   ASSERT_TRUE(lifted);
-  EXPECT_EQ(*lifted, Protection::iunlink);
+  EXPECT_EQ(lifted->lifted(), Protection::iunlink);
   EXPECT_EQ(vs.attrs_of(path("f")), 0u);
 }
 
@@ -148,7 +148,7 @@ TEST_F(ProtectTest, ImmutableProtectAndLiftOnRealInode)
   EXPECT_EQ(*st, Protection::immutable);
   auto lifted = p.lift(fd.get(), "f");
   ASSERT_TRUE(lifted);
-  EXPECT_EQ(*lifted, Protection::immutable);
+  EXPECT_EQ(lifted->lifted(), Protection::immutable);
   sys::Fd w(::open(path("f").c_str(), O_WRONLY | O_APPEND));
   EXPECT_TRUE(w);
 }
@@ -164,7 +164,8 @@ TEST_F(ProtectTest, HardlinkModeProtectsNothingButLifts)
   EXPECT_EQ(plain.wanted(), Protection::none);
   ASSERT_TRUE(plain.protect(fd.get(), "f"));
   EXPECT_EQ(vs.attrs_of(path("f")), k_iunlink_bits);  // protect() added nothing, removed nothing
-  ASSERT_TRUE(plain.lift(fd.get(), "f"));
+  auto lifted = plain.lift(fd.get(), "f");
+  ASSERT_TRUE(lifted);
   EXPECT_EQ(vs.attrs_of(path("f")), 0u);
 }
 

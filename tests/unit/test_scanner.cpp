@@ -1,5 +1,6 @@
 #include "sys/exceptions.hpp"
 #include "engine/scanner.hpp"
+#include "guest/temp_name.hpp"
 #include "testutil.hpp"
 
 #include <sys/stat.h>

@@ -123,9 +123,9 @@ TEST_F(SplitTest, ReleaseLeavesUnprotectedFilesAlone)
 {
   make_shared_pair();
   const ino_t shared = inode_of(path("g1/f"));
-  EXPECT_EQ(release_if_protected(path("g1/f"), false, reporter), ReleaseResult::not_needed);
-  EXPECT_EQ(release_if_protected(path("g1/missing"), false, reporter), ReleaseResult::not_needed);
-  EXPECT_EQ(release_if_protected(path("nodir/f"), true, reporter), ReleaseResult::not_needed);
+  EXPECT_EQ(release_if_protected(path("g1/f"), DirResolution::no_symlinks, reporter), ReleaseResult::not_needed);
+  EXPECT_EQ(release_if_protected(path("g1/missing"), DirResolution::no_symlinks, reporter), ReleaseResult::not_needed);
+  EXPECT_EQ(release_if_protected(path("nodir/f"), DirResolution::follow, reporter), ReleaseResult::not_needed);
   EXPECT_EQ(inode_of(path("g1/f")), shared);
   EXPECT_TRUE(reporter.errors.empty());
 }
@@ -144,7 +144,7 @@ TEST_F(SplitTest, ReleaseSplitsAnImmutableSharedFile)
       GTEST_SKIP() << "the test directory's filesystem has no immutable flag";
     }
   }
-  EXPECT_EQ(release_if_protected(path("g1/f"), true, reporter), ReleaseResult::released);
+  EXPECT_EQ(release_if_protected(path("g1/f"), DirResolution::follow, reporter), ReleaseResult::released);
   EXPECT_TRUE(reporter.errors.empty()) << reporter.errors.front();
   EXPECT_NE(inode_of(path("g1/f")), shared);
   EXPECT_EQ(read_file(path("g1/f")), "shared content");

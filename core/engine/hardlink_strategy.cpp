@@ -1,0 +1,585 @@
+// Link modes hardlink, immutable and iunlink: every candidate becomes a hard
+// link to its object (guest/exchange.hpp does the replacement), and the
+// object carries the mode's protection (guest/protection.hpp lifts it while
+// a link is added).
+#include "engine/internal/scan_context.hpp"
+#include "guest/exchange.hpp"
+#include "guest/temp_name.hpp"
+#include "sys/fs.hpp"
+#include "sys/lock.hpp"
+#include "sys/read.hpp"
+#include "sys/xattr.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <optional>
+#include <unordered_set>
+
+namespace pkgunify::scan {
+
+namespace {
+
+// Files up to this size are read into memory while hashed and written to the
+// store only when their object turns out to be new; larger ones are copied
+// into a temporary store file during the read.
+constexpr std::size_t k_buffer_max = 1 << 20;
+
+bool
+same_content_state(const struct stat& a, const struct stat& b)
+{
+  return a.st_ino == b.st_ino && a.st_dev == b.st_dev && a.st_size == b.st_size && a.st_mtim.tv_sec == b.st_mtim.tv_sec
+         && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
+}
+
+enum class LinkResult { linked, already, emlink, changed, failed, eperm };
+
+class HardlinkStrategy : public LinkStrategy
+{
+public:
+  explicit HardlinkStrategy(Context& ctx)
+    : m_ctx(ctx)
+  {
+  }
+
+  std::unique_ptr<Prepared> prepare(std::size_t begin, std::size_t end, std::vector<char>& buffer) override;
+  void commit(Prepared& p) override;
+  void fix_protection(Prepared& p) override;
+
+private:
+  // prepare()
+  bool read_and_hash(Prepared& p, int fd, sys::Fd& tmp, std::vector<char>& buffer);
+  bool stage_new_object(Prepared& p, sys::Fd tmp, const std::vector<char>& buffer);
+  // commit()
+  void commit_dry_run(Prepared& p);
+  enum class Made { again, stop };
+  Made make_object(Prepared& p, unsigned successor, std::size_t i, bool& adopted);
+  void link_group(Prepared& p);
+  LinkResult link_protected(const Candidate& c, Prepared& p, unsigned successor, const struct stat& ost);
+  LinkResult link_path(const Candidate& c, Prepared& p, unsigned successor, const struct stat& ost);
+  sys::Result<void> create_successor(const ObjectId& id, unsigned successor);
+  bool object_matches(const struct stat& ost, const FileMeta& meta) const;
+  void count_link(const Candidate& c, const Prepared& p);
+
+  Context& m_ctx;
+  std::unordered_set<std::string> m_dry_created;  // dry run: objects it would create
+};
+
+std::unique_ptr<Prepared>
+HardlinkStrategy::prepare(std::size_t begin, std::size_t end, std::vector<char>& buffer)
+{
+  auto p = std::make_unique<Prepared>();
+  p->begin = begin;
+  p->end = end;
+  const Candidate& c = m_ctx.candidates[begin];
+  if (c.nlink > 1 && m_ctx.object_inodes().contains(c.ino)) {
+    const bool want = m_ctx.protector.wanted() != Protection::none;
+    p->outcome = (c.immutable == want || m_ctx.opt.dry_run) ? Outcome::already : Outcome::fix_protection;
+    return p;
+  }
+  if (c.immutable) {
+    p->skip("immutable");  // protected by someone else (chattr +i in the guest): leave it
+    return p;
+  }
+  sys::Fd fd = open_candidate(m_ctx, *p);
+  if (!fd) {
+    return p;
+  }
+  // Adopting makes the guest's inode the object (and protects it): only
+  // when every name of that inode is one this scan links. A hard link to a
+  // file outside the roots, or to an excluded one, is copied instead.
+  p->adopt = m_ctx.opt.policy.create == CreateMode::adopt && p->st.st_nlink <= p->count();
+  sys::Fd tmp;
+  if (!read_and_hash(*p, fd.get(), tmp, buffer)) {
+    return p;
+  }
+  if (!m_ctx.opt.dry_run && !stage_new_object(*p, std::move(tmp), buffer)) {
+    return p;
+  }
+  p->fd = std::move(fd);
+  p->outcome = Outcome::ready;
+  return p;
+}
+
+// Reads the file once, hashing it; a copy that is not buffered goes to a
+// temporary store file `tmp` during the read. False with p's outcome set.
+bool
+HardlinkStrategy::read_and_hash(Prepared& p, int fd, sys::Fd& tmp, std::vector<char>& buffer)
+{
+  const std::string disp = m_ctx.display(m_ctx.candidates[p.begin]);
+  const bool copy = !p.adopt && !m_ctx.opt.dry_run;
+  const auto size = static_cast<std::uint64_t>(p.st.st_size);
+  const bool buffered = copy && size <= k_buffer_max;
+  if (copy && !buffered) {
+    auto t = m_ctx.store.make_temp();
+    if (!t) {
+      p.reason = t.error().message;
+      return false;
+    }
+    tmp = std::move(*t);
+  }
+  IdentityHasher hasher;
+  hasher.start(p.meta, m_ctx.kind);
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  sys::Result<std::uint64_t> total = 0;
+  if (buffered) {
+    buffer.resize(std::max<std::size_t>(buffer.size(), size + 1));
+    total = sys::read_full(fd, buffer.data(), size + 1, disp);
+    if (total) {
+      hasher.update(buffer.data(), *total);
+    }
+  } else {
+    const std::string tmp_disp = m_ctx.store.path() + "/tmp";
+    total = sys::read_chunks(
+      fd, buffer,
+      [&](const char* data, std::size_t n) -> sys::Result<void> {
+        hasher.update(data, n);
+        return tmp ? sys::write_all(tmp.get(), data, n, tmp_disp) : sys::Result<void>{};
+      },
+      disp, size + 1);
+  }
+  if (!total) {
+    p.reason = total.error().message;
+    return false;
+  }
+  p.bytes_read = *total;
+  auto st2 = sys::fstat_fd(fd, disp);
+  if (!st2) {
+    p.reason = st2.error().message;
+    return false;
+  }
+  if (*total != size || !sys::same_file_state(p.st, *st2)) {
+    p.skip("changed");
+    return false;
+  }
+  p.id = hasher.finish();
+  return true;
+}
+
+// Looks the object up; a new object's copy gets its content (buffered
+// files) and metadata and waits, unpublished, in p.tmp.
+bool
+HardlinkStrategy::stage_new_object(Prepared& p, sys::Fd tmp, const std::vector<char>& buffer)
+{
+  const Store& store = m_ctx.store;
+  auto existing = store.stat_object(p.id, 0);
+  if (!existing) {
+    p.reason = existing.error().message;
+    return false;
+  }
+  p.publishes = !existing->has_value();
+  if (p.adopt || !p.publishes) {
+    return true;
+  }
+  if (!tmp) {
+    auto t = store.make_temp();
+    if (!t) {
+      p.reason = t.error().message;
+      return false;
+    }
+    tmp = std::move(*t);
+    if (auto w = sys::write_all(tmp.get(), buffer.data(), p.bytes_read, store.path() + "/tmp"); !w) {
+      p.reason = w.error().message;
+      return false;
+    }
+  }
+  const std::string disp = m_ctx.display(m_ctx.candidates[p.begin]);
+  if (auto m = apply_metadata(tmp.get(), p.meta, store.path() + "/tmp (new object for " + disp + ")"); !m) {
+    p.reason = m.error().message;
+    return false;
+  }
+  p.tmp = std::move(tmp);
+  return true;
+}
+
+void
+HardlinkStrategy::commit_dry_run(Prepared& p)
+{
+  auto ost = m_ctx.store.stat_object(p.id, 0);
+  const bool stored = ost && ost->has_value();
+  const bool exists = stored || m_dry_created.contains(p.id.hex());
+  for (std::size_t i = p.begin; i < p.end; ++i) {
+    const Candidate& c = m_ctx.candidates[i];
+    if (stored && (*ost)->st_ino == c.ino) {
+      ++m_ctx.stats.already_linked;
+      continue;
+    }
+    if (!exists && i == p.begin) {
+      m_dry_created.insert(p.id.hex());
+      ++m_ctx.stats.objects_created;
+      if (p.adopt) {
+        continue;  // adopt: the file itself becomes the object
+      }
+      m_ctx.stats.bytes_saved -= static_cast<std::int64_t>(c.size);
+    }
+    count_link(c, p);
+  }
+}
+
+void
+HardlinkStrategy::commit(Prepared& p)
+{
+  if (m_ctx.opt.dry_run) {
+    commit_dry_run(p);
+    return;
+  }
+  auto lock = m_ctx.store.lock_fanout(p.id.fanout(), sys::FileLock::Mode::shared);
+  if (!lock) {
+    m_ctx.fail(lock.error().message, p.count());
+    return;
+  }
+  link_group(p);
+}
+
+// The object (id, successor) does not exist: publish the new copy, adopt
+// the guest's inode, or make the successor. `again`: look it up again.
+HardlinkStrategy::Made
+HardlinkStrategy::make_object(Prepared& p, unsigned successor, std::size_t i, bool& adopted)
+{
+  const Store& store = m_ctx.store;
+  sys::Result<bool> pub = false;
+  if (p.tmp) {
+    pub = store.publish(p.tmp.get(), p.id, successor);
+    if (pub && *pub) {
+      ++m_ctx.stats.objects_created;
+      m_ctx.stats.bytes_saved -= static_cast<std::int64_t>(p.meta.size);
+      p.tmp.close();
+    }
+  } else if (p.adopt && successor == 0 && p.publishes) {
+    // p.publishes: a syncfs made this inode durable before commit.
+    struct stat now;
+    if (::fstat(p.fd.get(), &now) != 0 || !sys::same_file_state(now, p.st)) {
+      m_ctx.skip("changed", p.end - i);
+      return Made::stop;
+    }
+    pub = store.publish(p.fd.get(), p.id, 0);
+    if (pub && *pub) {
+      ++m_ctx.stats.objects_created;
+      adopted = true;
+    }
+  } else if (successor > 0) {
+    if (auto s = create_successor(p.id, successor); !s) {
+      m_ctx.fail(s.error().message, p.end - i);
+      return Made::stop;
+    }
+  } else {
+    // The object existed when the file was hashed and gc removed it since;
+    // the next run will link this file.
+    m_ctx.skip("store-busy", p.end - i);
+    return Made::stop;
+  }
+  if (!pub) {
+    m_ctx.fail(pub.error().message, p.end - i);
+    return Made::stop;
+  }
+  return Made::again;
+}
+
+// Links every path of the group to the object, moving on to a successor
+// when the object reaches the link limit.
+void
+HardlinkStrategy::link_group(Prepared& p)
+{
+  const Store& store = m_ctx.store;
+  unsigned successor = 0;
+  bool adopted = false;
+  for (std::size_t i = p.begin; i < p.end;) {
+    const Candidate& c = m_ctx.candidates[i];
+    auto ost = store.stat_object(p.id, successor);
+    if (!ost) {
+      m_ctx.fail(ost.error().message + " (for " + m_ctx.display(c) + ")");
+      ++i;
+      continue;
+    }
+    if (!ost->has_value()) {
+      if (make_object(p, successor, i, adopted) == Made::stop) {
+        return;
+      }
+      continue;  // look the (now existing) object up again
+    }
+    const struct stat& objst = **ost;
+    if (!object_matches(objst, p.meta)) {
+      m_ctx.fail(store.object_path(p.id, successor)
+                   + ": object does not match its name (metadata changed); run 'pkgunify store fsck' (needed for "
+                   + m_ctx.display(c) + ")",
+                 p.end - i);
+      return;
+    }
+    switch (link_protected(c, p, successor, objst)) {
+    case LinkResult::linked:
+      count_link(c, p);
+      ++i;
+      break;
+    case LinkResult::already:
+      ++(adopted && c.ino == objst.st_ino ? m_ctx.stats.linked : m_ctx.stats.already_linked);
+      ++i;
+      break;
+    case LinkResult::emlink:
+      ++successor;
+      break;
+    case LinkResult::changed:
+      m_ctx.skip("changed");
+      ++i;
+      break;
+    case LinkResult::failed:
+    case LinkResult::eperm:
+      ++m_ctx.stats.errors;
+      ++i;
+      break;
+    }
+  }
+  if (adopted && m_ctx.protector.wanted() != Protection::none) {
+    if (auto r = m_ctx.protector.protect(p.fd.get(), store.object_path(p.id, 0)); !r) {
+      m_ctx.fail(r.error().message);
+    }
+  }
+}
+
+// Runs link_path with the object's protection lifted where the mode needs
+// it (immutable: always; others: when the kernel says EPERM); the guard
+// restores the mode's protection afterwards.
+LinkResult
+HardlinkStrategy::link_protected(const Candidate& c, Prepared& p, unsigned successor, const struct stat& ost)
+{
+  const Store& store = m_ctx.store;
+  const std::string opath = store.object_path(p.id, successor);
+  sys::Fd objfd;
+  std::optional<ProtectionGuard> guard;
+  auto open_and_lift = [&]() -> bool {
+    auto o = store.open_object(p.id, successor);
+    if (!o) {
+      m_ctx.reporter.error(o.error().message);
+      return false;
+    }
+    objfd = std::move(*o);
+    auto g = m_ctx.protector.lift(objfd.get(), opath);
+    if (!g) {
+      m_ctx.reporter.error(g.error().message);
+      return false;
+    }
+    guard.emplace(std::move(*g));
+    guard->restore_as(m_ctx.protector.wanted());
+    return true;
+  };
+  if (m_ctx.protector.mode() == LinkMode::immutable && !m_ctx.opt.dry_run && !open_and_lift()) {
+    return LinkResult::failed;
+  }
+  LinkResult r = link_path(c, p, successor, ost);
+  if (r == LinkResult::eperm && !guard) {
+    if (!open_and_lift()) {
+      return LinkResult::failed;
+    }
+    r = link_path(c, p, successor, ost);
+  }
+  if (r == LinkResult::eperm) {
+    m_ctx.reporter.error(m_ctx.display(c) + ": operation not permitted while linking it to " + opath
+                         + " (is the file or its directory immutable or append-only?)");
+    r = LinkResult::failed;
+  }
+  if (guard) {
+    if (auto restored = guard->restore(); !restored) {
+      m_ctx.reporter.error(restored.error().message);
+    }
+  } else if (r == LinkResult::linked && m_ctx.protector.wanted() != Protection::none && !m_ctx.opt.dry_run) {
+    // Modes whose protection allows linkage (iunlink) still protect every
+    // object they link to.
+    auto o = store.open_object(p.id, successor);
+    auto protect = o ? m_ctx.protector.protect(o->get(), opath) : sys::Result<void>(std::unexpected(o.error()));
+    if (!protect) {
+      m_ctx.reporter.error(protect.error().message);
+    }
+  }
+  return r;
+}
+
+// Replaces the candidate's path by a link to object (p.id, successor).
+LinkResult
+HardlinkStrategy::link_path(const Candidate& c, Prepared& p, unsigned successor, const struct stat& ost)
+{
+  const std::string disp = m_ctx.display(c);
+  auto dfd = m_ctx.dir_fd(c.root, c.dir);
+  if (!dfd) {
+    const int err = dfd.error().code;
+    if (err == ENOENT || err == ELOOP || err == ENOTDIR || err == EXDEV) {
+      return LinkResult::changed;
+    }
+    m_ctx.reporter.error(dfd.error().message);
+    return LinkResult::failed;
+  }
+  const int dirfd = *dfd;
+  struct stat cur;
+  if (::fstatat(dirfd, c.name.c_str(), &cur, AT_SYMLINK_NOFOLLOW) != 0) {
+    return LinkResult::changed;
+  }
+  if (cur.st_ino == ost.st_ino) {
+    return LinkResult::already;
+  }
+  struct stat now;
+  if (::fstat(p.fd.get(), &now) != 0 || cur.st_ino != c.ino || !sys::same_file_state(now, p.st)) {
+    return LinkResult::changed;
+  }
+  if (m_ctx.opt.dry_run) {
+    return LinkResult::linked;
+  }
+  const std::string tmpname = guest_temp_name(c.name);
+  const std::string objname = Store::object_name(p.id, successor);
+  if (::linkat(m_ctx.store.fanout_fd(p.id.fanout()), objname.c_str(), dirfd, tmpname.c_str(), 0) != 0) {
+    if (errno == EMLINK || errno == EPERM) {
+      return errno == EMLINK ? LinkResult::emlink : LinkResult::eperm;
+    }
+    m_ctx.reporter.error(sys::sys_error("link " + m_ctx.store.object_path(p.id, successor) + " to", disp).message);
+    return LinkResult::failed;
+  }
+  const int guest_fd = p.fd.get();
+  const struct stat hashed = p.st;
+  const ExchangeRequest request{
+    dirfd, c.name, tmpname, disp, m_ctx.display(c.root, c.dir, tmpname),
+    // The file swapped out must be the inode that was hashed, its content
+    // unchanged since.
+    [&](const struct stat& old) {
+      struct stat st;
+      return old.st_ino == c.ino && ::fstat(guest_fd, &st) == 0 && same_content_state(st, hashed);
+    },
+    [&] {
+      struct stat again;
+      struct stat st;
+      return ::fstatat(dirfd, c.name.c_str(), &again, AT_SYMLINK_NOFOLLOW) == 0 && again.st_ino == c.ino
+             && ::fstat(guest_fd, &st) == 0 && sys::same_file_state(st, hashed);
+    }};
+  switch (exchange_verified(request, m_ctx.reporter)) {
+  case ExchangeResult::exchanged:
+    if (::fstat(guest_fd, &now) == 0) {
+      p.st.st_ctim = now.st_ctim;  // our own link count change
+    }
+    return LinkResult::linked;
+  case ExchangeResult::changed:
+    return LinkResult::changed;
+  case ExchangeResult::not_permitted:
+    return LinkResult::eperm;
+  case ExchangeResult::failed:
+    break;
+  }
+  return LinkResult::failed;
+}
+
+// Makes successor `successor` of an object that reached the link limit, as
+// a verified copy of its predecessor.
+sys::Result<void>
+HardlinkStrategy::create_successor(const ObjectId& id, unsigned successor)
+{
+  const Store& store = m_ctx.store;
+  auto src = store.open_object(id, successor - 1);
+  if (!src) {
+    return std::unexpected(src.error());
+  }
+  const std::string sdisp = store.object_path(id, successor - 1);
+  auto meta = read_metadata(src->get(), sdisp);
+  if (!meta) {
+    return std::unexpected(meta.error());
+  }
+  auto tmp = store.make_temp();
+  if (!tmp) {
+    return std::unexpected(tmp.error());
+  }
+  IdentityHasher hasher;
+  hasher.start(*meta, m_ctx.kind);
+  std::vector<char> buffer;
+  auto copied = sys::read_chunks(
+    src->get(), buffer,
+    [&](const char* data, std::size_t n) {
+      hasher.update(data, n);
+      return sys::write_all(tmp->get(), data, n, store.path() + "/tmp");
+    },
+    sdisp);
+  if (!copied) {
+    return std::unexpected(copied.error());
+  }
+  if (!(hasher.finish() == id)) {
+    return sys::fail(sdisp + ": content does not match its name; run 'pkgunify store fsck'");
+  }
+  const std::string ndisp = store.object_path(id, successor);
+  if (auto m = apply_metadata(tmp->get(), *meta, ndisp); !m) {
+    return m;
+  }
+  if (::fdatasync(tmp->get()) != 0) {
+    return sys::fail_sys("sync", ndisp);
+  }
+  auto pub = store.publish(tmp->get(), id, successor);
+  if (!pub) {
+    return std::unexpected(pub.error());
+  }
+  if (*pub) {
+    ++m_ctx.stats.objects_created;
+    m_ctx.stats.bytes_saved -= static_cast<std::int64_t>(meta->size);
+  }
+  return {};
+}
+
+bool
+HardlinkStrategy::object_matches(const struct stat& ost, const FileMeta& meta) const
+{
+  return static_cast<std::uint64_t>(ost.st_size) == meta.size && (ost.st_mode & 07777) == meta.mode
+         && ost.st_uid == meta.uid && ost.st_gid == meta.gid
+         && (m_ctx.kind != IdentityKind::full
+             || (ost.st_mtim.tv_sec == meta.mtime_sec
+                 && static_cast<std::uint32_t>(ost.st_mtim.tv_nsec) == meta.mtime_nsec));
+}
+
+void
+HardlinkStrategy::count_link(const Candidate& c, const Prepared& p)
+{
+  ++m_ctx.stats.linked;
+  // The replaced inode is freed when this was its last name.
+  struct stat now;
+  if (m_ctx.opt.dry_run) {
+    if (c.nlink == 1) {
+      m_ctx.stats.bytes_saved += static_cast<std::int64_t>(c.size);
+    }
+  } else if (::fstat(p.fd.get(), &now) == 0 && now.st_nlink == 0) {
+    m_ctx.stats.bytes_saved += static_cast<std::int64_t>(c.size);
+  }
+}
+
+// A linked file whose protection does not match the mode (a run that was
+// interrupted while the flag was lifted, or a change of link mode).
+void
+HardlinkStrategy::fix_protection(Prepared& p)
+{
+  const Candidate& c = m_ctx.candidates[p.begin];
+  const std::string disp = m_ctx.display(c);
+  auto fd = sys::open_beneath(m_ctx.roots[c.root].fd.get(), m_ctx.relative(c), O_RDONLY, disp);
+  if (!fd) {
+    return;  // gone meanwhile
+  }
+  auto st = sys::fstat_fd(fd->get(), disp);
+  if (!st || st->st_ino != c.ino) {
+    return;
+  }
+  if (m_ctx.protector.wanted() == Protection::none) {
+    auto guard = m_ctx.protector.lift(fd->get(), disp);
+    if (!guard) {
+      m_ctx.fail(guard.error().message);
+      return;
+    }
+    guard->leave_lifted();
+  } else {
+    auto lock = sys::FileLock::acquire(fd->get(), sys::FileLock::Mode::exclusive, disp);
+    auto r = lock ? m_ctx.protector.protect(fd->get(), disp) : sys::Result<void>(std::unexpected(lock.error()));
+    if (!r) {
+      m_ctx.fail(r.error().message);
+      return;
+    }
+  }
+  ++m_ctx.stats.protection_fixed;
+}
+
+}  // namespace
+
+std::unique_ptr<LinkStrategy>
+make_hardlink_strategy(Context& ctx)
+{
+  return std::make_unique<HardlinkStrategy>(ctx);
+}
+
+}  // namespace pkgunify::scan

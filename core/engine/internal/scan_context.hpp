@@ -1,0 +1,170 @@
+// What the parts of a scan share (private to the engine): the roots and
+// candidates the walk found, the statistics, and the work item a worker
+// hands to the committer. scanner.cpp fills it, pipeline.cpp runs it through
+// a LinkStrategy (hardlink_strategy.cpp or reflink_strategy.cpp).
+#pragma once
+
+#include "engine/scanner.hpp"
+#include "sys/fd.hpp"
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace pkgunify::scan {
+
+struct Root
+{
+  std::string path;
+  sys::Fd fd;
+  struct stat st = {};
+  std::shared_ptr<const PackageFilter> filter;
+};
+
+// One path the walk found that the policy admits.
+struct Candidate
+{
+  std::uint32_t root;
+  std::uint32_t dir;
+  std::string name;
+  ino_t ino;
+  std::uint64_t size;
+  nlink_t nlink;
+  bool immutable;  // STATX_ATTR_IMMUTABLE when walked
+};
+
+// A temporary name of an interrupted run (guest/temp_name.hpp).
+struct Leftover
+{
+  std::uint32_t root;
+  std::uint32_t dir;
+  std::string name;
+};
+
+enum class Outcome { ready, already, fix_protection, skipped, failed };
+
+// What a worker hands to the committer for one inode (a group of paths).
+struct Prepared
+{
+  std::size_t begin = 0;  // candidate range [begin, end), all the same inode
+  std::size_t end = 0;
+  Outcome outcome = Outcome::failed;
+  std::string reason;  // skip reason or error message
+  sys::Fd fd;          // the guest file, open
+  struct stat st = {};  // its state when hashed
+  FileMeta meta;
+  ObjectId id;
+  sys::Fd tmp;  // new object content with metadata, unpublished
+  std::uint64_t bytes_read = 0;
+  bool was_shared = false;  // reflink: extents were shared before
+  bool adopt = false;       // create: adopt may link this very inode into the store
+  // Publishes a new object (tmp, or with create: adopt the guest's inode):
+  // committed only after a syncfs. False when the object existed when the
+  // file was hashed (published objects are durable).
+  bool publishes = false;
+
+  [[nodiscard]] std::size_t
+  count() const
+  {
+    return end - begin;
+  }
+  void
+  skip(std::string why)
+  {
+    outcome = Outcome::skipped;
+    reason = std::move(why);
+  }
+};
+
+// The scan's shared state. Workers only read it (and the object inodes,
+// loaded once); the committer alone changes the statistics and the
+// directory cache.
+struct Context
+{
+  Context(const Store& s, ScanOptions o, Reporter& r);
+
+  const Store& store;
+  ScanOptions opt;
+  Reporter& reporter;
+  IdentityKind kind;
+  std::unique_ptr<VserverKernel> own_vserver;
+  Protector protector;
+
+  std::vector<Root> roots;
+  std::vector<std::string> dirs;
+  std::unordered_map<std::string, std::uint32_t> dir_index;
+  std::vector<Candidate> candidates;
+  std::vector<Leftover> leftovers;
+  std::unordered_set<std::uint64_t> seen_dirs;  // inode numbers (one filesystem)
+  ScanStats stats;
+
+  // Inode numbers of every store object, read once on first use.
+  const std::unordered_set<ino_t>& object_inodes();
+
+  std::uint32_t intern_dir(const std::string& dir);
+  [[nodiscard]] std::string display(std::uint32_t root, std::uint32_t dir, std::string_view name) const;
+  [[nodiscard]] std::string display(const Candidate& c) const;
+  // The candidate's path inside its root, without the leading '/'.
+  [[nodiscard]] std::string relative(const Candidate& c) const;
+
+  void
+  skip(const std::string& reason, std::uint64_t n = 1)
+  {
+    stats.skipped[reason] += n;
+  }
+  // One failure: counted and reported.
+  void fail(const std::string& message, std::uint64_t n = 1);
+
+  // The committer's descriptor of a candidate's directory, kept open while
+  // consecutive candidates share it.
+  sys::Result<int> dir_fd(std::uint32_t root, std::uint32_t dir);
+  void close_dir_cache();
+
+private:
+  std::once_flag m_inodes_once;
+  std::unordered_set<ino_t> m_object_inodes;
+  std::uint32_t m_cached_root = UINT32_MAX;
+  std::uint32_t m_cached_dir = UINT32_MAX;
+  sys::Fd m_cached_fd;
+};
+
+// Opens a candidate beneath its root for hashing (O_NOATIME where allowed)
+// and checks it is still the regular file the walk saw and large enough.
+// Fills p.meta from it; on any other outcome sets p's outcome and returns an
+// invalid descriptor.
+sys::Fd open_candidate(Context& ctx, Prepared& p);
+
+// How one link mode turns a prepared group of paths into links (or shared
+// extents) of its store object.
+class LinkStrategy
+{
+public:
+  virtual ~LinkStrategy() = default;
+  // Worker threads: hash the candidate group [begin, end) and make a new
+  // object's content ready.
+  virtual std::unique_ptr<Prepared> prepare(std::size_t begin, std::size_t end, std::vector<char>& buffer) = 0;
+  // The committer: publish and link a group the worker made ready.
+  virtual void commit(Prepared& p) = 0;
+  // The committer: a group whose protection does not match the mode.
+  virtual void fix_protection(Prepared& p) = 0;
+};
+
+std::unique_ptr<LinkStrategy> make_hardlink_strategy(Context& ctx);
+std::unique_ptr<LinkStrategy> make_reflink_strategy(Context& ctx);
+
+// Runs every candidate through `strategy`: worker threads prepare, this
+// thread commits (pipeline.cpp).
+void run_pipeline(Context& ctx, LinkStrategy& strategy);
+
+// Removes the temporary names of interrupted runs, when no other run is
+// active, then holds the store's run lock shared for the rest of the scan
+// (leftovers.cpp).
+sys::FileLock clean_leftovers(Context& ctx, sys::Fd& run_fd);
+
+}  // namespace pkgunify::scan

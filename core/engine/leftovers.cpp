@@ -1,0 +1,83 @@
+// Temporary names of interrupted runs (guest/temp_name.hpp): each is either
+// a replacement that was never exchanged (the original is there: remove the
+// temporary), or the original itself, swapped out and never removed or
+// swapped back (the original name is free: rename it back).
+#include "engine/internal/scan_context.hpp"
+#include "guest/temp_name.hpp"
+#include "sys/lock.hpp"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace pkgunify::scan {
+
+namespace {
+
+void
+clean_leftover(Context& ctx, const Leftover& l)
+{
+  auto dfd = ctx.dir_fd(l.root, l.dir);
+  if (!dfd) {
+    return;
+  }
+  struct stat st;
+  if (::fstatat(*dfd, l.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
+    return;
+  }
+  const std::string original = guest_temp_original(l.name).value_or(std::string());
+  bool cleaned = false;
+  if (!original.empty()) {
+    struct stat ost;
+    if (::fstatat(*dfd, original.c_str(), &ost, AT_SYMLINK_NOFOLLOW) == 0) {
+      cleaned = ::unlinkat(*dfd, l.name.c_str(), 0) == 0;
+    } else if (errno == ENOENT) {
+      cleaned = ::renameat2(*dfd, l.name.c_str(), *dfd, original.c_str(), RENAME_NOREPLACE) == 0;
+    }
+  } else if (ctx.object_inodes().contains(st.st_ino)) {
+    cleaned = ::unlinkat(*dfd, l.name.c_str(), 0) == 0;
+  } else {
+    ctx.reporter.warning(ctx.display(l.root, l.dir, l.name)
+                         + ": temporary file of an interrupted pkgunify run whose original name is unknown; "
+                           "left in place");
+  }
+  if (cleaned) {
+    ++ctx.stats.leftovers_cleaned;
+  }
+}
+
+}  // namespace
+
+// A temporary name of another run that is working right now is not a
+// leftover: every run holds a shared flock on the store directory while it
+// works, and only a run that gets it exclusively (no other run active)
+// cleans leftovers; the others leave them to the next run that is alone.
+sys::FileLock
+clean_leftovers(Context& ctx, sys::Fd& run_fd)
+{
+  if (ctx.opt.dry_run || !ctx.store.exists()) {
+    return {};
+  }
+  run_fd = sys::Fd(::openat(ctx.store.fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!run_fd) {
+    ctx.reporter.warning(sys::sys_error("open", ctx.store.path()).message);
+    return {};
+  }
+  if (!ctx.leftovers.empty()) {
+    if (auto alone = sys::FileLock::try_acquire(run_fd.get(), sys::FileLock::Mode::exclusive, ctx.store.path())) {
+      for (const auto& l : ctx.leftovers) {
+        clean_leftover(ctx, l);
+      }
+    }
+  }
+  // Shared from here on (flock converts the exclusive lock, if held).
+  auto lock = sys::FileLock::acquire(run_fd.get(), sys::FileLock::Mode::shared, ctx.store.path());
+  if (!lock) {
+    ctx.reporter.warning(lock.error().message);
+    return {};
+  }
+  return std::move(*lock);
+}
+
+}  // namespace pkgunify::scan

@@ -1,0 +1,258 @@
+// The scan pipeline: worker threads prepare candidate groups in inode order
+// (LinkStrategy::prepare: read and hash), a bounded queue carries them to
+// this thread, which commits them (LinkStrategy::commit: publish and link).
+// New objects become durable (one syncfs for many) before anything links to
+// them.
+#include "engine/internal/scan_context.hpp"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace pkgunify::scan {
+
+namespace {
+
+using Group = std::pair<std::size_t, std::size_t>;  // candidate range of one inode
+
+// How many prepared files may wait for one syncfs, and how many may wait in
+// the queue for the committer: each holds up to two descriptors (the guest
+// file and the unpublished object), so both follow the descriptor limit,
+// leaving room for directories, the store and the workers' own files.
+std::size_t
+descriptor_budget()
+{
+  constexpr std::size_t k_max = 2048;
+  constexpr std::size_t k_reserve = 512;
+  struct rlimit rl = {};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) {
+    return k_max;
+  }
+  const auto limit = static_cast<std::size_t>(rl.rlim_cur);
+  return std::clamp<std::size_t>(limit > k_reserve ? (limit - k_reserve) / 4 : 0, 1, k_max);
+}
+
+// Inode order: reads follow the disk layout, and the paths of one inode
+// come together so it is read once.
+std::vector<Group>
+group_by_inode(std::vector<Candidate>& candidates)
+{
+  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) { return a.ino < b.ino; });
+  std::vector<Group> groups;
+  for (std::size_t i = 0; i < candidates.size();) {
+    std::size_t j = i + 1;
+    while (j < candidates.size() && candidates[j].ino == candidates[i].ino) {
+      ++j;
+    }
+    groups.emplace_back(i, j);
+    i = j;
+  }
+  return groups;
+}
+
+// The queue between the workers and the committer.
+class WorkQueue
+{
+public:
+  WorkQueue(std::size_t capacity, std::size_t producers)
+    : m_capacity(capacity)
+    , m_producers(producers)
+  {
+  }
+
+  void
+  push(std::unique_ptr<Prepared> p)
+  {
+    std::unique_lock lock(m_mu);
+    m_put.wait(lock, [this] { return m_queue.size() < m_capacity; });
+    m_queue.push_back(std::move(p));
+    m_get.notify_one();
+  }
+
+  void
+  producer_done()
+  {
+    std::lock_guard lock(m_mu);
+    --m_producers;
+    m_get.notify_one();
+  }
+
+  // Up to `most` items; empty once every producer is done and all is taken.
+  std::vector<std::unique_ptr<Prepared>>
+  take(std::size_t most)
+  {
+    std::vector<std::unique_ptr<Prepared>> out;
+    std::unique_lock lock(m_mu);
+    m_get.wait(lock, [this] { return !m_queue.empty() || m_producers == 0; });
+    while (!m_queue.empty() && out.size() < most) {
+      out.push_back(std::move(m_queue.front()));
+      m_queue.pop_front();
+    }
+    m_put.notify_all();
+    return out;
+  }
+
+private:
+  std::mutex m_mu;
+  std::condition_variable m_put;
+  std::condition_variable m_get;
+  std::deque<std::unique_ptr<Prepared>> m_queue;
+  std::size_t m_capacity;
+  std::size_t m_producers;
+};
+
+void
+worker(LinkStrategy& strategy, const std::vector<Group>& groups, std::atomic<std::size_t>& next, WorkQueue& queue)
+{
+  std::vector<char> buffer;
+  for (std::size_t i; (i = next.fetch_add(1)) < groups.size();) {
+    std::unique_ptr<Prepared> p;
+    try {
+      p = strategy.prepare(groups[i].first, groups[i].second, buffer);
+    } catch (const std::exception& e) {
+      p = std::make_unique<Prepared>();
+      p->begin = groups[i].first;
+      p->end = groups[i].second;
+      p->reason = e.what();
+    }
+    queue.push(std::move(p));
+  }
+  queue.producer_done();
+}
+
+// This thread's side: commits what the workers prepared.
+class Committer
+{
+public:
+  Committer(Context& ctx, LinkStrategy& strategy, std::size_t budget)
+    : m_ctx(ctx)
+    , m_strategy(strategy)
+    , m_budget(budget)
+  {
+  }
+
+  // Files that publish wait in `m_durable` until the budget is reached or
+  // the workers are done; files whose object exists (published, so
+  // durable) are committed at once.
+  void
+  take(std::vector<std::unique_ptr<Prepared>>& batch)
+  {
+    for (auto& p : batch) {
+      if (p->outcome == Outcome::ready && p->publishes) {
+        m_durable.push_back(std::move(p));
+      } else {
+        commit(*p);
+      }
+    }
+    if (m_durable.size() >= m_budget) {
+      flush();
+    }
+    report_progress(false);
+  }
+
+  void
+  flush()
+  {
+    if (m_durable.empty()) {
+      return;
+    }
+    if (!m_ctx.opt.dry_run) {
+      if (auto s = m_ctx.store.sync(); !s) {
+        m_ctx.reporter.warning(s.error().message);
+      }
+    }
+    for (auto& p : m_durable) {
+      commit(*p);
+    }
+    m_durable.clear();
+  }
+
+  void
+  report_progress(bool final)
+  {
+    const auto now = std::chrono::steady_clock::now();
+    if ((final || now - m_last_progress > std::chrono::milliseconds(200)) && m_ctx.opt.progress) {
+      m_last_progress = now;
+      m_ctx.opt.progress(m_ctx.stats, m_done, m_ctx.candidates.size());
+    }
+  }
+
+private:
+  void
+  commit(Prepared& p)
+  {
+    try {
+      commit_outcome(p);
+    } catch (const std::exception& e) {
+      m_ctx.fail(e.what());
+    }
+    m_done += p.count();
+  }
+
+  void
+  commit_outcome(Prepared& p)
+  {
+    m_ctx.stats.bytes_read += p.bytes_read;
+    switch (p.outcome) {
+    case Outcome::already:
+      m_ctx.stats.already_linked += p.count();
+      return;
+    case Outcome::fix_protection:
+      m_ctx.stats.already_linked += p.count();
+      m_strategy.fix_protection(p);
+      return;
+    case Outcome::skipped:
+      m_ctx.skip(p.reason, p.count());
+      return;
+    case Outcome::failed:
+      m_ctx.fail(p.reason, p.count());
+      return;
+    case Outcome::ready:
+      m_strategy.commit(p);
+      return;
+    }
+  }
+
+  Context& m_ctx;
+  LinkStrategy& m_strategy;
+  std::size_t m_budget;
+  std::vector<std::unique_ptr<Prepared>> m_durable;
+  std::uint64_t m_done = 0;
+  std::chrono::steady_clock::time_point m_last_progress = std::chrono::steady_clock::now();
+};
+
+}  // namespace
+
+void
+run_pipeline(Context& ctx, LinkStrategy& strategy)
+{
+  const std::vector<Group> groups = group_by_inode(ctx.candidates);
+  unsigned jobs = ctx.opt.jobs ? ctx.opt.jobs : std::max(1u, std::thread::hardware_concurrency());
+  jobs = static_cast<unsigned>(std::min<std::size_t>(jobs, std::max<std::size_t>(1, groups.size())));
+  // A deep queue lets the workers read on while the committer waits for a
+  // syncfs or links a group of files.
+  const std::size_t budget = descriptor_budget();
+  WorkQueue queue(std::max<std::size_t>(32 * jobs, budget), jobs);
+  std::atomic<std::size_t> next{0};
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < jobs; ++t) {
+    threads.emplace_back([&] { worker(strategy, groups, next, queue); });
+  }
+  Committer committer(ctx, strategy, budget);
+  for (auto batch = queue.take(256); !batch.empty(); batch = queue.take(256)) {
+    committer.take(batch);
+  }
+  committer.flush();
+  for (auto& t : threads) {
+    t.join();
+  }
+  committer.report_progress(true);
+}
+
+}  // namespace pkgunify::scan
