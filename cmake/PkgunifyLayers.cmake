@@ -1,7 +1,7 @@
 # The layers of core/ (ARCHITECTURE.md). Each is a static library named
 # pkgunify_<layer> in core/<layer>/, and may use only the layers it names in
 # DEPENDS: the libraries are linked accordingly, and the layer check
-# (cmake/check_layers.cmake, run by every build) fails the build when a file
+# (cmake/check-layers.sh, run by every build) fails the build when a file
 # includes a header of a layer its own layer does not depend on, a private
 # header (<layer>/internal/) of another layer, or a header not named from the
 # project's root ("sys/fd.hpp", never "fd.hpp").
@@ -22,6 +22,7 @@ function(pkgunify_layer name)
     target_link_libraries(pkgunify_${name} PRIVATE ${L_LIBS})
   endif()
   pkgunify_layer_rule(core/${name} ${name} ${L_DEPENDS})
+  set_property(GLOBAL APPEND PROPERTY PKGUNIFY_LAYERS ${name})
 endfunction()
 
 # The layers a folder outside the libraries may use (the CLI, the rpm plugin).
@@ -31,7 +32,7 @@ function(pkgunify_layer_rule folder)
 endfunction()
 
 # Runs the layer check over every C++ file below core/ and rpm-plugin/ as
-# part of the build (target pkgunify_layer_check, which everything built
+# part of the build (target pkgunify_layer_check, which every layer's library
 # from core/ depends on).
 function(pkgunify_layer_check)
   get_property(rules GLOBAL PROPERTY PKGUNIFY_LAYER_RULES)
@@ -42,10 +43,13 @@ function(pkgunify_layer_check)
   set(stamp ${CMAKE_BINARY_DIR}/layer-check.stamp)
   add_custom_command(
     OUTPUT ${stamp}
-    COMMAND ${CMAKE_COMMAND} "-DROOT=${PROJECT_SOURCE_DIR}" "-DRULES=${rules}" "-DSTAMP=${stamp}"
-            -P ${PROJECT_SOURCE_DIR}/cmake/check_layers.cmake
-    DEPENDS ${sources} ${PROJECT_SOURCE_DIR}/cmake/check_layers.cmake
+    COMMAND sh ${PROJECT_SOURCE_DIR}/cmake/check-layers.sh ${PROJECT_SOURCE_DIR} ${stamp} "${rules}"
+    DEPENDS ${sources} ${PROJECT_SOURCE_DIR}/cmake/check-layers.sh
     COMMENT "Checking the layers of core/ (ARCHITECTURE.md)"
     VERBATIM)
   add_custom_target(pkgunify_layer_check ALL DEPENDS ${stamp})
+  get_property(layers GLOBAL PROPERTY PKGUNIFY_LAYERS)
+  foreach(layer IN LISTS layers)
+    add_dependencies(pkgunify_${layer} pkgunify_layer_check)
+  endforeach()
 endfunction()

@@ -58,6 +58,8 @@ private:
   void link_group(Prepared& p);
   LinkResult link_protected(const Candidate& c, Prepared& p, unsigned successor, const struct stat& ost);
   LinkResult link_path(const Candidate& c, Prepared& p, unsigned successor, const struct stat& ost);
+  LinkResult link_object_as(int dirfd, const std::string& tmpname, const ObjectId& id, unsigned successor,
+                            const std::string& display);
   sys::Result<void> create_successor(const ObjectId& id, unsigned successor);
   bool object_matches(const struct stat& ost, const FileMeta& meta) const;
   void count_link(const Candidate& c, const Prepared& p);
@@ -423,13 +425,8 @@ HardlinkStrategy::link_path(const Candidate& c, Prepared& p, unsigned successor,
     return LinkResult::linked;
   }
   const std::string tmpname = guest_temp_name(c.name);
-  const std::string objname = Store::object_name(p.id, successor);
-  if (::linkat(m_ctx.store.fanout_fd(p.id.fanout()), objname.c_str(), dirfd, tmpname.c_str(), 0) != 0) {
-    if (errno == EMLINK || errno == EPERM) {
-      return errno == EMLINK ? LinkResult::emlink : LinkResult::eperm;
-    }
-    m_ctx.reporter.error(sys::sys_error("link " + m_ctx.store.object_path(p.id, successor) + " to", disp).message);
-    return LinkResult::failed;
+  if (const LinkResult r = link_object_as(dirfd, tmpname, p.id, successor, disp); r != LinkResult::linked) {
+    return r;
   }
   const int guest_fd = p.fd.get();
   const struct stat hashed = p.st;
@@ -460,6 +457,22 @@ HardlinkStrategy::link_path(const Candidate& c, Prepared& p, unsigned successor,
   case ExchangeResult::failed:
     break;
   }
+  return LinkResult::failed;
+}
+
+// Links object (id, successor) as `tmpname` in `dirfd`, next to the file.
+LinkResult
+HardlinkStrategy::link_object_as(int dirfd, const std::string& tmpname, const ObjectId& id, unsigned successor,
+                                 const std::string& display)
+{
+  const std::string objname = Store::object_name(id, successor);
+  if (::linkat(m_ctx.store.fanout_fd(id.fanout()), objname.c_str(), dirfd, tmpname.c_str(), 0) == 0) {
+    return LinkResult::linked;
+  }
+  if (errno == EMLINK || errno == EPERM) {
+    return errno == EMLINK ? LinkResult::emlink : LinkResult::eperm;
+  }
+  m_ctx.reporter.error(sys::sys_error("link " + m_ctx.store.object_path(id, successor) + " to", display).message);
   return LinkResult::failed;
 }
 
