@@ -561,7 +561,7 @@ HardlinkStrategy::fix_protection(Prepared& p)
 {
   const Candidate& c = m_ctx.candidates[p.begin];
   const std::string disp = m_ctx.display(c);
-  auto fd = sys::open_beneath(m_ctx.roots[c.root].fd.get(), m_ctx.relative(c), O_RDONLY, disp);
+  auto fd = sys::open_regular_beneath(m_ctx.roots[c.root].fd.get(), m_ctx.relative(c), O_RDONLY, disp);
   if (!fd) {
     return;  // gone meanwhile
   }

@@ -102,13 +102,14 @@ open_candidate(Context& ctx, Prepared& p)
   const std::string disp = ctx.display(c);
   const std::string rel = ctx.relative(c);
   const int root_fd = ctx.roots[c.root].fd.get();
-  auto fd = sys::open_beneath(root_fd, rel, O_RDONLY | O_NOATIME, disp);
+  // Never a FIFO or a device node swapped in since the walk (open_regular_beneath).
+  auto fd = sys::open_regular_beneath(root_fd, rel, O_RDONLY | O_NOATIME, disp);
   if (!fd && fd.error().code == EPERM) {
-    fd = sys::open_beneath(root_fd, rel, O_RDONLY, disp);
+    fd = sys::open_regular_beneath(root_fd, rel, O_RDONLY, disp);
   }
   if (!fd) {
     const int err = fd.error().code;
-    if (err == ENOENT || err == ELOOP || err == EXDEV) {
+    if (err == ENOENT || err == ELOOP || err == EXDEV || err == EINVAL) {
       p.skip("changed");
     } else {
       p.reason = fd.error().message;

@@ -46,18 +46,16 @@ open_target(const std::string& path, DirResolution resolution, Reporter& reporte
     return std::nullopt;
   }
   t.dfd = std::move(*dfd);
-  t.fd = sys::Fd(::openat(t.dfd.get(), t.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!t.fd) {
-    reporter.error(sys::sys_error("open", path).message);
+  // Never a FIFO or a device node a guest put in its place.
+  auto fd = sys::open_regular_at(t.dfd.get(), t.name, O_RDONLY, path);
+  if (!fd) {
+    reporter.error(fd.error().message);
     return std::nullopt;
   }
+  t.fd = std::move(*fd);
   auto st = sys::fstat_fd(t.fd.get(), path);
   if (!st) {
     reporter.error(st.error().message);
-    return std::nullopt;
-  }
-  if (!S_ISREG(st->st_mode)) {
-    reporter.error(path + ": not a regular file");
     return std::nullopt;
   }
   t.st = *st;

@@ -39,6 +39,79 @@ open_beneath(int dirfd, std::string_view relpath, int flags, std::string_view di
   }
 }
 
+namespace {
+
+// The regular file `path_fd` (O_PATH) refers to, reopened with `flags`
+// through /proc/self/fd. Where /proc is not mounted (inside a chroot: the
+// rpm plugin's file hooks), `open_by_name` opens the name again with
+// O_NONBLOCK, and the file is kept only if it is the same inode (a FIFO
+// swapped in meanwhile cannot block; its open is the one step left to a
+// racing guest there).
+template<typename OpenByName>
+Result<Fd>
+reopen_regular(Fd path_fd, int flags, std::string_view display, OpenByName&& open_by_name)
+{
+  struct stat st;
+  if (::fstat(path_fd.get(), &st) != 0) {
+    return fail_sys("stat", display);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return fail(std::string(display) + ": not a regular file", EINVAL);
+  }
+  flags = (flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL | O_TRUNC | O_PATH)) | O_CLOEXEC | O_NOCTTY;
+  const std::string proc = "/proc/self/fd/" + std::to_string(path_fd.get());
+  int fd;
+  while ((fd = ::open(proc.c_str(), flags)) < 0 && errno == EINTR) {
+  }
+  if (fd >= 0) {
+    return Fd(fd);
+  }
+  if (errno != ENOENT) {
+    return fail_sys("open", display);
+  }
+  Result<Fd> again = open_by_name(flags | O_NONBLOCK);
+  if (!again) {
+    return again;
+  }
+  struct stat now;
+  if (::fstat(again->get(), &now) != 0 || now.st_dev != st.st_dev || now.st_ino != st.st_ino) {
+    return fail(std::string(display) + ": changed while it was opened", ENOENT);
+  }
+  if (!(flags & O_NONBLOCK) && ::fcntl(again->get(), F_SETFL, ::fcntl(again->get(), F_GETFL) & ~O_NONBLOCK) != 0) {
+    return fail_sys("open", display);
+  }
+  return again;
+}
+
+}  // namespace
+
+Result<Fd>
+open_regular_beneath(int dirfd, std::string_view relpath, int flags, std::string_view display)
+{
+  auto path_fd = open_beneath(dirfd, relpath, O_PATH, display);
+  if (!path_fd) {
+    return path_fd;
+  }
+  return reopen_regular(std::move(*path_fd), flags, display,
+                        [&](int again) { return open_beneath(dirfd, relpath, again, display); });
+}
+
+Result<Fd>
+open_regular_at(int dirfd, const std::string& name, int flags, std::string_view display)
+{
+  Fd path_fd(::openat(dirfd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!path_fd) {
+    return fail_sys("open", display);
+  }
+  return reopen_regular(std::move(path_fd), flags, display, [&](int again) -> Result<Fd> {
+    Fd fd(::openat(dirfd, name.c_str(), again | O_NOFOLLOW));
+    if (!fd) {
+      return fail_sys("open", display);
+    }
+    return fd;
+  });
+}
+
 Result<Fd>
 open_no_symlinks(const std::string& path, int flags)
 {

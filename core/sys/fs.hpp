@@ -21,6 +21,18 @@ namespace pkgunify::sys {
 // path in error messages.
 Result<Fd> open_beneath(int dirfd, std::string_view relpath, int flags, std::string_view display, mode_t mode = 0);
 
+// Opens `relpath` beneath `dirfd` as open_beneath does, but only when it is
+// a regular file: it is first opened with O_PATH, so that a FIFO, socket or
+// device node a guest put there is never opened (no blocking, no driver's
+// side effects), checked, then reopened with `flags` through /proc/self/fd
+// (the same inode; no second lookup a guest could race). Fails with EINVAL
+// and "DISPLAY: not a regular file" for anything else.
+Result<Fd> open_regular_beneath(int dirfd, std::string_view relpath, int flags, std::string_view display);
+
+// The same for `name` in `dirfd` (a directory opened safely already: inside
+// a root or the store), never following a symlink.
+Result<Fd> open_regular_at(int dirfd, const std::string& name, int flags, std::string_view display);
+
 // Opens an absolute host path without following any symlink on the way
 // (mounts may be crossed). For paths an admin names that lead into guests.
 Result<Fd> open_no_symlinks(const std::string& path, int flags);

@@ -74,11 +74,11 @@ read_small_file(int fd, std::size_t max_size, std::string_view display)
 Result<std::string>
 read_small_file_at(int dirfd, const std::string& name, std::size_t max_size, std::string_view display)
 {
-  Fd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
+  auto fd = open_regular_at(dirfd, name, O_RDONLY, display);
   if (!fd) {
-    return fail_sys("open", display);
+    return std::unexpected(fd.error());
   }
-  return read_small_file(fd.get(), max_size, display);
+  return read_small_file(fd->get(), max_size, display);
 }
 
 Result<void>

@@ -37,8 +37,9 @@ inline constexpr std::size_t k_chunk_size = 1 << 20;
 // says: a sparse file is no way around it).
 Result<std::string> read_small_file(int fd, std::size_t max_size, std::string_view display);
 
-// The same for `name` beneath `dirfd`, opened with O_NOFOLLOW, and with
-// O_NONBLOCK, so that a FIFO in its place never blocks the reader.
+// The same for `name` in `dirfd`, opened by sys::open_regular_at: a symlink,
+// FIFO or device node in its place is never opened (EINVAL, "not a regular
+// file").
 Result<std::string> read_small_file_at(int dirfd,
                                        const std::string& name,
                                        std::size_t max_size,
