@@ -4,7 +4,7 @@
 // data.tar is never held in memory.
 #include "pkgdb/debfile.hpp"
 
-#include "pkgdb/text.hpp"
+#include "pkgdb/internal/text.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -14,7 +14,7 @@
 // restores the caller's messages untouched.
 #include "pkgdb/dpkgdb.hpp"
 
-#include "pkgdb/text.hpp"
+#include "pkgdb/internal/text.hpp"
 
 #include "sys/error.hpp"
 #include "sys/fd.hpp"

@@ -1,6 +1,6 @@
 #include "pkgdb/rpmdb.hpp"
 
-#include "pkgdb/rpm_handles.hpp"
+#include "pkgdb/internal/rpm_handles.hpp"
 
 #include <rpm/rpmdb.h>
 #include <rpm/rpmlib.h>
