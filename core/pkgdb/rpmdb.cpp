@@ -182,7 +182,7 @@ public:
   packages() override
   {
     std::vector<PackageInfo> out;
-    for_each_header(RPMDBI_PACKAGES, nullptr, [&out](Header h) { out.push_back(package_from_header(h)); });
+    append_packages(RPMDBI_PACKAGES, nullptr, out);
     return out;
   }
 
@@ -192,7 +192,7 @@ public:
     std::vector<PackageInfo> out;
     for (const auto& n : names) {
       const std::size_t before = out.size();
-      for_each_header(RPMDBI_LABEL, n.c_str(), [&out](Header h) { out.push_back(package_from_header(h)); });
+      append_packages(RPMDBI_LABEL, n.c_str(), out);
       if (out.size() == before) {
         missing.push_back(n);
       }
@@ -222,6 +222,13 @@ public:
   }
 
 private:
+  // Appends the packages the iterator over `tag` and `key` finds to `out`.
+  void
+  append_packages(rpmDbiTagVal tag, const char* key, std::vector<PackageInfo>& out)
+  {
+    for_each_header(tag, key, [&out](Header h) { out.push_back(package_from_header(h)); });
+  }
+
   // Runs one iterator over the root's database and calls `fn(header)` for
   // each package it finds; everything librpm logs as an error makes the
   // whole read fail, naming the database.
