@@ -4,7 +4,7 @@
 // data.tar is never held in memory.
 #include "pkgdb/debfile.hpp"
 
-#include "pkgdb/text.hpp"
+#include "pkgdb/internal/text.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -29,7 +29,17 @@ using pkgdb_text::iequals;
 using pkgdb_text::parse_conffiles_line;
 using pkgdb_text::trim;
 
-constexpr std::size_t max_control_file = 16 * 1024 * 1024;
+// The largest members read whole: debian-binary ("2.0\n" in every real
+// one), and the control and conffiles files of control.tar.
+constexpr std::size_t k_max_debian_binary = 4096;
+constexpr std::size_t k_max_control_file = 16 * 1024 * 1024;
+
+// libarchive reads the .deb in blocks of this size, and an inner tarball
+// reader is fed its member in chunks of it.
+constexpr std::size_t k_block_size = 64 * 1024;
+
+// The chunks a member read whole is read in.
+constexpr std::size_t k_member_chunk_size = 16 * 1024;
 
 struct ArchiveFree
 {
@@ -55,7 +65,7 @@ new_reader()
 struct MemberSource
 {
   struct archive* outer = nullptr;
-  std::array<char, 64 * 1024> buffer{};
+  std::array<char, k_block_size> buffer{};
 };
 
 la_ssize_t
@@ -80,54 +90,8 @@ public:
   ArchiveInfo
   read()
   {
-    ArchivePtr outer = new_reader();
-    archive_read_support_format_ar(outer.get());
-    if (archive_read_open_filename(outer.get(), m_path.c_str(), 64 * 1024) != ARCHIVE_OK) {
-      const int code = archive_errno(outer.get());
-      if (code > 0) {
-        throw PackageDbError(m_path + ": cannot read .deb: " + std::strerror(code));
-      }
-      fail_archive(outer.get());
-    }
-    bool seen_version = false;
-    bool seen_control = false;
-    bool seen_data = false;
-    while (struct archive_entry* entry = next_entry(outer.get())) {
-      const std::string_view name = entry_name(entry);
-      if (!seen_version) {
-        if (name != "debian-binary") {
-          fail("not a Debian package: first member is '" + std::string(name) + "', not debian-binary");
-        }
-        check_version(read_member(outer.get(), "debian-binary", 4096));
-        seen_version = true;
-      } else if (name.starts_with("control.tar")) {
-        if (seen_control) {
-          fail("more than one control member");
-        }
-        check_compression(name, "control.tar", {"", ".gz", ".xz", ".zst"});
-        read_control(outer.get());
-        seen_control = true;
-      } else if (name.starts_with("data.tar")) {
-        if (seen_data) {
-          fail("more than one data member");
-        }
-        check_compression(name, "data.tar", {"", ".gz", ".xz", ".zst", ".bz2", ".lzma"});
-        read_data(outer.get());
-        seen_data = true;
-      } else if (!name.starts_with("_")) {
-        // dpkg ignores members named "_*" and rejects others.
-        fail("unexpected member '" + std::string(name) + "'");
-      }
-    }
-    if (!seen_version) {
-      fail("not a Debian package: no debian-binary member");
-    }
-    if (!seen_control) {
-      fail("no control.tar member");
-    }
-    if (!seen_data) {
-      fail("no data.tar member");
-    }
+    ArchivePtr outer = open_deb();
+    read_members(outer.get());
     if (m_info.name.empty()) {
       fail("control file without Package field");
     }
@@ -149,6 +113,68 @@ private:
   {
     const char* msg = archive_error_string(a);
     throw PackageDbError(m_path + ": cannot read .deb: " + (msg != nullptr ? msg : "unknown libarchive error"));
+  }
+
+  // The .deb as an ar archive.
+  ArchivePtr
+  open_deb() const
+  {
+    ArchivePtr outer = new_reader();
+    archive_read_support_format_ar(outer.get());
+    if (archive_read_open_filename(outer.get(), m_path.c_str(), k_block_size) != ARCHIVE_OK) {
+      const int code = archive_errno(outer.get());
+      if (code > 0) {
+        throw PackageDbError(m_path + ": cannot read .deb: " + std::strerror(code));
+      }
+      fail_archive(outer.get());
+    }
+    return outer;
+  }
+
+  // The members of the ar archive, in order: debian-binary first, then
+  // control.tar and data.tar, once each.
+  void
+  read_members(struct archive* outer)
+  {
+    bool seen_version = false;
+    bool seen_control = false;
+    bool seen_data = false;
+    while (struct archive_entry* entry = next_entry(outer)) {
+      const std::string_view name = entry_name(entry);
+      if (!seen_version) {
+        if (name != "debian-binary") {
+          fail("not a Debian package: first member is '" + std::string(name) + "', not debian-binary");
+        }
+        check_version(read_member(outer, "debian-binary", k_max_debian_binary));
+        seen_version = true;
+      } else if (name.starts_with("control.tar")) {
+        if (seen_control) {
+          fail("more than one control member");
+        }
+        check_compression(name, "control.tar", {"", ".gz", ".xz", ".zst"});
+        read_control(outer);
+        seen_control = true;
+      } else if (name.starts_with("data.tar")) {
+        if (seen_data) {
+          fail("more than one data member");
+        }
+        check_compression(name, "data.tar", {"", ".gz", ".xz", ".zst", ".bz2", ".lzma"});
+        read_data(outer);
+        seen_data = true;
+      } else if (!name.starts_with("_")) {
+        // dpkg ignores members named "_*" and rejects others.
+        fail("unexpected member '" + std::string(name) + "'");
+      }
+    }
+    if (!seen_version) {
+      fail("not a Debian package: no debian-binary member");
+    }
+    if (!seen_control) {
+      fail("no control.tar member");
+    }
+    if (!seen_data) {
+      fail("no data.tar member");
+    }
   }
 
   // The next entry of `a`; nullptr at its end. A read error throws.
@@ -192,7 +218,7 @@ private:
   read_member(struct archive* a, std::string_view what, std::size_t limit) const
   {
     std::string data;
-    std::array<char, 16 * 1024> buffer{};
+    std::array<char, k_member_chunk_size> buffer{};
     for (;;) {
       const la_ssize_t n = archive_read_data(a, buffer.data(), buffer.size());
       if (n < 0) {
@@ -286,10 +312,10 @@ private:
         name.remove_prefix(2);
       }
       if (name == "control") {
-        parse_control(read_member(inner.get(), "control file", max_control_file));
+        parse_control(read_member(inner.get(), "control file", k_max_control_file));
         seen_control_file = true;
       } else if (name == "conffiles") {
-        parse_conffiles(read_member(inner.get(), "conffiles", max_control_file));
+        parse_conffiles(read_member(inner.get(), "conffiles", k_max_control_file));
       }
     }
     if (!seen_control_file) {

@@ -1,6 +1,7 @@
 #include "pkgdb/rpmdb.hpp"
 
-#include "pkgdb/rpm_handles.hpp"
+#include "pkgdb/internal/file_stamp.hpp"
+#include "pkgdb/internal/rpm_handles.hpp"
 
 #include <rpm/rpmdb.h>
 #include <rpm/rpmlib.h>
@@ -93,37 +94,68 @@ header_string(Header h, rpmTagVal tag)
   return s ? s : "";
 }
 
-// Reads a package header's file list. `with_digests`: the installed-package
-// form (digests); otherwise the package-file form (sizes, modes).
+// "VERSION-RELEASE".
+std::string
+version_release(Header h)
+{
+  return header_string(h, RPMTAG_VERSION) + "-" + header_string(h, RPMTAG_RELEASE);
+}
+
+// Calls `fn(fi)` for every file of the header's file list, in order.
+template<typename Fn>
+void
+for_each_file(Header h, Fn&& fn)
+{
+  rpm::Files files(rpmfilesNew(nullptr, h, RPMTAG_BASENAMES, RPMFI_FLAGS_QUERY));
+  if (!files) {
+    return;
+  }
+  rpm::Fi fi(rpmfilesIter(files.get(), RPMFI_ITER_FWD));
+  while (fi && rpmfiNext(fi.get()) >= 0) {
+    fn(fi.get());
+  }
+}
+
+bool
+is_config(rpmfi fi)
+{
+  return (rpmfiFFlags(fi) & RPMFILE_CONFIG) != 0;
+}
+
+// An installed package's header: its files with %config flags and digests.
 PackageInfo
 package_from_header(Header h)
 {
   PackageInfo p;
   p.name = header_string(h, RPMTAG_NAME);
-  p.version = header_string(h, RPMTAG_VERSION) + "-" + header_string(h, RPMTAG_RELEASE);
+  p.version = version_release(h);
   const std::uint64_t epoch = headerGetNumber(h, RPMTAG_EPOCH);
   if (epoch) {
     p.version = std::to_string(epoch) + ":" + p.version;
   }
   p.arch = header_string(h, RPMTAG_ARCH);
-  rpm::Files files(rpmfilesNew(nullptr, h, RPMTAG_BASENAMES, RPMFI_FLAGS_QUERY));
-  if (!files) {
-    return p;
-  }
-  rpm::Fi fi(rpmfilesIter(files.get(), RPMFI_ITER_FWD));
-  while (fi && rpmfiNext(fi.get()) >= 0) {
+  for_each_file(h, [&p](rpmfi fi) {
     PackageFile f;
-    f.path = rpmfiFN(fi.get());
-    f.config = (rpmfiFFlags(fi.get()) & RPMFILE_CONFIG) != 0;
+    f.path = rpmfiFN(fi);
+    f.config = is_config(fi);
     int algo = 0;
-    if (char* hex = rpmfiFDigestHex(fi.get(), &algo)) {
+    if (char* hex = rpmfiFDigestHex(fi, &algo)) {
       f.digest = hex;
       f.digest_algo = f.digest.empty() ? DigestAlgo::none : digest_algo(algo);
       std::free(hex);
     }
     p.files.push_back(std::move(f));
-  }
+  });
   return p;
+}
+
+// Name, version and install transaction: a reinstall changes it.
+PackageStamp
+stamp_from_header(Header h)
+{
+  return {header_string(h, RPMTAG_NAME), version_release(h) + "." + header_string(h, RPMTAG_ARCH) + " "
+                                           + std::to_string(headerGetNumber(h, RPMTAG_INSTALLTID)) + " "
+                                           + std::to_string(headerGetInstance(h))};
 }
 
 class RpmDb : public PackageDb
@@ -150,7 +182,7 @@ public:
   packages() override
   {
     std::vector<PackageInfo> out;
-    query(RPMDBI_PACKAGES, nullptr, out);
+    append_packages(RPMDBI_PACKAGES, nullptr, out);
     return out;
   }
 
@@ -160,7 +192,7 @@ public:
     std::vector<PackageInfo> out;
     for (const auto& n : names) {
       const std::size_t before = out.size();
-      query(RPMDBI_LABEL, n.c_str(), out);
+      append_packages(RPMDBI_LABEL, n.c_str(), out);
       if (out.size() == before) {
         missing.push_back(n);
       }
@@ -172,8 +204,7 @@ public:
   stamps() override
   {
     std::vector<PackageStamp> out;
-    std::vector<PackageInfo> unused;
-    query(RPMDBI_PACKAGES, nullptr, unused, &out);
+    for_each_header(RPMDBI_PACKAGES, nullptr, [&out](Header h) { out.push_back(stamp_from_header(h)); });
     return out;
   }
 
@@ -184,18 +215,26 @@ public:
     for (const char* file : {"rpmdb.sqlite", "rpmdb.sqlite-wal", "Packages", "Packages.db"}) {
       struct stat st;
       if (::stat((m_location + "/" + file).c_str(), &st) == 0) {
-        marker += std::string(" ") + file + "=" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":"
-                  + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+        marker += std::string(" ") + file + "=" + pkgdb_text::file_stamp(st);
       }
     }
     return marker;
   }
 
 private:
-  // Runs one iterator over the root's database; everything librpm logs as an
-  // error makes the whole read fail, naming the database.
+  // Appends the packages the iterator over `tag` and `key` finds to `out`.
   void
-  query(rpmDbiTagVal tag, const char* key, std::vector<PackageInfo>& out, std::vector<PackageStamp>* stamps = nullptr)
+  append_packages(rpmDbiTagVal tag, const char* key, std::vector<PackageInfo>& out)
+  {
+    for_each_header(tag, key, [&out](Header h) { out.push_back(package_from_header(h)); });
+  }
+
+  // Runs one iterator over the root's database and calls `fn(header)` for
+  // each package it finds; everything librpm logs as an error makes the
+  // whole read fail, naming the database.
+  template<typename Fn>
+  void
+  for_each_header(rpmDbiTagVal tag, const char* key, Fn&& fn)
   {
     rpm::init();
     rpm::LogCapture log;
@@ -219,16 +258,7 @@ private:
       if (!h) {
         break;
       }
-      if (stamps) {
-        // Name, version and install transaction: a reinstall changes it.
-        stamps->push_back({header_string(h, RPMTAG_NAME), header_string(h, RPMTAG_VERSION) + "-"
-                                                            + header_string(h, RPMTAG_RELEASE) + "."
-                                                            + header_string(h, RPMTAG_ARCH) + " "
-                                                            + std::to_string(headerGetNumber(h, RPMTAG_INSTALLTID))
-                                                            + " " + std::to_string(headerGetInstance(h))});
-      } else {
-        out.push_back(package_from_header(h));
-      }
+      fn(h);
     }
     mi.reset();
     if (log.has_errors()) {
@@ -299,22 +329,17 @@ read_rpm_file(const std::string& path)
   }
   ArchiveInfo info;
   info.name = header_string(h.get(), RPMTAG_NAME);
-  info.version = header_string(h.get(), RPMTAG_VERSION) + "-" + header_string(h.get(), RPMTAG_RELEASE);
+  info.version = version_release(h.get());
   info.arch = header_string(h.get(), RPMTAG_ARCH);
-  rpm::Files files(rpmfilesNew(nullptr, h.get(), RPMTAG_BASENAMES, RPMFI_FLAGS_QUERY));
-  if (!files) {
-    return info;
-  }
-  rpm::Fi fi(rpmfilesIter(files.get(), RPMFI_ITER_FWD));
-  while (fi && rpmfiNext(fi.get()) >= 0) {
+  for_each_file(h.get(), [&info](rpmfi fi) {
     ArchiveEntry e;
-    e.path = rpmfiFN(fi.get());
-    e.mode = rpmfiFMode(fi.get());
+    e.path = rpmfiFN(fi);
+    e.mode = rpmfiFMode(fi);
     e.regular = S_ISREG(e.mode);
-    e.size = static_cast<std::uint64_t>(rpmfiFSize(fi.get()));
-    e.config = (rpmfiFFlags(fi.get()) & RPMFILE_CONFIG) != 0;
+    e.size = static_cast<std::uint64_t>(rpmfiFSize(fi));
+    e.config = is_config(fi);
     info.entries.push_back(std::move(e));
-  }
+  });
   return info;
 }
 

@@ -11,69 +11,33 @@
 
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace pkgunify::rpm {
 
-struct TsDeleter
+// Frees a librpm handle with `Free` (rpmtsFree, headerFree, ...).
+template<auto Free>
+struct FreeWith
 {
+  template<typename T>
   void
-  operator()(rpmts ts) const
+  operator()(T* handle) const
   {
-    rpmtsFree(ts);
+    Free(handle);
   }
 };
-using Ts = std::unique_ptr<std::remove_pointer_t<rpmts>, TsDeleter>;
 
-struct IteratorDeleter
-{
-  void
-  operator()(rpmdbMatchIterator mi) const
-  {
-    rpmdbFreeIterator(mi);
-  }
-};
-using Iterator = std::unique_ptr<std::remove_pointer_t<rpmdbMatchIterator>, IteratorDeleter>;
+// An owner of the librpm handle type `Handle` (a pointer), freed with `Free`.
+template<typename Handle, auto Free>
+using Owner = std::unique_ptr<std::remove_pointer_t<Handle>, FreeWith<Free>>;
 
-struct FilesDeleter
-{
-  void
-  operator()(rpmfiles files) const
-  {
-    rpmfilesFree(files);
-  }
-};
-using Files = std::unique_ptr<std::remove_pointer_t<rpmfiles>, FilesDeleter>;
-
-struct FiDeleter
-{
-  void
-  operator()(rpmfi fi) const
-  {
-    rpmfiFree(fi);
-  }
-};
-using Fi = std::unique_ptr<std::remove_pointer_t<rpmfi>, FiDeleter>;
-
-struct HeaderDeleter
-{
-  void
-  operator()(Header h) const
-  {
-    headerFree(h);
-  }
-};
-using HeaderPtr = std::unique_ptr<std::remove_pointer_t<Header>, HeaderDeleter>;
-
-struct FdDeleter
-{
-  void
-  operator()(FD_t fd) const
-  {
-    Fclose(fd);
-  }
-};
-using Fd = std::unique_ptr<std::remove_pointer_t<FD_t>, FdDeleter>;
+using Ts = Owner<rpmts, rpmtsFree>;
+using Iterator = Owner<rpmdbMatchIterator, rpmdbFreeIterator>;
+using Files = Owner<rpmfiles, rpmfilesFree>;
+using Fi = Owner<rpmfi, rpmfiFree>;
+using HeaderPtr = Owner<Header, headerFree>;
+using Fd = Owner<FD_t, Fclose>;
 
 // Collects the error messages librpm logs while it lives, instead of letting
 // librpm print them, and restores the previous callback afterwards.

@@ -1,11 +1,13 @@
 // Text helpers the Debian readers share (dpkg's database, .deb control
-// members): lines with their numbers, trimming, field names, conffiles lines.
+// members): lines with their numbers, trimming, field names, md5 digests,
+// conffiles lines.
 // Private to core/pkgdb.
 #pragma once
 
 #include <algorithm>
 #include <cctype>
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace pkgunify::pkgdb_text {
@@ -51,6 +53,28 @@ iequals(std::string_view a, std::string_view b)
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
          });
+}
+
+// 32 hex digits of either case: an md5 digest as dpkg writes it.
+inline bool
+is_md5(std::string_view s)
+{
+  return s.size() == 32 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+         });
+}
+
+// `s` with the hex digits A-F in lowercase.
+inline std::string
+lower_hex(std::string_view s)
+{
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'F') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
 }
 
 // One line of a conffiles file (a .deb's control member, dpkg's
