@@ -3,6 +3,7 @@
 #include "sys/error.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -82,6 +83,32 @@ exchange_verified(const ExchangeRequest& r, Reporter& reporter)
     reporter.warning(sys::sys_error("remove temporary", r.tmp_display).message);
   }
   return ExchangeResult::exchanged;
+}
+
+DirTimes::DirTimes(int dirfd)
+  : m_dirfd(dirfd)
+{
+  struct stat st;
+  if (::fstat(dirfd, &st) == 0) {
+    m_mtime = st.st_mtim;
+    m_valid = true;
+  }
+}
+
+void
+DirTimes::restore()
+{
+  if (!m_valid) {
+    return;
+  }
+  m_valid = false;
+  struct stat st;
+  if (::fstat(m_dirfd, &st) != 0
+      || (st.st_mtim.tv_sec == m_mtime.tv_sec && st.st_mtim.tv_nsec == m_mtime.tv_nsec)) {
+    return;
+  }
+  const struct timespec times[2] = {{0, UTIME_OMIT}, m_mtime};
+  ::futimens(m_dirfd, times);
 }
 
 }  // namespace pkgunify

@@ -44,4 +44,25 @@ enum class ExchangeResult {
 // removed (or, should swapping back fail, both are left and reported).
 ExchangeResult exchange_verified(const ExchangeRequest& request, Reporter& reporter);
 
+// A guest directory's mtime, kept across a replacement: taken before the
+// temporary name is made, set back by restore() (or on destruction) when
+// the directory's mtime changed since, so that backup and integrity tools
+// do not see a directory change where no entry changed. A change another
+// process made to the directory in the same instant keeps the old mtime
+// too (the directory's ctime still shows it).
+class DirTimes
+{
+public:
+  explicit DirTimes(int dirfd);
+  DirTimes(const DirTimes&) = delete;
+  DirTimes& operator=(const DirTimes&) = delete;
+  ~DirTimes() { restore(); }
+  void restore();
+
+private:
+  int m_dirfd;
+  bool m_valid = false;
+  struct timespec m_mtime = {};
+};
+
 }  // namespace pkgunify

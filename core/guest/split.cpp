@@ -174,6 +174,7 @@ split_path(const std::string& path, bool dry_run, Reporter& reporter, VserverKer
   if (dry_run) {
     return SplitResult::split;
   }
+  const DirTimes dir_times(target->dfd.get());
   const std::string tmpname = guest_temp_name(target->name);
   if (auto copy = make_private_copy(*target, tmpname); !copy) {
     ::unlinkat(target->dfd.get(), tmpname.c_str(), 0);

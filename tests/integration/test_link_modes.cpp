@@ -505,4 +505,51 @@ TEST_F(LinkModeTest, StoreStatsMemoryEstimatesSharedPageCache)
   EXPECT_EQ(m["saved_bytes"].get<std::int64_t>(), resident * 2);  // three guests: two links beyond the first
 }
 
+// Issue #15, item 10: a scan changed the mtime of every guest directory it
+// linked in (the temporary names), which backup and integrity tools report
+// as changes. Scan, split and release now set it back.
+class DirMtimeTest
+  : public LinkModeTest
+  , public ::testing::WithParamInterface<std::string>
+{
+};
+
+TEST_P(DirMtimeTest, ScanSplitAndReleaseKeepGuestDirectoryMtimes)
+{
+  if (auto why = mount_fs(GetParam()); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const auto roots = fs_roots(3);
+  write_in_roots(roots, "/usr/bin/tool", sized_spec(5000, "tool"));
+  write_in_roots(roots, "/usr/lib/x/lib.so", sized_spec(70000, "lib"));
+  write_in_roots(roots, "/usr/share/doc/big", sized_spec(3 * 1024 * 1024, "big"));
+  for (const auto& r : roots) {
+    for (const char* d : {"/usr/bin", "/usr/lib/x", "/usr/share/doc"}) {
+      const struct timespec old[2] = {{0, UTIME_OMIT}, {1500000000, 123}};
+      ASSERT_EQ(::utimensat(AT_FDCWD, (r + d).c_str(), old, AT_SYMLINK_NOFOLLOW), 0);
+    }
+  }
+  const CompareOptions dirs_too{.inodes = false, .dir_mtime = true, .protection = false};
+  std::vector<Snapshot> before;
+  for (const auto& r : roots) {
+    before.push_back(snapshot(r));
+  }
+  const Json j = scan_mode(roots, "immutable");
+  EXPECT_EQ(counter(j, "linked"), 9);
+  for (std::size_t i = 0; i < roots.size(); ++i) {
+    const auto diff = diff_snapshots(before[i], snapshot(roots[i]), dirs_too);
+    EXPECT_TRUE(diff.empty()) << roots[i] << ":\n" << join_lines(diff);
+  }
+
+  const RunResult sp = run_pkgunify({"split", roots[0] + "/usr/bin/tool"});
+  ASSERT_EQ(sp.exit_code, 0) << sp.describe();
+  const RunResult rel = run_pkgunify({"release", roots[0] + "/usr/lib/x/lib.so"});
+  ASSERT_EQ(rel.exit_code, 0) << rel.describe();
+  EXPECT_EQ(stat_path(roots[0] + "/usr/bin/tool").nlink, 1u);
+  const auto diff = diff_snapshots(before[0], snapshot(roots[0]), dirs_too);
+  EXPECT_TRUE(diff.empty()) << join_lines(diff);
+}
+
+INSTANTIATE_TEST_SUITE_P(Filesystems, DirMtimeTest, ::testing::Values("ext4", "xfs", "btrfs"));
+
 }  // namespace pkgunify::itest

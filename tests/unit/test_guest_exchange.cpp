@@ -161,4 +161,32 @@ TEST_F(ExchangeTest, RacingRenamesNeverLoseThePathOrReplaceAnotherFile)
   EXPECT_GT(replaced, 0);
 }
 
+TEST_F(ExchangeTest, DirTimesSetsTheDirectoryMtimeBackOnlyWhenItChanged)
+{
+  const struct timespec old[2] = {{0, UTIME_OMIT}, {1500000000, 42}};
+  ASSERT_EQ(::futimens(dirfd.get(), old), 0);
+  auto mtime = [&] {
+    struct stat st;
+    ::fstat(dirfd.get(), &st);
+    return st.st_mtim;
+  };
+  {
+    DirTimes times(dirfd.get());
+    const auto r = exchange_verified(request([](const struct stat&) { return true; }), reporter);
+    ASSERT_EQ(r, ExchangeResult::exchanged);
+    EXPECT_NE(mtime().tv_sec, 1500000000);  // the exchange changed it
+  }
+  EXPECT_EQ(mtime().tv_sec, 1500000000);
+  EXPECT_EQ(mtime().tv_nsec, 42);
+  // Unchanged: nothing is written (a later mtime set meanwhile by someone
+  // else after the restore is not undone either).
+  {
+    DirTimes times(dirfd.get());
+    const struct timespec later[2] = {{0, UTIME_OMIT}, {1600000000, 7}};
+    times.restore();
+    ASSERT_EQ(::futimens(dirfd.get(), later), 0);
+  }
+  EXPECT_EQ(mtime().tv_sec, 1600000000);
+}
+
 }  // namespace
