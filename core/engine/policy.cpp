@@ -175,8 +175,8 @@ set_min_size(Policy& policy, const Item& item)
   policy.min_size = number;
 }
 
-void
-set_ignore_mtime(Policy& policy, const Item& item)
+bool
+parse_bool(const Item& item)
 {
   constexpr std::string_view expected = "true or false";
   item.require_plain_scalar(expected);
@@ -184,19 +184,19 @@ set_ignore_mtime(Policy& policy, const Item& item)
   if (!YAML::convert<bool>::decode(item.value(), value)) {
     item.fail_expected(expected);
   }
-  policy.ignore_mtime = value;
+  return value;
+}
+
+void
+set_ignore_mtime(Policy& policy, const Item& item)
+{
+  policy.ignore_mtime = parse_bool(item);
 }
 
 void
 set_only_packaged(Policy& policy, const Item& item)
 {
-  constexpr std::string_view expected = "true or false";
-  item.require_plain_scalar(expected);
-  bool value = false;
-  if (!YAML::convert<bool>::decode(item.value(), value)) {
-    item.fail_expected(expected);
-  }
-  policy.only_packaged = value;
+  policy.only_packaged = parse_bool(item);
 }
 
 CreateMode
@@ -461,12 +461,11 @@ private:
   bool second_node = false;
 };
 
-}  // namespace
-
-Policy
-parse_policy(std::string_view text, std::string_view source)
+// The one document of `text`, or nullopt when it has none (empty text or
+// only comments).
+std::optional<YAML::Node>
+read_document(std::string_view text, std::string_view source)
 {
-  std::vector<YAML::Node> documents;
   try {
     const std::string input(text);
     std::istringstream stream(input);
@@ -477,49 +476,63 @@ parse_policy(std::string_view text, std::string_view source)
     if (counter.count > 1) {
       throw ConfigError(located(source, counter.second, "expected a single YAML document"));
     }
-    if (counter.count == 1) {
-      documents.push_back(YAML::Load(input));
+    if (counter.count == 0) {
+      return std::nullopt;
     }
+    return YAML::Load(input);
   } catch (const YAML::Exception& e) {
     throw ConfigError(located(source, e.mark, e.msg));
   }
+}
 
-  Policy policy = default_policy();
-  policy.source = source;
+// Remembers the keys seen so far (name, 1-based line) and fails on a
+// repeated one.
+void
+check_not_seen(std::vector<std::pair<std::string, int>>& seen, const YAML::Node& key, std::string_view source)
+{
+  const std::string& name = key.Scalar();
+  const auto previous = std::find_if(seen.begin(), seen.end(), [&](const auto& item) { return item.first == name; });
+  if (previous != seen.end()) {
+    throw ConfigError(located(source, key.Mark(),
+                              "duplicate key '" + name + "' (first on line " + std::to_string(previous->second) + ")"));
+  }
+  seen.emplace_back(name, key.Mark().line + 1);
+}
 
-  if (documents.size() > 1) {
-    throw ConfigError(located(source, documents[1].Mark(), "expected a single YAML document"));
-  }
-  // No document: empty text or only comments.
-  if (documents.empty() || documents.front().IsNull()) {
-    return policy;
-  }
-  const YAML::Node& root = documents.front();
-  if (!root.IsMap()) {
-    throw ConfigError(located(source, root.Mark(), "expected a mapping of keys, got " + describe(root)));
-  }
-
-  std::vector<std::pair<std::string, int>> seen;  // key, 1-based line
+// Hands each "key: value" of the mapping `root` to its key's handler.
+void
+apply_keys(Policy& policy, const YAML::Node& root, std::string_view source)
+{
+  std::vector<std::pair<std::string, int>> seen;
   for (const auto& entry : root) {
     const YAML::Node& key = entry.first;
-    const YAML::Node& value = entry.second;
     if (!key.IsScalar()) {
       throw ConfigError(located(source, key.Mark(), "expected a key name, got " + describe(key)));
     }
-    const std::string& name = key.Scalar();
-    const auto previous = std::find_if(seen.begin(), seen.end(), [&](const auto& item) { return item.first == name; });
-    if (previous != seen.end()) {
-      throw ConfigError(located(
-        source, key.Mark(), "duplicate key '" + name + "' (first on line " + std::to_string(previous->second) + ")"));
-    }
-    seen.emplace_back(name, key.Mark().line + 1);
-
-    const KeyHandler* handler = find_key(name);
+    check_not_seen(seen, key, source);
+    const KeyHandler* handler = find_key(key.Scalar());
     if (!handler) {
-      throw ConfigError(located(source, key.Mark(), "unknown key '" + name + "'"));
+      throw ConfigError(located(source, key.Mark(), "unknown key '" + key.Scalar() + "'"));
     }
-    handler->handler(policy, Item(source, key, value));
+    handler->handler(policy, Item(source, key, entry.second));
   }
+}
+
+}  // namespace
+
+Policy
+parse_policy(std::string_view text, std::string_view source)
+{
+  const std::optional<YAML::Node> document = read_document(text, source);
+  Policy policy = default_policy();
+  policy.source = source;
+  if (!document || document->IsNull()) {
+    return policy;
+  }
+  if (!document->IsMap()) {
+    throw ConfigError(located(source, document->Mark(), "expected a mapping of keys, got " + describe(*document)));
+  }
+  apply_keys(policy, *document, source);
   return policy;
 }
 
