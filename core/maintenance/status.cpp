@@ -1,5 +1,6 @@
 #include "maintenance/status.hpp"
 
+#include "engine/scanner.hpp"
 #include "engine/walker.hpp"
 #include "maintenance/internal/lifter.hpp"
 #include "maintenance/internal/root.hpp"
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
+#include <stdexcept>
 #include <unordered_set>
 
 namespace pkgunify {
@@ -41,8 +43,9 @@ struct StatusContext
 class StatusVisitor : public WalkVisitor
 {
 public:
-  StatusVisitor(const StatusContext& context, const std::string& root, int root_fd)
+  StatusVisitor(const StatusContext& context, const PackageFilter* filter, const std::string& root, int root_fd)
     : m_context(context)
+    , m_filter(filter)
     , m_root_fd(root_fd)
     , m_reflinks(reflink_capable(root_fd))
   {
@@ -65,7 +68,7 @@ public:
     ++status.files;
     status.bytes += size;
     const std::string path = sys::child_path(dir, name);
-    const bool candidate = !m_context.policy.excludes(path) && size >= m_context.policy.min_size;
+    const bool candidate = !candidate_verdict(m_context.policy, m_filter, path, st);
     if (candidate) {
       ++status.candidates;
       status.candidate_bytes += size;
@@ -147,6 +150,7 @@ private:
   }
 
   const StatusContext& m_context;
+  const PackageFilter* m_filter;  // null: the root has none
   int m_root_fd;
   bool m_reflinks;
 };
@@ -155,8 +159,12 @@ private:
 
 std::vector<RootStatus>
 root_status(const Store& store, const Policy& policy, const std::vector<std::string>& roots, Reporter& reporter,
-            const FileModeFn& each_file, VserverKernel* vserver)
+            const FileModeFn& each_file, VserverKernel* vserver, const PackageFilters& filters)
 {
+  if (!filters.empty() && filters.size() != roots.size()) {
+    throw std::invalid_argument("root_status: " + std::to_string(filters.size()) + " package filters for "
+                                + std::to_string(roots.size()) + " roots");
+  }
   const auto inodes = store.object_inodes();
   Lifter lifter(vserver);
   const bool has_vserver = static_cast<bool>(lifter.kernel.probe());
@@ -164,7 +172,7 @@ root_status(const Store& store, const Policy& policy, const std::vector<std::str
   std::vector<RootStatus> out;
   for (std::size_t i = 0; i < roots.size(); ++i) {
     const sys::Fd fd = open_root(store, roots[i]);
-    StatusVisitor visitor(context, roots[i], fd.get());
+    StatusVisitor visitor(context, filters.empty() ? nullptr : filters[i].get(), roots[i], fd.get());
     walk_tree(fd.get(), roots[i], visitor);
     out.push_back(std::move(visitor.status));
   }
