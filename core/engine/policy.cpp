@@ -187,18 +187,6 @@ parse_bool(const Item& item)
   return value;
 }
 
-void
-set_ignore_mtime(Policy& policy, const Item& item)
-{
-  policy.ignore_mtime = parse_bool(item);
-}
-
-void
-set_only_packaged(Policy& policy, const Item& item)
-{
-  policy.only_packaged = parse_bool(item);
-}
-
 CreateMode
 parse_create(const Item& item)
 {
@@ -210,27 +198,10 @@ parse_create(const Item& item)
   return *mode;
 }
 
-void
-set_create(Policy& policy, const Item& item)
+bool
+any_link_mode(LinkMode /*mode*/)
 {
-  policy.create = parse_create(item);
-}
-
-void
-set_hook_create(Policy& policy, const Item& item)
-{
-  policy.hook_create = parse_create(item);
-}
-
-void
-set_link(Policy& policy, const Item& item)
-{
-  const std::string expected = k_link_mode_names.quoted_list();
-  const auto mode = parse_link_mode(item.string(expected));
-  if (!mode) {
-    item.fail_expected(expected);
-  }
-  policy.link = *mode;
+  return true;
 }
 
 // The fallback of `auto` on a mainline kernel: never auto or iunlink.
@@ -240,15 +211,16 @@ valid_fallback(LinkMode mode)
   return mode != LinkMode::auto_select && mode != LinkMode::iunlink;
 }
 
-void
-set_link_fallback(Policy& policy, const Item& item)
+// A link mode that `accept` takes.
+LinkMode
+parse_link(const Item& item, bool (*accept)(LinkMode))
 {
-  const std::string expected = k_link_mode_names.quoted_list(valid_fallback);
+  const std::string expected = k_link_mode_names.quoted_list(accept);
   const auto mode = parse_link_mode(item.string(expected));
-  if (!mode || !valid_fallback(*mode)) {
+  if (!mode || !accept(*mode)) {
     item.fail_expected(expected);
   }
-  policy.link_fallback = *mode;
+  return *mode;
 }
 
 void
@@ -285,17 +257,18 @@ struct KeyHandler
 
 // Every key a policy file may contain.
 constexpr std::array k_keys{
-  KeyHandler{"create", set_create},
+  KeyHandler{"create", [](Policy& policy, const Item& item) { policy.create = parse_create(item); }},
   KeyHandler{"exclude",
              [](Policy& policy, const Item& item) { set_patterns(item, policy.exclude, policy.exclude_globs); }},
-  KeyHandler{"hook_create", set_hook_create},
-  KeyHandler{"ignore_mtime", set_ignore_mtime},
+  KeyHandler{"hook_create", [](Policy& policy, const Item& item) { policy.hook_create = parse_create(item); }},
+  KeyHandler{"ignore_mtime", [](Policy& policy, const Item& item) { policy.ignore_mtime = parse_bool(item); }},
   KeyHandler{"include",
              [](Policy& policy, const Item& item) { set_patterns(item, policy.include, policy.include_globs); }},
-  KeyHandler{"link", set_link},
-  KeyHandler{"link_fallback", set_link_fallback},
+  KeyHandler{"link", [](Policy& policy, const Item& item) { policy.link = parse_link(item, any_link_mode); }},
+  KeyHandler{"link_fallback",
+             [](Policy& policy, const Item& item) { policy.link_fallback = parse_link(item, valid_fallback); }},
   KeyHandler{"min_size", set_min_size},
-  KeyHandler{"only_packaged", set_only_packaged},
+  KeyHandler{"only_packaged", [](Policy& policy, const Item& item) { policy.only_packaged = parse_bool(item); }},
   KeyHandler{"store", set_store},
 };
 
