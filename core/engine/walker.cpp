@@ -1,5 +1,6 @@
 #include "engine/walker.hpp"
 
+#include "sys/exceptions.hpp"
 #include "sys/fs.hpp"
 
 #include <dirent.h>
@@ -143,6 +144,21 @@ walk_tree(int root_fd, const std::string& root_display, WalkVisitor& visitor)
     stack.pop_back();
     walk.visit(dir, stack);
   }
+}
+
+GuestRoot
+open_guest_root(const Store& store, const std::string& root)
+{
+  auto fd = sys::open_host_dir(root);
+  if (!fd) {
+    throw ConfigError("root " + fd.error().message);
+  }
+  auto st = sys::fstat_fd(fd->get(), root);
+  if (!st) {
+    throw ConfigError(st.error().message);
+  }
+  store.check_same_filesystem(*st, root);
+  return GuestRoot{std::move(*fd), *st};
 }
 
 }  // namespace pkgunify

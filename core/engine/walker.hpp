@@ -4,6 +4,9 @@
 // directory, never redirected.
 #pragma once
 
+#include "store/store.hpp"
+#include "sys/fd.hpp"
+
 #include <sys/stat.h>
 
 #include <cstdint>
@@ -31,5 +34,15 @@ public:
 // `root_fd` is an open directory; `root_display` its host path for messages.
 void walk_tree(int root_fd, const std::string& root_display, WalkVisitor& visitor);
 
+// A guest root opened for a walk.
+struct GuestRoot
+{
+  sys::Fd fd;
+  struct stat st;
+};
+
+// The guest root `root` opened as a directory. Throws ConfigError when it is
+// none or not on the store's filesystem.
+GuestRoot open_guest_root(const Store& store, const std::string& root);
 
 }  // namespace pkgunify

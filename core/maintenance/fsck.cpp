@@ -1,9 +1,9 @@
 #include "maintenance/fsck.hpp"
 
+#include "guest/metadata.hpp"
 #include "maintenance/internal/lifter.hpp"
 #include "sys/fs.hpp"
 #include "sys/read.hpp"
-#include "sys/xattr.hpp"
 
 #include <sys/stat.h>
 
@@ -59,18 +59,19 @@ private:
 sys::Result<FileMeta>
 read_meta(int fd, const std::string& display)
 {
+  auto meta = read_metadata(fd, display);
+  if (!meta) {
+    return meta;
+  }
+  // FileMeta keeps the permission bits only: the type needs its own look.
   auto st = sys::fstat_fd(fd, display);
   if (!st) {
     return std::unexpected(st.error());
   }
-  auto xattrs = sys::read_xattrs(fd, display);
-  if (!xattrs) {
-    return std::unexpected(xattrs.error());
-  }
   if (!S_ISREG(st->st_mode)) {
     return sys::fail(display + ": not a regular file");
   }
-  return FileMeta::from_stat(*st, std::move(*xattrs));
+  return meta;
 }
 
 // One fsck run. Workers check a fan-out directory each at a time; the

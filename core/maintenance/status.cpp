@@ -3,7 +3,6 @@
 #include "engine/scanner.hpp"
 #include "engine/walker.hpp"
 #include "maintenance/internal/lifter.hpp"
-#include "maintenance/internal/root.hpp"
 #include "sys/fs.hpp"
 #include "sys/reflink.hpp"
 
@@ -171,9 +170,9 @@ root_status(const Store& store, const Policy& policy, const std::vector<std::str
   const StatusContext context{store, policy, inodes, reporter, each_file, lifter.protector, has_vserver};
   std::vector<RootStatus> out;
   for (std::size_t i = 0; i < roots.size(); ++i) {
-    const sys::Fd fd = open_root(store, roots[i]);
-    StatusVisitor visitor(context, filters.empty() ? nullptr : filters[i].get(), roots[i], fd.get());
-    walk_tree(fd.get(), roots[i], visitor);
+    const GuestRoot root = open_guest_root(store, roots[i]);
+    StatusVisitor visitor(context, filters.empty() ? nullptr : filters[i].get(), roots[i], root.fd.get());
+    walk_tree(root.fd.get(), roots[i], visitor);
     out.push_back(std::move(visitor.status));
   }
   return out;

@@ -1,7 +1,7 @@
 #include "maintenance/verify.hpp"
 
 #include "engine/packages.hpp"
-#include "maintenance/internal/root.hpp"
+#include "engine/walker.hpp"
 #include "sys/fs.hpp"
 #include "sys/read.hpp"
 
@@ -85,7 +85,7 @@ public:
   Verifier(const Store& store, PackageDb& db, const std::string& root, Reporter& reporter)
     : m_db(db)
     , m_root(root)
-    , m_root_fd(open_root(store, root))
+    , m_root_fd(open_guest_root(store, root).fd)
     , m_objects(store.object_paths_by_inode())
     , m_paths(root)
     , m_reporter(reporter)
