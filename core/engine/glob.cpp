@@ -1,5 +1,7 @@
 #include "engine/glob.hpp"
 
+#include <algorithm>
+#include <expected>
 #include <limits>
 #include <utility>
 
@@ -52,92 +54,162 @@ describe_char(unsigned char c)
   return std::string(1, static_cast<char>(c));
 }
 
+// A step of compiling a pattern: its result, or what is wrong with the
+// pattern.
+template<typename T>
+using Step = std::expected<T, std::string>;
+
+std::unexpected<std::string>
+problem(std::string text)
+{
+  return std::unexpected(std::move(text));
+}
+
 }  // namespace
 
-sys::Result<Glob>
-Glob::compile(std::string_view pattern)
+// Compiles one pattern, left to right. A step that meets malformed syntax
+// returns the problem: the text after "bad pattern \"...\": ".
+class Glob::Compiler
 {
-  const auto bad = [&](std::string_view problem) {
-    std::string message = "bad pattern \"";
-    message += pattern;
-    message += "\": ";
-    message += problem;
-    return sys::fail(std::move(message));
-  };
+public:
+  explicit Compiler(std::string_view pattern) : m_pattern(pattern) { m_glob.m_pattern = pattern; }
 
-  if (pattern.empty()) {
-    return bad("empty pattern");
-  }
-
-  Glob glob;
-  glob.m_pattern = pattern;
-
-  const std::size_t size = pattern.size();
-  std::size_t i = 0;
-  if (pattern.front() == '/') {
-    i = 1;
-  } else {
-    // Unanchored: "pattern" means "/**/pattern".
-    glob.m_segments.push_back(Segment{Segment::Kind::globstar, {}, {}});
-  }
-
-  // Reads one possibly escaped character of a class at `i`. Returns an error
-  // description, empty on success.
-  const auto read_class_char = [&](unsigned char& c) -> std::string {
-    if (i == size) {
-      return "unterminated character class";
+  // An optional anchor, then components separated by single '/'.
+  Step<Glob>
+  run()
+  {
+    if (m_pattern.front() == '/') {
+      m_pos = 1;
+    } else {
+      // Unanchored: "pattern" means "/**/pattern".
+      m_glob.m_segments.push_back(Segment{Segment::Kind::globstar, {}, {}});
     }
-    if (pattern[i] == '\\') {
-      if (i + 1 == size) {
-        return "unterminated character class";
-      }
-      ++i;
+    if (at_end()) {
+      return std::move(m_glob);  // "/": only the root itself
     }
-    c = static_cast<unsigned char>(pattern[i]);
-    ++i;
-    if (c == '/') {
-      return "'/' in a character class";
-    }
-    return {};
-  };
-
-  // Parses a class starting at the '[' at `i` into `cls`; `i` ends up after
-  // the closing ']'. Returns an error description, empty on success.
-  const auto parse_class = [&](CharClass& cls) -> std::string {
-    ++i;  // '['
-    bool negate = false;
-    if (i < size && (pattern[i] == '!' || pattern[i] == '^')) {
-      negate = true;
-      ++i;
-    }
-    bool first = true;  // a ']' right after the opening is literal
     while (true) {
-      if (i == size) {
-        return "unterminated character class";
+      if (auto done = component(); !done) {
+        return std::unexpected(std::move(done.error()));
       }
-      if (pattern[i] == ']' && !first) {
-        ++i;
+      if (at_end()) {
         break;
       }
-      first = false;
-      unsigned char lo = 0;
-      if (auto error = read_class_char(lo); !error.empty()) {
-        return error;
+      ++m_pos;  // '/'
+    }
+    // A trailing "**" matches one or more components, not zero: "/etc/**"
+    // does not match "/etc" itself. Spell it as "*/**".
+    if (m_glob.m_segments.back().kind == Segment::Kind::globstar) {
+      m_glob.m_segments.insert(m_glob.m_segments.end() - 1, Segment{Segment::Kind::any, {}, {}});
+    }
+    return std::move(m_glob);
+  }
+
+private:
+  [[nodiscard]] bool
+  at_end() const
+  {
+    return m_pos == m_pattern.size();
+  }
+
+  [[nodiscard]] char
+  peek() const
+  {
+    return m_pattern[m_pos];
+  }
+
+  // One component: up to the next '/' (which is never escaped and never in a
+  // class), becoming one segment.
+  Step<void>
+  component()
+  {
+    if (at_end()) {
+      return problem("trailing '/'");
+    }
+    if (peek() == '/') {
+      return problem("empty path component (\"//\")");
+    }
+    std::vector<Token> tokens;
+    while (!at_end() && peek() != '/') {
+      auto next = token();
+      if (!next) {
+        return std::unexpected(std::move(next.error()));
       }
-      if (i + 1 < size && pattern[i] == '-' && pattern[i + 1] != ']') {
-        ++i;  // '-'
-        unsigned char hi = 0;
-        if (auto error = read_class_char(hi); !error.empty()) {
-          return error;
-        }
-        if (hi < lo) {
-          return "bad range '" + describe_char(lo) + "-" + describe_char(hi) + "' in character class";
-        }
-        for (unsigned c = lo; c <= hi; ++c) {
-          set_bit(cls, static_cast<unsigned char>(c));
-        }
-      } else {
-        set_bit(cls, lo);
+      tokens.push_back(*next);
+    }
+    return add_segment(std::move(tokens));
+  }
+
+  // One token: a character (maybe escaped), '*', '?' or a class.
+  Step<Token>
+  token()
+  {
+    const auto c = static_cast<unsigned char>(peek());
+    switch (c) {
+    case '\\':
+      return escaped();
+    case '[':
+      return class_token();
+    case '*':
+      ++m_pos;
+      return Token{Token::Op::star, 0, 0};
+    case '?':
+      ++m_pos;
+      return Token{Token::Op::any_char, 0, 0};
+    default:
+      ++m_pos;
+      return Token{Token::Op::ch, c, 0};
+    }
+  }
+
+  // "\c" outside a class.
+  Step<Token>
+  escaped()
+  {
+    if (m_pos + 1 == m_pattern.size()) {
+      return problem("trailing backslash");
+    }
+    if (m_pattern[m_pos + 1] == '/') {
+      return problem("'/' cannot be escaped");
+    }
+    const auto c = static_cast<unsigned char>(m_pattern[m_pos + 1]);
+    m_pos += 2;
+    return Token{Token::Op::ch, c, 0};
+  }
+
+  Step<Token>
+  class_token()
+  {
+    CharClass cls{};
+    if (auto parsed = char_class(cls); !parsed) {
+      return std::unexpected(std::move(parsed.error()));
+    }
+    if (m_glob.m_classes.size() > std::numeric_limits<std::uint16_t>::max()) {
+      return problem("too many character classes");
+    }
+    const Token token{Token::Op::cls, 0, static_cast<std::uint16_t>(m_glob.m_classes.size())};
+    m_glob.m_classes.push_back(cls);
+    return token;
+  }
+
+  // A class from its '[' to past its closing ']'.
+  Step<void>
+  char_class(CharClass& cls)
+  {
+    ++m_pos;  // '['
+    const bool negate = !at_end() && (peek() == '!' || peek() == '^');
+    if (negate) {
+      ++m_pos;
+    }
+    for (bool first = true;; first = false) {  // a ']' right after the opening is literal
+      if (at_end()) {
+        return problem("unterminated character class");
+      }
+      if (peek() == ']' && !first) {
+        ++m_pos;
+        break;
+      }
+      if (auto member = class_member(cls); !member) {
+        return member;
       }
     }
     if (negate) {
@@ -146,129 +218,125 @@ Glob::compile(std::string_view pattern)
       }
     }
     return {};
-  };
-
-  if (i == size) {
-    return glob;  // "/": only the root itself
   }
 
-  while (true) {
-    // One component: [i, next unescaped '/' outside a class).
-    if (i == size) {
-      return bad("trailing '/'");
+  // One character or range ("a-z") of a class.
+  Step<void>
+  class_member(CharClass& cls)
+  {
+    const auto lo = class_char();
+    if (!lo) {
+      return std::unexpected(lo.error());
     }
-    if (pattern[i] == '/') {
-      return bad("empty path component (\"//\")");
+    if (m_pos + 1 >= m_pattern.size() || peek() != '-' || m_pattern[m_pos + 1] == ']') {
+      set_bit(cls, *lo);
+      return {};
     }
-
-    std::vector<Token> tokens;
-    bool double_star = false;
-    while (i < size && pattern[i] != '/') {
-      const char c = pattern[i];
-      switch (c) {
-      case '\\':
-        if (i + 1 == size) {
-          return bad("trailing backslash");
-        }
-        if (pattern[i + 1] == '/') {
-          return bad("'/' cannot be escaped");
-        }
-        tokens.push_back(Token{Token::Op::ch, static_cast<unsigned char>(pattern[i + 1]), 0});
-        i += 2;
-        break;
-
-      case '*':
-        if (!tokens.empty() && tokens.back().op == Token::Op::star) {
-          double_star = true;
-        }
-        tokens.push_back(Token{Token::Op::star, 0, 0});
-        ++i;
-        break;
-
-      case '?':
-        tokens.push_back(Token{Token::Op::any_char, 0, 0});
-        ++i;
-        break;
-
-      case '[': {
-        CharClass cls{};
-        if (auto error = parse_class(cls); !error.empty()) {
-          return bad(error);
-        }
-        if (glob.m_classes.size() > std::numeric_limits<std::uint16_t>::max()) {
-          return bad("too many character classes");
-        }
-        tokens.push_back(Token{Token::Op::cls, 0, static_cast<std::uint16_t>(glob.m_classes.size())});
-        glob.m_classes.push_back(cls);
-        break;
-      }
-
-      default:
-        tokens.push_back(Token{Token::Op::ch, static_cast<unsigned char>(c), 0});
-        ++i;
-        break;
-      }
+    ++m_pos;  // '-'
+    const auto hi = class_char();
+    if (!hi) {
+      return std::unexpected(hi.error());
     }
-
-    if (double_star) {
-      if (tokens.size() != 2) {
-        return bad("\"**\" must be a whole path component");
-      }
-      // "**/**" is the same as "**".
-      if (glob.m_segments.empty() || glob.m_segments.back().kind != Segment::Kind::globstar) {
-        glob.m_segments.push_back(Segment{Segment::Kind::globstar, {}, {}});
-      }
-    } else {
-      std::size_t stars = 0;
-      bool plain = true;  // only literal characters and stars
-      for (const auto& token : tokens) {
-        if (token.op == Token::Op::star) {
-          ++stars;
-        } else if (token.op != Token::Op::ch) {
-          plain = false;
-        }
-      }
-      const auto literal_text = [&](std::size_t from, std::size_t to) {
-        std::string text;
-        text.reserve(to - from);
-        for (std::size_t k = from; k < to; ++k) {
-          text += static_cast<char>(tokens[k].ch);
-        }
-        return text;
-      };
-
-      Segment segment;
-      if (plain && stars == 0) {
-        segment.kind = Segment::Kind::literal;
-        segment.text = literal_text(0, tokens.size());
-      } else if (plain && stars == 1 && tokens.size() == 1) {
-        segment.kind = Segment::Kind::any;
-      } else if (plain && stars == 1 && tokens.front().op == Token::Op::star) {
-        segment.kind = Segment::Kind::suffix;
-        segment.text = literal_text(1, tokens.size());
-      } else if (plain && stars == 1 && tokens.back().op == Token::Op::star) {
-        segment.kind = Segment::Kind::prefix;
-        segment.text = literal_text(0, tokens.size() - 1);
-      } else {
-        segment.kind = Segment::Kind::wild;
-        segment.tokens = std::move(tokens);
-      }
-      glob.m_segments.push_back(std::move(segment));
+    if (*hi < *lo) {
+      return problem("bad range '" + describe_char(*lo) + "-" + describe_char(*hi) + "' in character class");
     }
-
-    if (i == size) {
-      break;
+    for (unsigned c = *lo; c <= *hi; ++c) {
+      set_bit(cls, static_cast<unsigned char>(c));
     }
-    ++i;  // '/'
+    return {};
   }
 
-  // A trailing "**" matches one or more components, not zero: "/etc/**" does
-  // not match "/etc" itself. Spell it as "*/**".
-  if (glob.m_segments.back().kind == Segment::Kind::globstar) {
-    glob.m_segments.insert(glob.m_segments.end() - 1, Segment{Segment::Kind::any, {}, {}});
+  // One possibly escaped character of a class.
+  Step<unsigned char>
+  class_char()
+  {
+    if (at_end() || (peek() == '\\' && m_pos + 1 == m_pattern.size())) {
+      return problem("unterminated character class");
+    }
+    if (peek() == '\\') {
+      ++m_pos;
+    }
+    const auto c = static_cast<unsigned char>(peek());
+    ++m_pos;
+    if (c == '/') {
+      return problem("'/' in a character class");
+    }
+    return c;
   }
 
-  return glob;
+  // A component with two stars in a row must be "**" alone, a globstar;
+  // any other becomes the segment classify() picks.
+  Step<void>
+  add_segment(std::vector<Token> tokens)
+  {
+    const auto is_star = [](const Token& token) { return token.op == Token::Op::star; };
+    const bool double_star =
+      std::adjacent_find(tokens.begin(), tokens.end(),
+                         [&](const Token& a, const Token& b) { return is_star(a) && is_star(b); })
+      != tokens.end();
+    auto& segments = m_glob.m_segments;
+    if (!double_star) {
+      segments.push_back(classify(std::move(tokens)));
+      return {};
+    }
+    if (tokens.size() != 2) {
+      return problem("\"**\" must be a whole path component");
+    }
+    // "**/**" is the same as "**".
+    if (segments.empty() || segments.back().kind != Segment::Kind::globstar) {
+      segments.push_back(Segment{Segment::Kind::globstar, {}, {}});
+    }
+    return {};
+  }
+
+  // The cheapest segment that matches what the tokens match: literal text
+  // with at most one star at an end needs no token matching.
+  static Segment
+  classify(std::vector<Token> tokens)
+  {
+    const auto stars =
+      std::count_if(tokens.begin(), tokens.end(), [](const Token& token) { return token.op == Token::Op::star; });
+    const bool plain = std::all_of(tokens.begin(), tokens.end(), [](const Token& token) {
+      return token.op == Token::Op::star || token.op == Token::Op::ch;
+    });
+    const auto text = [&](std::size_t from, std::size_t to) {
+      std::string result;
+      result.reserve(to - from);
+      for (std::size_t k = from; k < to; ++k) {
+        result += static_cast<char>(tokens[k].ch);
+      }
+      return result;
+    };
+    if (plain && stars == 0) {
+      return Segment{Segment::Kind::literal, text(0, tokens.size()), {}};
+    }
+    if (plain && stars == 1) {
+      if (tokens.size() == 1) {
+        return Segment{Segment::Kind::any, {}, {}};
+      }
+      if (tokens.front().op == Token::Op::star) {
+        return Segment{Segment::Kind::suffix, text(1, tokens.size()), {}};
+      }
+      if (tokens.back().op == Token::Op::star) {
+        return Segment{Segment::Kind::prefix, text(0, tokens.size() - 1), {}};
+      }
+    }
+    return Segment{Segment::Kind::wild, {}, std::move(tokens)};
+  }
+
+  std::string_view m_pattern;
+  std::size_t m_pos = 0;
+  Glob m_glob;
+};
+
+sys::Result<Glob>
+Glob::compile(std::string_view pattern)
+{
+  Step<Glob> glob = pattern.empty() ? Step<Glob>(problem("empty pattern")) : Compiler(pattern).run();
+  if (!glob) {
+    return sys::fail("bad pattern \"" + std::string(pattern) + "\": " + glob.error());
+  }
+  return std::move(*glob);
 }
 
 bool

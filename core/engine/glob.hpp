@@ -72,6 +72,10 @@ private:
 
   using CharClass = std::array<std::uint64_t, 4>;  // bit per byte value
 
+  // Turns the pattern into segments, one step per part of the syntax
+  // (glob.cpp).
+  class Compiler;
+
   [[nodiscard]] bool segment_matches(const Segment& segment, std::string_view component) const;
   [[nodiscard]] bool tokens_match(const std::vector<Token>& tokens, std::string_view component) const;
   [[nodiscard]] bool match_range(std::size_t first, std::size_t last, std::string_view path, bool open_end) const;

@@ -175,8 +175,8 @@ set_min_size(Policy& policy, const Item& item)
   policy.min_size = number;
 }
 
-void
-set_ignore_mtime(Policy& policy, const Item& item)
+bool
+parse_bool(const Item& item)
 {
   constexpr std::string_view expected = "true or false";
   item.require_plain_scalar(expected);
@@ -184,19 +184,7 @@ set_ignore_mtime(Policy& policy, const Item& item)
   if (!YAML::convert<bool>::decode(item.value(), value)) {
     item.fail_expected(expected);
   }
-  policy.ignore_mtime = value;
-}
-
-void
-set_only_packaged(Policy& policy, const Item& item)
-{
-  constexpr std::string_view expected = "true or false";
-  item.require_plain_scalar(expected);
-  bool value = false;
-  if (!YAML::convert<bool>::decode(item.value(), value)) {
-    item.fail_expected(expected);
-  }
-  policy.only_packaged = value;
+  return value;
 }
 
 CreateMode
@@ -210,27 +198,10 @@ parse_create(const Item& item)
   return *mode;
 }
 
-void
-set_create(Policy& policy, const Item& item)
+bool
+any_link_mode(LinkMode /*mode*/)
 {
-  policy.create = parse_create(item);
-}
-
-void
-set_hook_create(Policy& policy, const Item& item)
-{
-  policy.hook_create = parse_create(item);
-}
-
-void
-set_link(Policy& policy, const Item& item)
-{
-  const std::string expected = k_link_mode_names.quoted_list();
-  const auto mode = parse_link_mode(item.string(expected));
-  if (!mode) {
-    item.fail_expected(expected);
-  }
-  policy.link = *mode;
+  return true;
 }
 
 // The fallback of `auto` on a mainline kernel: never auto or iunlink.
@@ -240,15 +211,16 @@ valid_fallback(LinkMode mode)
   return mode != LinkMode::auto_select && mode != LinkMode::iunlink;
 }
 
-void
-set_link_fallback(Policy& policy, const Item& item)
+// A link mode that `accept` takes.
+LinkMode
+parse_link(const Item& item, bool (*accept)(LinkMode))
 {
-  const std::string expected = k_link_mode_names.quoted_list(valid_fallback);
+  const std::string expected = k_link_mode_names.quoted_list(accept);
   const auto mode = parse_link_mode(item.string(expected));
-  if (!mode || !valid_fallback(*mode)) {
+  if (!mode || !accept(*mode)) {
     item.fail_expected(expected);
   }
-  policy.link_fallback = *mode;
+  return *mode;
 }
 
 void
@@ -285,17 +257,18 @@ struct KeyHandler
 
 // Every key a policy file may contain.
 constexpr std::array k_keys{
-  KeyHandler{"create", set_create},
+  KeyHandler{"create", [](Policy& policy, const Item& item) { policy.create = parse_create(item); }},
   KeyHandler{"exclude",
              [](Policy& policy, const Item& item) { set_patterns(item, policy.exclude, policy.exclude_globs); }},
-  KeyHandler{"hook_create", set_hook_create},
-  KeyHandler{"ignore_mtime", set_ignore_mtime},
+  KeyHandler{"hook_create", [](Policy& policy, const Item& item) { policy.hook_create = parse_create(item); }},
+  KeyHandler{"ignore_mtime", [](Policy& policy, const Item& item) { policy.ignore_mtime = parse_bool(item); }},
   KeyHandler{"include",
              [](Policy& policy, const Item& item) { set_patterns(item, policy.include, policy.include_globs); }},
-  KeyHandler{"link", set_link},
-  KeyHandler{"link_fallback", set_link_fallback},
+  KeyHandler{"link", [](Policy& policy, const Item& item) { policy.link = parse_link(item, any_link_mode); }},
+  KeyHandler{"link_fallback",
+             [](Policy& policy, const Item& item) { policy.link_fallback = parse_link(item, valid_fallback); }},
   KeyHandler{"min_size", set_min_size},
-  KeyHandler{"only_packaged", set_only_packaged},
+  KeyHandler{"only_packaged", [](Policy& policy, const Item& item) { policy.only_packaged = parse_bool(item); }},
   KeyHandler{"store", set_store},
 };
 
@@ -461,12 +434,11 @@ private:
   bool second_node = false;
 };
 
-}  // namespace
-
-Policy
-parse_policy(std::string_view text, std::string_view source)
+// The one document of `text`, or nullopt when it has none (empty text or
+// only comments).
+std::optional<YAML::Node>
+read_document(std::string_view text, std::string_view source)
 {
-  std::vector<YAML::Node> documents;
   try {
     const std::string input(text);
     std::istringstream stream(input);
@@ -477,49 +449,63 @@ parse_policy(std::string_view text, std::string_view source)
     if (counter.count > 1) {
       throw ConfigError(located(source, counter.second, "expected a single YAML document"));
     }
-    if (counter.count == 1) {
-      documents.push_back(YAML::Load(input));
+    if (counter.count == 0) {
+      return std::nullopt;
     }
+    return YAML::Load(input);
   } catch (const YAML::Exception& e) {
     throw ConfigError(located(source, e.mark, e.msg));
   }
+}
 
-  Policy policy = default_policy();
-  policy.source = source;
+// Remembers the keys seen so far (name, 1-based line) and fails on a
+// repeated one.
+void
+check_not_seen(std::vector<std::pair<std::string, int>>& seen, const YAML::Node& key, std::string_view source)
+{
+  const std::string& name = key.Scalar();
+  const auto previous = std::find_if(seen.begin(), seen.end(), [&](const auto& item) { return item.first == name; });
+  if (previous != seen.end()) {
+    throw ConfigError(located(source, key.Mark(),
+                              "duplicate key '" + name + "' (first on line " + std::to_string(previous->second) + ")"));
+  }
+  seen.emplace_back(name, key.Mark().line + 1);
+}
 
-  if (documents.size() > 1) {
-    throw ConfigError(located(source, documents[1].Mark(), "expected a single YAML document"));
-  }
-  // No document: empty text or only comments.
-  if (documents.empty() || documents.front().IsNull()) {
-    return policy;
-  }
-  const YAML::Node& root = documents.front();
-  if (!root.IsMap()) {
-    throw ConfigError(located(source, root.Mark(), "expected a mapping of keys, got " + describe(root)));
-  }
-
-  std::vector<std::pair<std::string, int>> seen;  // key, 1-based line
+// Hands each "key: value" of the mapping `root` to its key's handler.
+void
+apply_keys(Policy& policy, const YAML::Node& root, std::string_view source)
+{
+  std::vector<std::pair<std::string, int>> seen;
   for (const auto& entry : root) {
     const YAML::Node& key = entry.first;
-    const YAML::Node& value = entry.second;
     if (!key.IsScalar()) {
       throw ConfigError(located(source, key.Mark(), "expected a key name, got " + describe(key)));
     }
-    const std::string& name = key.Scalar();
-    const auto previous = std::find_if(seen.begin(), seen.end(), [&](const auto& item) { return item.first == name; });
-    if (previous != seen.end()) {
-      throw ConfigError(located(
-        source, key.Mark(), "duplicate key '" + name + "' (first on line " + std::to_string(previous->second) + ")"));
-    }
-    seen.emplace_back(name, key.Mark().line + 1);
-
-    const KeyHandler* handler = find_key(name);
+    check_not_seen(seen, key, source);
+    const KeyHandler* handler = find_key(key.Scalar());
     if (!handler) {
-      throw ConfigError(located(source, key.Mark(), "unknown key '" + name + "'"));
+      throw ConfigError(located(source, key.Mark(), "unknown key '" + key.Scalar() + "'"));
     }
-    handler->handler(policy, Item(source, key, value));
+    handler->handler(policy, Item(source, key, entry.second));
   }
+}
+
+}  // namespace
+
+Policy
+parse_policy(std::string_view text, std::string_view source)
+{
+  const std::optional<YAML::Node> document = read_document(text, source);
+  Policy policy = default_policy();
+  policy.source = source;
+  if (!document || document->IsNull()) {
+    return policy;
+  }
+  if (!document->IsMap()) {
+    throw ConfigError(located(source, document->Mark(), "expected a mapping of keys, got " + describe(*document)));
+  }
+  apply_keys(policy, *document, source);
   return policy;
 }
 

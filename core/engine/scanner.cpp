@@ -229,8 +229,7 @@ Unifier::~Unifier() = default;
 std::size_t
 Unifier::add_root(const std::string& path, std::shared_ptr<const PackageFilter> filter)
 {
-  GuestRoot root = open_root(path);
-  m_impl->store.check_same_filesystem(root.st, path);
+  GuestRoot root = m_impl->store.open_root(path);
   m_impl->roots.push_back({std::move(root.path), std::move(root.fd), root.st, std::move(filter)});
   return m_impl->roots.size() - 1;
 }

@@ -4,6 +4,9 @@
 // directory, never redirected.
 #pragma once
 
+#include "store/store.hpp"
+#include "sys/fd.hpp"
+
 #include <sys/stat.h>
 
 #include <cstdint>

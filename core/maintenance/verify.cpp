@@ -1,6 +1,7 @@
 #include "maintenance/verify.hpp"
 
 #include "engine/packages.hpp"
+#include "engine/walker.hpp"
 #include "sys/fs.hpp"
 #include "sys/read.hpp"
 
@@ -36,16 +37,6 @@ evp_of(DigestAlgo algo)
     break;
   }
   return nullptr;
-}
-
-// Object paths by inode, from the fan-out directories' entries.
-std::unordered_map<ino_t, std::string>
-objects_by_inode(const Store& store)
-{
-  std::unordered_map<ino_t, std::string> out;
-  store.for_each_dirent(
-    [&](unsigned fanout, const char* name, ino_t ino) { out.emplace(ino, store.object_path(fanout, name)); });
-  return out;
 }
 
 }  // namespace
@@ -85,76 +76,122 @@ file_digest(int fd, DigestAlgo algo, std::string_view display, std::uint64_t* by
   return s;
 }
 
+namespace {
+
+// One verify run over a root's package database.
+class Verifier
+{
+public:
+  Verifier(const Store& store, PackageDb& db, const std::string& root, Reporter& reporter)
+    : m_db(db)
+    , m_root(root)
+    , m_root_fd(store.open_root(root).fd)
+    , m_objects(store.object_paths_by_inode())
+    , m_paths(root)
+    , m_reporter(reporter)
+  {}
+
+  VerifyResult
+  run()
+  {
+    for (const auto& pkg : m_db.packages()) {
+      for (const auto& f : pkg.files) {
+        if (f.config) {
+          ++m_result.config;
+        } else if (f.digest.empty() || f.digest_algo == DigestAlgo::none) {
+          ++m_result.no_digest;
+        } else {
+          check(pkg, f);
+        }
+      }
+    }
+    return m_result;
+  }
+
+private:
+  // A file with a digest: compared when it is unified.
+  void
+  check(const PackageInfo& pkg, const PackageFile& f)
+  {
+    const auto canon = m_paths.canonical(f.path);
+    const std::string display = sys::join_display(m_root, canon ? *canon : f.path);
+    if (!canon) {
+      ++m_result.missing;
+      return;
+    }
+    auto fd = open_file(*canon, display);
+    if (!fd) {
+      if (fd.error().code == ENOENT) {
+        ++m_result.missing;
+      } else {
+        fail(fd.error().message);
+      }
+      return;
+    }
+    auto st = sys::fstat_fd(fd->get(), display);
+    if (!st || !S_ISREG(st->st_mode)) {
+      ++m_result.no_digest;
+      return;
+    }
+    const auto object = st->st_nlink > 1 ? m_objects.find(st->st_ino) : m_objects.end();
+    if (object == m_objects.end()) {
+      ++m_result.not_unified;
+      return;
+    }
+    compare(pkg, f, fd->get(), display, object->second);
+  }
+
+  // O_NOATIME needs the file's owner; without it, the access time may change.
+  sys::Result<sys::Fd>
+  open_file(const std::string& canon, const std::string& display) const
+  {
+    auto fd = sys::open_beneath(m_root_fd.get(), canon.substr(1), O_RDONLY | O_NOATIME, display);
+    if (!fd && fd.error().code == EPERM) {
+      fd = sys::open_beneath(m_root_fd.get(), canon.substr(1), O_RDONLY, display);
+    }
+    return fd;
+  }
+
+  void
+  compare(const PackageInfo& pkg, const PackageFile& f, int fd, const std::string& display, const std::string& object)
+  {
+    auto digest = file_digest(fd, f.digest_algo, display, &m_result.bytes_read);
+    if (!digest) {
+      fail(digest.error().message);
+      return;
+    }
+    ++m_result.checked;
+    if (*digest != f.digest) {
+      ++m_result.mismatches;
+      m_reporter.error(display + ": content differs from the " + std::string(to_string(f.digest_algo))
+                       + " digest in the " + std::string(m_db.kind()) + " database (package " + pkg.name
+                       + "); the store object " + object
+                       + " it links to is corrupt or was changed (run 'pkgunify store fsck')");
+    }
+  }
+
+  void
+  fail(const std::string& message)
+  {
+    ++m_result.errors;
+    m_reporter.error(message);
+  }
+
+  PackageDb& m_db;
+  const std::string& m_root;
+  sys::Fd m_root_fd;
+  std::unordered_map<ino_t, std::string> m_objects;  // object paths by inode
+  RootPaths m_paths;
+  Reporter& m_reporter;
+  VerifyResult m_result;
+};
+
+}  // namespace
+
 VerifyResult
 verify_root(const Store& store, PackageDb& db, const std::string& root, Reporter& reporter)
 {
-  VerifyResult r;
-  auto root_fd = sys::open_host_dir(root);
-  if (!root_fd) {
-    throw ConfigError("root " + root_fd.error().message);
-  }
-  auto rst = sys::fstat_fd(root_fd->get(), root);
-  if (!rst) {
-    throw ConfigError(rst.error().message);
-  }
-  store.check_same_filesystem(*rst, root);
-  const auto objects = objects_by_inode(store);
-  RootPaths paths(root);
-  for (const auto& pkg : db.packages()) {
-    for (const auto& f : pkg.files) {
-      if (f.config) {
-        ++r.config;
-        continue;
-      }
-      if (f.digest.empty() || f.digest_algo == DigestAlgo::none) {
-        ++r.no_digest;
-        continue;
-      }
-      const auto canon = paths.canonical(f.path);
-      const std::string disp = sys::join_display(root, canon ? *canon : f.path);
-      if (!canon) {
-        ++r.missing;
-        continue;
-      }
-      auto fd = sys::open_beneath(root_fd->get(), canon->substr(1), O_RDONLY | O_NOATIME, disp);
-      if (!fd && fd.error().code == EPERM) {
-        fd = sys::open_beneath(root_fd->get(), canon->substr(1), O_RDONLY, disp);
-      }
-      if (!fd) {
-        if (fd.error().code == ENOENT) {
-          ++r.missing;
-        } else {
-          ++r.errors;
-          reporter.error(fd.error().message);
-        }
-        continue;
-      }
-      auto st = sys::fstat_fd(fd->get(), disp);
-      if (!st || !S_ISREG(st->st_mode)) {
-        ++r.no_digest;
-        continue;
-      }
-      const auto obj = st->st_nlink > 1 ? objects.find(st->st_ino) : objects.end();
-      if (obj == objects.end()) {
-        ++r.not_unified;
-        continue;
-      }
-      auto digest = file_digest(fd->get(), f.digest_algo, disp, &r.bytes_read);
-      if (!digest) {
-        ++r.errors;
-        reporter.error(digest.error().message);
-        continue;
-      }
-      ++r.checked;
-      if (*digest != f.digest) {
-        ++r.mismatches;
-        reporter.error(disp + ": content differs from the " + std::string(to_string(f.digest_algo)) + " digest in the "
-                       + std::string(db.kind()) + " database (package " + pkg.name + "); the store object "
-                       + obj->second + " it links to is corrupt or was changed (run 'pkgunify store fsck')");
-      }
-    }
-  }
-  return r;
+  return Verifier(store, db, root, reporter).run();
 }
 
 }  // namespace pkgunify

@@ -13,23 +13,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <set>
+#include <string_view>
+#include <vector>
 
 namespace pkgunify {
 
 namespace {
+
 // STORE/format is one line.
 constexpr std::size_t k_max_format_size = 4096;
-}  // namespace
-
-namespace {
-
-const char* const k_hex = "0123456789abcdef";
-
-std::string
-fanout_dir_name(unsigned i)
-{
-  return {k_hex[i >> 4], k_hex[i & 15]};
-}
 
 std::string
 format_line()
@@ -57,27 +49,84 @@ or_config_error(sys::Result<T> r)
   }
 }
 
-std::vector<std::string>
-list_dir(int dirfd, const std::string& display)
+// Calls `fn(name, inode)` for each entry of directory `dirfd` but "." and
+// "..", as readdir returns them. The one reader of store directories.
+sys::Result<void>
+read_dir(int dirfd, const std::string& display, const std::function<void(const char*, ino_t)>& fn)
 {
   const int dup = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dup < 0) {
-    throw Error(sys::sys_error("open", display).message);
+    return sys::fail_sys("open", display);
   }
   DIR* dir = ::fdopendir(dup);
   if (!dir) {
+    const sys::Error error = sys::sys_error("open", display);
     ::close(dup);
-    throw Error(sys::sys_error("open", display).message);
+    return std::unexpected(error);
   }
-  std::vector<std::string> out;
   while (const dirent* de = ::readdir(dir)) {
-    const std::string_view n = de->d_name;
-    if (n != "." && n != "..") {
-      out.emplace_back(n);
+    const std::string_view name = de->d_name;
+    if (name != "." && name != "..") {
+      fn(de->d_name, de->d_ino);
     }
   }
   ::closedir(dir);
+  return {};
+}
+
+// The names in directory `dirfd`, read before any is used. Throws Error.
+std::vector<std::string>
+list_dir(int dirfd, const std::string& display)
+{
+  std::vector<std::string> names;
+  if (auto r = read_dir(dirfd, display, [&](const char* name, ino_t) { names.emplace_back(name); }); !r) {
+    throw Error(r.error().message);
+  }
+  return names;
+}
+
+// The absolute `path` without trailing slashes.
+std::string
+store_path(const std::string& path)
+{
+  if (path.empty() || path.front() != '/') {
+    throw ConfigError("store path must be absolute: " + path);
+  }
+  std::string out = path;
+  while (out.size() > 1 && out.back() == '/') {
+    out.pop_back();
+  }
   return out;
+}
+
+// Makes the store directory (and its parent) unless it exists.
+void
+make_store_dir(const std::string& path)
+{
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    throw ConfigError(sys::sys_error("cannot create store", path).message);
+  }
+}
+
+sys::Fd
+open_store_dir(const std::string& path)
+{
+  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      throw ConfigError("no store at " + path);
+    }
+    throw ConfigError(sys::sys_error("cannot open store", path).message);
+  }
+  return sys::Fd(fd);
+}
+
+sys::Fd
+open_subdir(int dirfd, const std::string& name, const std::string& display)
+{
+  return or_config_error(sys::open_beneath(dirfd, name, O_RDONLY | O_DIRECTORY, display));
 }
 
 }  // namespace
@@ -85,76 +134,75 @@ list_dir(int dirfd, const std::string& display)
 Store
 Store::open(const std::string& path, bool create)
 {
-  if (path.empty() || path.front() != '/') {
-    throw ConfigError("store path must be absolute: " + path);
-  }
   Store s;
-  s.m_path = path;
-  while (s.m_path.size() > 1 && s.m_path.back() == '/') {
-    s.m_path.pop_back();
-  }
-
+  s.m_path = store_path(path);
   if (create) {
-    std::error_code ec;
-    const auto parent = std::filesystem::path(s.m_path).parent_path();
-    std::filesystem::create_directories(parent, ec);
-    if (::mkdir(s.m_path.c_str(), 0700) != 0 && errno != EEXIST) {
-      throw ConfigError(sys::sys_error("cannot create store", s.m_path).message);
-    }
+    make_store_dir(s.m_path);
   }
-  const int fd = ::open(s.m_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) {
-      throw ConfigError("no store at " + s.m_path);
-    }
-    throw ConfigError(sys::sys_error("cannot open store", s.m_path).message);
+  s.m_fd = open_store_dir(s.m_path);
+  s.m_st = or_config_error(sys::fstat_fd(s.m_fd.get(), s.m_path));
+  const bool formatted = s.check_format(create);
+  s.open_layout(formatted ? Fanout::find : Fanout::make);
+  if (!formatted) {
+    or_config_error(sys::write_file_atomic(s.m_fd.get(), "format", format_line(), 0644, s.m_path + "/format"));
   }
-  s.m_fd = sys::Fd(fd);
-  s.m_st = or_config_error(sys::fstat_fd(fd, s.m_path));
+  return s;
+}
 
-  const std::string format_display = s.m_path + "/format";
-  auto format = sys::read_small_file_at(fd, "format", k_max_format_size, format_display);
+// True when the store has its format file, false for a directory that is to
+// become a store (`create`). Throws on another format, and on a directory
+// that is no store.
+bool
+Store::check_format(bool create) const
+{
+  const std::string display = m_path + "/format";
+  auto format = sys::read_small_file_at(m_fd.get(), "format", k_max_format_size, display);
   if (format) {
     if (*format != format_line()) {
       std::string first = format->substr(0, format->find('\n'));
-      throw ConfigError(format_display + ": unsupported store format '" + first + "' (this pkgunify reads '"
+      throw ConfigError(display + ": unsupported store format '" + first + "' (this pkgunify reads '"
                         + format_line().substr(0, format_line().size() - 1) + "')");
     }
-  } else if (format.error().code != ENOENT) {
+    return true;
+  }
+  if (format.error().code != ENOENT) {
     throw ConfigError(format.error().message);
-  } else {
-    // No format file: an empty directory becomes a store; anything else is
-    // refused, so that a typo never scribbles into a foreign directory.
-    for (const auto& name : list_dir(fd, s.m_path)) {
-      if (!is_store_entry(name)) {
-        throw ConfigError(s.m_path + ": not a pkgunify store (it has no format file and contains '" + name + "')");
-      }
-    }
-    if (!create) {
-      throw ConfigError("no store at " + s.m_path + " (no format file)");
+  }
+  check_foreign();
+  if (!create) {
+    throw ConfigError("no store at " + m_path + " (no format file)");
+  }
+  return false;
+}
+
+// No format file: an empty directory becomes a store; anything else is
+// refused, so that a typo never scribbles into a foreign directory.
+void
+Store::check_foreign() const
+{
+  for (const auto& name : list_dir(m_fd.get(), m_path)) {
+    if (!is_store_entry(name)) {
+      throw ConfigError(m_path + ": not a pkgunify store (it has no format file and contains '" + name + "')");
     }
   }
+}
 
-  or_config_error(sys::ensure_dir_at(fd, "objects", 0700, s.m_path + "/objects"));
-  or_config_error(sys::ensure_dir_at(fd, "tmp", 0700, s.m_path + "/tmp"));
-  or_config_error(sys::ensure_dir_at(fd, "quarantine", 0700, s.m_path + "/quarantine"));
-  sys::Fd objects = or_config_error(sys::open_beneath(fd, "objects", O_RDONLY | O_DIRECTORY, s.m_path + "/objects"));
+void
+Store::open_layout(Fanout fanout)
+{
+  for (const char* name : {"objects", "tmp", "quarantine"}) {
+    or_config_error(sys::ensure_dir_at(m_fd.get(), name, 0700, m_path + "/" + name));
+  }
+  const sys::Fd objects = open_subdir(m_fd.get(), "objects", m_path + "/objects");
   for (unsigned i = 0; i < 256; ++i) {
-    const std::string name = fanout_dir_name(i);
-    const std::string display = s.m_path + "/objects/" + name;
-    if (create && !format) {  // an existing store has its fan-out already
-      or_config_error(sys::ensure_dir_at(objects.get(), name, 0700, display));
+    const std::string name = fanout_name(i);
+    if (fanout == Fanout::make) {  // an existing store has its fan-out already
+      or_config_error(sys::ensure_dir_at(objects.get(), name, 0700, fanout_path(i)));
     }
-    s.m_fanout[i] = or_config_error(sys::open_beneath(objects.get(), name, O_RDONLY | O_DIRECTORY, display));
+    m_fanout[i] = open_subdir(objects.get(), name, fanout_path(i));
   }
-  s.m_tmp = or_config_error(sys::open_beneath(fd, "tmp", O_RDONLY | O_DIRECTORY, s.m_path + "/tmp"));
-  s.m_quarantine =
-    or_config_error(sys::open_beneath(fd, "quarantine", O_RDONLY | O_DIRECTORY, s.m_path + "/quarantine"));
-
-  if (!format) {
-    or_config_error(sys::write_file_atomic(fd, "format", format_line(), 0644, format_display));
-  }
-  return s;
+  m_tmp = open_subdir(m_fd.get(), "tmp", m_path + "/tmp");
+  m_quarantine = open_subdir(m_fd.get(), "quarantine", m_path + "/quarantine");
 }
 
 Store
@@ -196,6 +244,14 @@ Store::default_location(const std::string& root)
   return (p / k_default_store_name).string();
 }
 
+GuestRoot
+Store::open_root(const std::string& path) const
+{
+  GuestRoot root = pkgunify::open_root(path);
+  check_same_filesystem(root.st, path);
+  return root;
+}
+
 void
 Store::check_same_filesystem(const struct stat& root_st, const std::string& root) const
 {
@@ -225,7 +281,20 @@ Store::object_path(const ObjectId& id, unsigned successor) const
 std::string
 Store::object_path(unsigned fanout, const std::string& name) const
 {
-  return m_path + "/objects/" + fanout_dir_name(fanout) + "/" + name;
+  return fanout_path(fanout) + "/" + name;
+}
+
+std::string
+Store::fanout_name(unsigned fanout)
+{
+  static constexpr std::string_view hex = "0123456789abcdef";
+  return {hex[fanout >> 4], hex[fanout & 15]};
+}
+
+std::string
+Store::fanout_path(unsigned fanout) const
+{
+  return m_path + "/objects/" + fanout_name(fanout);
 }
 
 bool
@@ -252,7 +321,7 @@ Store::parse_object_name(unsigned fanout, std::string_view name, ObjectId& id, u
     successor = static_cast<unsigned>(n);
   }
   Digest d;
-  const std::string hex = fanout_dir_name(fanout) + std::string(name.substr(0, 62));
+  const std::string hex = fanout_name(fanout) + std::string(name.substr(0, 62));
   if (!from_hex(hex, d)) {
     return false;
   }
@@ -263,7 +332,7 @@ Store::parse_object_name(unsigned fanout, std::string_view name, ObjectId& id, u
 sys::Result<sys::FileLock>
 Store::lock_fanout(unsigned index, sys::FileLock::Mode mode) const
 {
-  return sys::FileLock::acquire(m_fanout[index].get(), mode, m_path + "/objects/" + fanout_dir_name(index));
+  return sys::FileLock::acquire(m_fanout[index].get(), mode, fanout_path(index));
 }
 
 sys::Result<sys::Fd>
@@ -309,10 +378,10 @@ Store::stat_object(const ObjectId& id, unsigned successor) const
 }
 
 sys::Result<sys::Fd>
-Store::open_object(const ObjectId& id, unsigned successor) const
+Store::open_object(const ObjectId& id, unsigned successor, Atime atime) const
 {
   const int fd = ::openat(m_fanout[id.fanout()].get(), object_name(id, successor).c_str(),
-                          O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOATIME);
+                          O_RDONLY | O_CLOEXEC | O_NOFOLLOW | (atime == Atime::keep ? O_NOATIME : 0));
   if (fd < 0) {
     return sys::fail_sys("open", object_path(id, successor));
   }
@@ -320,10 +389,31 @@ Store::open_object(const ObjectId& id, unsigned successor) const
 }
 
 void
-Store::for_each_entry(unsigned fanout, const std::function<void(const std::string&)>& fn) const
+Store::for_each_object(unsigned fanout, const ObjectFn& object, const StrayFn& stray) const
 {
-  for (const auto& name : list_dir(m_fanout[fanout].get(), m_path + "/objects/" + fanout_dir_name(fanout))) {
-    fn(name);
+  for (const auto& name : list_dir(m_fanout[fanout].get(), fanout_path(fanout))) {
+    ObjectId id;
+    unsigned successor = 0;
+    if (parse_object_name(fanout, name, id, successor)) {
+      object(name, id, successor);
+    } else if (stray) {
+      stray(name);
+    }
+  }
+}
+
+void
+Store::for_each_indexed(const std::function<void(unsigned, const char*, ino_t)>& fn) const
+{
+  if (!exists()) {
+    return;
+  }
+  for (unsigned i = 0; i < 256; ++i) {
+    (void)read_dir(m_fanout[i].get(), fanout_path(i), [&](const char* name, ino_t ino) {
+      if (name[0] != '.') {
+        fn(i, name, ino);
+      }
+    });
   }
 }
 
@@ -331,33 +421,36 @@ std::unordered_set<ino_t>
 Store::object_inodes() const
 {
   std::unordered_set<ino_t> out;
-  for_each_dirent([&](unsigned, const char*, ino_t ino) { out.insert(ino); });
+  for_each_indexed([&](unsigned, const char*, ino_t ino) { out.insert(ino); });
   return out;
 }
 
-void
-Store::for_each_dirent(const std::function<void(unsigned, const char*, ino_t)>& fn) const
+std::unordered_map<ino_t, std::string>
+Store::object_paths_by_inode() const
 {
-  if (!exists()) {
-    return;
+  std::unordered_map<ino_t, std::string> out;
+  for_each_indexed([&](unsigned fanout, const char* name, ino_t ino) { out.emplace(ino, object_path(fanout, name)); });
+  return out;
+}
+
+sys::Result<void>
+Store::remove_object(const ObjectId& id, unsigned successor) const
+{
+  if (::unlinkat(m_fanout[id.fanout()].get(), object_name(id, successor).c_str(), 0) != 0) {
+    return sys::fail_sys("remove", object_path(id, successor));
   }
-  for (unsigned i = 0; i < 256; ++i) {
-    const int dup = ::openat(m_fanout[i].get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dup < 0) {
-      continue;
-    }
-    DIR* dir = ::fdopendir(dup);
-    if (!dir) {
-      ::close(dup);
-      continue;
-    }
-    while (const dirent* de = ::readdir(dir)) {
-      if (de->d_name[0] != '.') {
-        fn(i, de->d_name, de->d_ino);
-      }
-    }
-    ::closedir(dir);
+  return {};
+}
+
+sys::Result<std::string>
+Store::quarantine(const ObjectId& id, unsigned successor) const
+{
+  const std::string name = object_name(id, successor);
+  const std::string qname = fanout_name(id.fanout()) + name + "." + sys::random_hex(4);
+  if (::renameat(m_fanout[id.fanout()].get(), name.c_str(), m_quarantine.get(), qname.c_str()) != 0) {
+    return sys::fail_sys("quarantine", object_path(id, successor));
   }
+  return m_path + "/quarantine/" + qname;
 }
 
 sys::Result<void>

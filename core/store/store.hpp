@@ -14,6 +14,7 @@
 // itself (EEXIST means another process published the same object).
 #pragma once
 
+#include "guest/root.hpp"
 #include "store/identity.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
@@ -22,9 +23,11 @@
 #include <sys/stat.h>
 
 #include <array>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace pkgunify {
@@ -60,6 +63,10 @@ public:
 
   // Throws ConfigError naming both when `root_st` is on another filesystem.
   void check_same_filesystem(const struct stat& root_st, const std::string& root) const;
+
+  // A guest root (guest/root.hpp: open_root) that lies on this store's
+  // filesystem. Throws ConfigError otherwise.
+  [[nodiscard]] GuestRoot open_root(const std::string& path) const;
 
   [[nodiscard]] const std::string&
   path() const
@@ -109,30 +116,59 @@ public:
   // The object's stat, or nullopt when it does not exist.
   sys::Result<std::optional<struct stat>> stat_object(const ObjectId& id, unsigned successor) const;
 
-  sys::Result<sys::Fd> open_object(const ObjectId& id, unsigned successor) const;
+  // Whether reading an object through open_object() leaves its access time
+  // alone (O_NOATIME: only for the object's owner or with CAP_FOWNER) or may
+  // update it.
+  enum class Atime : std::uint8_t { keep, may_update };
 
-  // Inode numbers of every object (from directory entries; no stat).
+  sys::Result<sys::Fd> open_object(const ObjectId& id, unsigned successor, Atime atime = Atime::keep) const;
+
+  // A fan-out directory's name: "00" to "ff".
+  static std::string fanout_name(unsigned fanout);
+
+  using ObjectFn = std::function<void(const std::string& name, const ObjectId& id, unsigned successor)>;
+  using StrayFn = std::function<void(const std::string& name)>;
+
+  // Calls `object(name, id, successor)` for each object of fan-out directory
+  // `fanout` and `stray(name)`, when given, for each entry that is no
+  // object. The names are read first: the callbacks may remove entries.
+  // Throws Error when the directory cannot be read.
+  void for_each_object(unsigned fanout, const ObjectFn& object, const StrayFn& stray = {}) const;
+
+  // Inode numbers of every entry of the fan-out directories, and the path
+  // of the entry of each inode, from the directory entries alone (no stat):
+  // objects and strays alike, names beginning with '.' aside. Unreadable
+  // fan-out directories are passed over; a store that does not exist has
+  // none.
   [[nodiscard]] std::unordered_set<ino_t> object_inodes() const;
+  [[nodiscard]] std::unordered_map<ino_t, std::string> object_paths_by_inode() const;
 
-  // Calls `fn(fanout, name, inode)` for every entry of every fan-out
-  // directory, from the directory entries alone (no stat).
-  void for_each_dirent(const std::function<void(unsigned, const char*, ino_t)>& fn) const;
+  // Removes the object's name from the store (gc: no guest links to it).
+  sys::Result<void> remove_object(const ObjectId& id, unsigned successor) const;
 
-  // Calls `fn(fanout, name)` for each entry of each fan-out directory
-  // (objects and anything else found there).
-  void for_each_entry(unsigned fanout, const std::function<void(const std::string&)>& fn) const;
+  // Moves the object to STORE/quarantine/<fanout><name>.<8 hex digits> and
+  // returns its new path. Only the store's name moves: the guests linked to
+  // it keep their files.
+  sys::Result<std::string> quarantine(const ObjectId& id, unsigned successor) const;
 
   // syncfs(): makes every object written so far durable.
   sys::Result<void> sync() const;
 
-  [[nodiscard]] int
-  quarantine_fd() const
-  {
-    return m_quarantine.get();
-  }
-
 private:
   Store() = default;
+
+  // Whether open() makes the fan-out directories (a new store) or finds them.
+  enum class Fanout : std::uint8_t { find, make };
+
+  // The steps of open().
+  bool check_format(bool create) const;
+  void check_foreign() const;
+  void open_layout(Fanout fanout);
+
+  [[nodiscard]] std::string fanout_path(unsigned fanout) const;
+  // Calls `fn(fanout, name, inode)` for each entry the index functions
+  // take (see object_inodes()).
+  void for_each_indexed(const std::function<void(unsigned, const char*, ino_t)>& fn) const;
 
   std::string m_path;
   sys::Fd m_fd;

@@ -1,0 +1,11 @@
+#include "maintenance/internal/lifter.hpp"
+
+namespace pkgunify {
+
+Lifter::Lifter(VserverKernel* vserver)
+  : own(vserver ? nullptr : make_vserver_kernel())
+  , kernel(vserver ? *vserver : *own)
+  , protector(LinkMode::hardlink, kernel)
+{}
+
+}  // namespace pkgunify
