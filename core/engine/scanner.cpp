@@ -109,7 +109,7 @@ open_candidate(Context& ctx, Prepared& p)
   }
   if (!fd) {
     const int err = fd.error().code;
-    if (err == ENOENT || err == ELOOP || err == EXDEV || err == EINVAL) {
+    if (err == ENOENT || err == ELOOP || err == EXDEV || err == EINVAL || err == EISDIR) {
       p.skip("changed");
     } else {
       p.reason = fd.error().message;

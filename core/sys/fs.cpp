@@ -55,6 +55,12 @@ reopen_regular(Fd path_fd, int flags, std::string_view display, OpenByName&& ope
   if (::fstat(path_fd.get(), &st) != 0) {
     return fail_sys("stat", display);
   }
+  if (S_ISDIR(st.st_mode)) {
+    return fail_sys("read", display, EISDIR);
+  }
+  if (S_ISLNK(st.st_mode)) {
+    return fail_sys("open", display, ELOOP);  // as O_NOFOLLOW has it
+  }
   if (!S_ISREG(st.st_mode)) {
     return fail(std::string(display) + ": not a regular file", EINVAL);
   }

@@ -25,8 +25,9 @@ Result<Fd> open_beneath(int dirfd, std::string_view relpath, int flags, std::str
 // a regular file: it is first opened with O_PATH, so that a FIFO, socket or
 // device node a guest put there is never opened (no blocking, no driver's
 // side effects), checked, then reopened with `flags` through /proc/self/fd
-// (the same inode; no second lookup a guest could race). Fails with EINVAL
-// and "DISPLAY: not a regular file" for anything else.
+// (the same inode; no second lookup a guest could race). Fails with EISDIR
+// for a directory, ELOOP for a symlink, and EINVAL ("DISPLAY: not a regular
+// file") for anything else.
 Result<Fd> open_regular_beneath(int dirfd, std::string_view relpath, int flags, std::string_view display);
 
 // The same for `name` in `dirfd` (a directory opened safely already: inside

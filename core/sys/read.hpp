@@ -39,7 +39,7 @@ Result<std::string> read_small_file(int fd, std::size_t max_size, std::string_vi
 
 // The same for `name` in `dirfd`, opened by sys::open_regular_at: a symlink,
 // FIFO or device node in its place is never opened (EINVAL, "not a regular
-// file").
+// file"; EISDIR, ELOOP for a directory or symlink).
 Result<std::string> read_small_file_at(int dirfd,
                                        const std::string& name,
                                        std::size_t max_size,

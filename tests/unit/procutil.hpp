@@ -71,6 +71,54 @@ have_tool(const std::string& tool)
   return run({tool, "--version"}).status == 0;
 }
 
+// A test suite that builds and installs packages with real tools once for
+// all its tests: why it is skipped, what failed while it was set up, and
+// its directory.
+struct PackageSuite
+{
+  std::string skip;
+  std::string error;
+  std::string dir;
+
+  // Checks that this runs as root (`root_skip` says why it must) and that
+  // every one of `tools` is there (`tools_skip` otherwise), then makes the
+  // suite's directory from `tmpl` ("/tmp/pkgunify-NAME.XXXXXX"). False, with
+  // `skip` or `error` set, when the suite cannot run.
+  bool
+  start(const std::string& root_skip, const std::vector<std::string>& tools, const std::string& tools_skip,
+        std::string tmpl)
+  {
+    skip.clear();
+    error.clear();
+    if (::geteuid() != 0) {
+      skip = root_skip;
+      return false;
+    }
+    for (const std::string& tool : tools) {
+      if (!have_tool(tool)) {
+        skip = tools_skip;
+        return false;
+      }
+    }
+    if (::mkdtemp(tmpl.data()) == nullptr) {
+      error = "mkdtemp failed";
+      return false;
+    }
+    dir = tmpl;
+    return true;
+  }
+
+  void
+  remove()
+  {
+    if (!dir.empty()) {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+      dir.clear();
+    }
+  }
+};
+
 inline void
 write_file(const std::string& path, const std::string& content, mode_t mode = 0644)
 {

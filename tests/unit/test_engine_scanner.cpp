@@ -1,6 +1,5 @@
-#include "sys/exceptions.hpp"
 #include "engine/scanner.hpp"
-#include "guest/temp_name.hpp"
+#include "sys/exceptions.hpp"
 #include "testutil.hpp"
 
 #include <sys/stat.h>
@@ -71,59 +70,6 @@ TEST(IdentityKindOf, ReflinkSharesContentOnly)
   EXPECT_EQ(identity_kind(p, LinkMode::reflink), IdentityKind::content_only);
   p.ignore_mtime = true;
   EXPECT_EQ(identity_kind(p, LinkMode::immutable), IdentityKind::ignore_mtime);
-}
-
-TEST(GuestTempName, PrefixRandomPartAndNameWithin255Bytes)
-{
-  const std::string a = guest_temp_name("libc.so.6");
-  EXPECT_TRUE(a.starts_with(".#pku.")) << a;
-  EXPECT_TRUE(a.ends_with(".libc.so.6")) << a;
-  // 15 bytes more than the name: shorter than util-linux hardlink's 20, so a
-  // directory block that hardlink fills without overflowing does not overflow.
-  EXPECT_EQ(a.size(), 15u + 9u);
-  EXPECT_NE(guest_temp_name("libc.so.6"), a);
-  EXPECT_EQ(guest_temp_original(a), "libc.so.6");
-  const std::string long_name(250, 'n');
-  const std::string b = guest_temp_name(long_name);
-  EXPECT_LE(b.size(), 255u);
-  EXPECT_EQ(b.size(), k_guest_tmp_prefix.size() + 8);
-  EXPECT_EQ(guest_temp_original(b), "");
-  const std::string just_fits(255 - 15, 'f');
-  EXPECT_EQ(guest_temp_name(just_fits).size(), 255u);
-  EXPECT_EQ(guest_temp_original(guest_temp_name(just_fits)), just_fits);
-}
-
-TEST(GuestTempName, OriginalOfNewAndLegacyNamesOnly)
-{
-  EXPECT_EQ(guest_temp_original(".#pku.0123abcd.NAME"), "NAME");
-  EXPECT_EQ(guest_temp_original(".#pku.0123abcd..hidden"), ".hidden");
-  EXPECT_EQ(guest_temp_original(".#pku.0123abcd"), "");
-  EXPECT_EQ(guest_temp_original(".#pkgunify.0123456789abcdef.NAME"), "NAME");
-  EXPECT_EQ(guest_temp_original(".#pkgunify.0123456789abcdef"), "");
-  // Anything else is a guest's own name, never a leftover.
-  for (const char* other : {".#pku.0123ABCD.NAME", ".#pku.0123abc.NAME", ".#pku.0123abcdNAME", ".#pku.0123abcd.",
-                            ".#pku.", ".#pkgunify.0123abcd.NAME", ".#pkgunify.", ".#NAME", "NAME", ""}) {
-    EXPECT_EQ(guest_temp_original(other), std::nullopt) << other;
-  }
-}
-
-TEST_F(ScannerTest, ApplyMetadataSetsModeMtimeAndChecksIt)
-{
-  write_fixed(path("f"), "x");
-  sys::Fd fd(::open(path("f").c_str(), O_RDWR | O_CLOEXEC));
-  FileMeta meta;
-  meta.uid = ::geteuid();
-  meta.gid = ::getegid();
-  meta.mode = 0750;
-  meta.size = 1;
-  meta.mtime_sec = 1234567890;
-  meta.mtime_nsec = 5;
-  ASSERT_TRUE(apply_metadata(fd.get(), meta, "f").has_value());
-  struct stat st = {};
-  ASSERT_EQ(::stat(path("f").c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 07777, 0750u);
-  EXPECT_EQ(st.st_mtim.tv_sec, 1234567890);
-  EXPECT_EQ(st.st_mtim.tv_nsec, 5);
 }
 
 TEST_F(ScannerTest, IdenticalFilesShareOneObjectAndASecondRunReadsNothing)

@@ -35,7 +35,7 @@ namespace fs = std::filesystem;
 namespace {
 
 using pkgunify::test::db_error;
-using pkgunify::test::have_tool;
+using pkgunify::test::PackageSuite;
 using pkgunify::test::read_file;
 using pkgunify::test::run;
 using pkgunify::test::RunResult;
@@ -490,58 +490,42 @@ protected:
   static void
   SetUpTestSuite()
   {
-    s_skip.clear();
-    s_error.clear();
-    if (::geteuid() != 0) {
-      s_skip = "needs root to install packages into a guest root with dpkg";
+    if (!s_suite.start("needs root to install packages into a guest root with dpkg", {"dpkg-deb", "dpkg"},
+                       "dpkg and dpkg-deb are not available", "/tmp/pkgunify-dpkgdb.XXXXXX")) {
       return;
     }
-    if (!have_tool("dpkg-deb") || !have_tool("dpkg")) {
-      s_skip = "dpkg and dpkg-deb are not available";
-      return;
-    }
-    char tmpl[] = "/tmp/pkgunify-dpkgdb.XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) {
-      s_error = "mkdtemp failed";
-      return;
-    }
-    s_dir = tmpl;
     s_arch = run({"dpkg", "--print-architecture"}).output;
     while (!s_arch.empty() && (s_arch.back() == '\n' || s_arch.back() == ' ')) {
       s_arch.pop_back();
     }
-    s_error = build_and_install();
+    s_suite.error = build_and_install();
   }
 
   static void
   TearDownTestSuite()
   {
-    if (!s_dir.empty()) {
-      std::error_code ec;
-      fs::remove_all(s_dir, ec);
-      s_dir.clear();
-    }
+    s_suite.remove();
   }
 
   void
   SetUp() override
   {
-    if (!s_skip.empty()) {
-      GTEST_SKIP() << s_skip;
+    if (!s_suite.skip.empty()) {
+      GTEST_SKIP() << s_suite.skip;
     }
-    ASSERT_EQ(s_error, "");
+    ASSERT_EQ(s_suite.error, "");
   }
 
   static std::string
   admin()
   {
-    return s_dir + "/guest/var/lib/dpkg";
+    return s_suite.dir + "/guest/var/lib/dpkg";
   }
 
   static std::string
   guest(const std::string& path)
   {
-    return s_dir + "/guest" + path;
+    return s_suite.dir + "/guest" + path;
   }
 
   // md5sum of a file in the guest, via coreutils.
@@ -556,7 +540,7 @@ protected:
   build(const std::string& name, const std::string& control, const std::map<std::string, std::string>& files,
         const std::string& conffiles, const std::string& md5sums = {})
   {
-    const std::string root = s_dir + "/build/" + name;
+    const std::string root = s_suite.dir + "/build/" + name;
     write_file(root + "/DEBIAN/control", control);
     if (!conffiles.empty()) {
       write_file(root + "/DEBIAN/conffiles", conffiles);
@@ -584,7 +568,7 @@ protected:
   static std::string
   dpkg(const std::vector<std::string>& action)
   {
-    std::vector<std::string> argv = {"dpkg", "--root=" + s_dir + "/guest", "--log=/dev/null"};
+    std::vector<std::string> argv = {"dpkg", "--root=" + s_suite.dir + "/guest", "--log=/dev/null"};
     argv.insert(argv.end(), action.begin(), action.end());
     const RunResult r = run(argv);
     if (r.status == 0) {
@@ -659,16 +643,12 @@ protected:
     return {};
   }
 
-  static std::string s_dir;
+  static PackageSuite s_suite;
   static std::string s_arch;
-  static std::string s_skip;
-  static std::string s_error;
 };
 
-std::string DpkgDbGuest::s_dir;
+PackageSuite DpkgDbGuest::s_suite;
 std::string DpkgDbGuest::s_arch;
-std::string DpkgDbGuest::s_skip;
-std::string DpkgDbGuest::s_error;
 
 TEST_F(DpkgDbGuest, InstalledPackages)
 {

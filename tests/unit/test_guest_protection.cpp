@@ -1,11 +1,11 @@
-#include "sys/exceptions.hpp"
 #include "engine/link_mode.hpp"
-#include "fake_vserver.hpp"
-#include "maintenance/maintenance.hpp"
-#include "guest/protection.hpp"
 #include "engine/scanner.hpp"
+#include "fake_vserver.hpp"
+#include "guest/protection.hpp"
 #include "guest/split.hpp"
+#include "maintenance/maintenance.hpp"
 #include "store/store.hpp"
+#include "sys/exceptions.hpp"
 #include "testutil.hpp"
 
 #include <fcntl.h>
@@ -43,69 +43,6 @@ TEST(VserverKernelReal, MainlineKernelAnswersEnosys)
   }
   EXPECT_EQ(r.error().code, ENOSYS);
   EXPECT_NE(r.error().message.find("vserver"), std::string::npos);
-}
-
-TEST_F(ProtectTest, ResolveAutoPicksIunlinkOnVserverKernel)
-{
-  const Store store = Store::open(path("store"), true);
-  FakeVserverKernel vs(true);
-  Policy policy = default_policy();
-  EXPECT_EQ(resolve_link_mode(policy, vs, store), LinkMode::iunlink);
-}
-
-TEST_F(ProtectTest, ResolveAutoFallsBackWithoutVserverKernel)
-{
-  const Store store = Store::open(path("store"), true);
-  FakeVserverKernel vs(false);
-  Policy policy = default_policy();
-  policy.link_fallback = LinkMode::hardlink;
-  EXPECT_EQ(resolve_link_mode(policy, vs, store), LinkMode::hardlink);
-}
-
-TEST_F(ProtectTest, ResolveIunlinkWithoutVserverKernelIsClearError)
-{
-  const Store store = Store::open(path("store"), true);
-  FakeVserverKernel vs(false);
-  Policy policy = default_policy();
-  policy.link = LinkMode::iunlink;
-  try {
-    resolve_link_mode(policy, vs, store);
-    FAIL() << "expected ConfigError";
-  } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("Linux-VServer kernel"), std::string::npos) << e.what();
-  }
-}
-
-TEST_F(ProtectTest, ResolveIunlinkWithRealMainlineKernelIsClearError)
-{
-  auto kernel = make_vserver_kernel();
-  if (kernel->probe()) {
-    GTEST_SKIP() << "this kernel has the vserver syscall";
-  }
-  const Store store = Store::open(path("store"), true);
-  Policy policy = default_policy();
-  policy.link = LinkMode::iunlink;
-  EXPECT_THROW(resolve_link_mode(policy, *kernel, store), ConfigError);
-}
-
-TEST_F(ProtectTest, ResolveReflinkOnExt4IsClearError)
-{
-  const Store store = Store::open(path("store"), true);
-  auto a = store.make_temp();
-  auto b = store.make_temp();
-  ASSERT_TRUE(a && b);
-  if (::ioctl(b->get(), FICLONE, a->get()) == 0) {
-    GTEST_SKIP() << "the filesystem under /tmp supports reflinks";
-  }
-  FakeVserverKernel vs(false);
-  Policy policy = default_policy();
-  policy.link = LinkMode::reflink;
-  try {
-    resolve_link_mode(policy, vs, store);
-    FAIL() << "expected ConfigError";
-  } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("cannot share extents"), std::string::npos) << e.what();
-  }
 }
 
 TEST_F(ProtectTest, IunlinkProtectLiftAndState)

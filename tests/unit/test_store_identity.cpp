@@ -123,23 +123,6 @@ TEST(Identity, StreamingInPiecesEqualsOneUpdate)
   EXPECT_EQ(h.finish(), hash(sample(), IdentityKind::full, "hello"));
 }
 
-TEST(Identity, FromStatKeepsPermissionBitsOnly)
-{
-  struct stat st = {};
-  st.st_mode = S_IFREG | 06755;
-  st.st_uid = 7;
-  st.st_gid = 8;
-  st.st_size = 42;
-  st.st_mtim = {11, 12};
-  const FileMeta m = FileMeta::from_stat(st, {});
-  EXPECT_EQ(m.mode, 06755u);
-  EXPECT_EQ(m.uid, 7u);
-  EXPECT_EQ(m.gid, 8u);
-  EXPECT_EQ(m.size, 42u);
-  EXPECT_EQ(m.mtime_sec, 11);
-  EXPECT_EQ(m.mtime_nsec, 12u);
-}
-
 TEST(Identity, FanoutIsFirstByte)
 {
   const ObjectId id = hash(sample(), IdentityKind::full, "hello");

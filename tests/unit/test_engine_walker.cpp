@@ -1,6 +1,6 @@
-#include "testutil.hpp"
 #include "engine/walker.hpp"
 #include "sys/fs.hpp"
+#include "testutil.hpp"
 
 #include <unistd.h>
 
@@ -59,12 +59,6 @@ protected:
 
 }  // namespace
 
-TEST(ChildPath, JoinsWithOneSlash)
-{
-  EXPECT_EQ(sys::child_path("/", "usr"), "/usr");
-  EXPECT_EQ(sys::child_path("/usr", "bin"), "/usr/bin");
-}
-
 TEST_F(WalkerTest, VisitsEveryEntryWithoutFollowingSymlinks)
 {
   write_fixed(path("usr/bin/tool"), "x");
@@ -103,17 +97,4 @@ TEST_F(WalkerTest, AMountInsideTheRootIsReportedNotEntered)
   EXPECT_EQ(::system(("umount " + path("proc-like")).c_str()), 0);
   EXPECT_TRUE(r.mounts.contains("/proc-like"));
   EXPECT_FALSE(r.entries.contains("/proc-like/inside"));
-}
-
-TEST_F(WalkerTest, StatEntryReportsImmutableAttribute)
-{
-  write_fixed(path("f"), "x");
-  sys::Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  struct stat st = {};
-  std::uint64_t attributes = ~0ULL;
-  ASSERT_EQ(sys::stat_entry(d.get(), "f", st, attributes), 0);
-  EXPECT_TRUE(S_ISREG(st.st_mode));
-  EXPECT_FALSE(attributes & STATX_ATTR_IMMUTABLE);
-  EXPECT_EQ(sys::stat_entry(d.get(), "missing", st, attributes), -1);
-  EXPECT_EQ(errno, ENOENT);
 }

@@ -1,8 +1,6 @@
-#include "testutil.hpp"
 #include "sys/fs.hpp"
 #include "sys/read.hpp"
-#include "sys/lock.hpp"
-#include "sys/xattr.hpp"
+#include "testutil.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -200,41 +198,21 @@ TEST(UtilFsPure, SameFileStateComparesInodeSizeMtimeCtime)
   EXPECT_FALSE(sys::same_file_state(a, b));
 }
 
-TEST_F(UtilFs, XattrsRoundTripSorted)
+TEST(ChildPath, JoinsWithOneSlash)
 {
-  write_fixed(path("a"), "x");
-  write_fixed(path("b"), "y");
-  sys::Fd a(::open(path("a").c_str(), O_RDWR));
-  sys::Fd b(::open(path("b").c_str(), O_RDWR));
-  const sys::Xattrs want = {{"user.a", std::string("1\0two", 5)}, {"user.z", ""}};
-  auto w = sys::write_xattrs(a.get(), {want[1], want[0]}, "a");
-  if (!w && w.error().code == ENOTSUP) {
-    GTEST_SKIP() << "filesystem under /tmp has no user xattrs";
-  }
-  ASSERT_TRUE(w) << w.error().message;
-  auto got = sys::read_xattrs(a.get(), "a");
-  ASSERT_TRUE(got);
-  EXPECT_EQ(*got, want);
-  ASSERT_TRUE(sys::write_xattrs(b.get(), *got, "b"));
-  auto copied = sys::read_xattrs(b.get(), "b");
-  ASSERT_TRUE(copied);
-  EXPECT_EQ(*copied, want);
+  EXPECT_EQ(sys::child_path("/", "usr"), "/usr");
+  EXPECT_EQ(sys::child_path("/usr", "bin"), "/usr/bin");
 }
 
-TEST_F(UtilFs, FileLockExclusiveExcludesOthers)
+TEST_F(UtilFs, StatEntryReportsImmutableAttribute)
 {
-  write_fixed(path("lock"), "");
-  sys::Fd fd1(::open(path("lock").c_str(), O_RDONLY));
-  sys::Fd fd2(::open(path("lock").c_str(), O_RDONLY));
-  auto shared1 = sys::FileLock::acquire(fd1.get(), sys::FileLock::Mode::shared, "lock");
-  ASSERT_TRUE(shared1);
-  auto shared2 = sys::FileLock::try_acquire(fd2.get(), sys::FileLock::Mode::shared, "lock");
-  EXPECT_TRUE(shared2);
-  shared2->release();
-  auto excl = sys::FileLock::try_acquire(fd2.get(), sys::FileLock::Mode::exclusive, "lock");
-  ASSERT_FALSE(excl);
-  EXPECT_EQ(excl.error().code, EWOULDBLOCK);
-  shared1->release();
-  auto excl2 = sys::FileLock::try_acquire(fd2.get(), sys::FileLock::Mode::exclusive, "lock");
-  EXPECT_TRUE(excl2);
+  write_fixed(path("f"), "x");
+  sys::Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  struct stat st = {};
+  std::uint64_t attributes = ~0ULL;
+  ASSERT_EQ(sys::stat_entry(d.get(), "f", st, attributes), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_FALSE(attributes & STATX_ATTR_IMMUTABLE);
+  EXPECT_EQ(sys::stat_entry(d.get(), "missing", st, attributes), -1);
+  EXPECT_EQ(errno, ENOENT);
 }
