@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 
@@ -122,6 +123,30 @@ is_config(rpmfi fi)
   return (rpmfiFFlags(fi) & RPMFILE_CONFIG) != 0;
 }
 
+// The file's digest as lowercase hex, and its algorithm; empty (and none)
+// where the database has none: directories, symlinks, %ghost files, for
+// which rpmfiFDigestHex encodes the empty digest as zeros.
+std::string
+file_digest(rpmfi fi, DigestAlgo& algo_out)
+{
+  algo_out = DigestAlgo::none;
+  int algo = 0;
+  std::size_t len = 0;
+  const unsigned char* raw = rpmfiFDigest(fi, &algo, &len);
+  if (!S_ISREG(rpmfiFMode(fi)) || raw == nullptr || len == 0
+      || std::all_of(raw, raw + len, [](unsigned char b) { return b == 0; })) {
+    return {};
+  }
+  char* hex = rpmfiFDigestHex(fi, &algo);
+  if (hex == nullptr) {
+    return {};
+  }
+  std::string out(hex);
+  std::free(hex);
+  algo_out = digest_algo(algo);
+  return out;
+}
+
 // An installed package's header: its files with %config flags and digests.
 PackageInfo
 package_from_header(Header h)
@@ -138,12 +163,7 @@ package_from_header(Header h)
     PackageFile f;
     f.path = rpmfiFN(fi);
     f.config = is_config(fi);
-    int algo = 0;
-    if (char* hex = rpmfiFDigestHex(fi, &algo)) {
-      f.digest = hex;
-      f.digest_algo = f.digest.empty() ? DigestAlgo::none : digest_algo(algo);
-      std::free(hex);
-    }
+    f.digest = file_digest(fi, f.digest_algo);
     p.files.push_back(std::move(f));
   });
   return p;

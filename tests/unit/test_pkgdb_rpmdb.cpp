@@ -226,13 +226,11 @@ TEST_F(RpmDbTest, ReadsNamesFilesConfigFlagsAndDigests)
   EXPECT_EQ(pkgs[1].files[0].digest, sha256_hex("data\n"));
 }
 
-// Disabled: the database holds an empty digest for symlinks and directories
-// (`rpm -q --qf '[%{FILEDIGESTS}\n]'` prints ""), as packagedb.hpp promises,
-// but the reader gives 64 zeros (rpmfiFDigestHex of an empty digest), so
-// `pkgunify verify` reports an error ("Too many levels of symbolic links")
-// for every packaged symlink of an rpm root. Enable with the fix in
-// core/pkgdb/rpmdb.cpp.
-TEST_F(RpmDbTest, DISABLED_SymlinksAndDirectoriesHaveNoDigest)
+// The database holds an empty digest for symlinks and directories (`rpm -q
+// --qf '[%{FILEDIGESTS}\n]'` prints ""), as packagedb.hpp promises; the
+// reader gave 64 zeros (rpmfiFDigestHex of an empty digest), so `pkgunify
+// verify` reported an error for every packaged symlink of an rpm root.
+TEST_F(RpmDbTest, SymlinksAndDirectoriesHaveNoDigest)
 {
   install({s_one});
   auto pkgs = open_rpm_db(root)->packages();
