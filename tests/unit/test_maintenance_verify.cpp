@@ -1,5 +1,5 @@
-#include "testutil.hpp"
 #include "maintenance/verify.hpp"
+#include "testutil.hpp"
 
 #include <fcntl.h>
 
