@@ -12,6 +12,7 @@
 // it. No exception crosses into rpm, and no hook changes a transaction's
 // result: failures are logged through rpmlog.
 #include "guest/background.hpp"
+#include "guest/hook_records.hpp"
 #include "guest/split.hpp"
 
 #include <rpm/rpmfi.h>
@@ -71,7 +72,7 @@ public:
 
 struct Element
 {
-  std::string records;     // for `pkgunify unify-files`: "F<path>\0", "C<path>\0"
+  std::string records;     // for `pkgunify unify-files` (guest/hook_records.hpp)
   bool has_files = false;  // an "F" record: something to unify
   bool installed = false;
 };
@@ -99,25 +100,32 @@ state_of(rpmPlugin plugin)
   return static_cast<State*>(rpmPluginGetData(plugin));
 }
 
+// The plugin's options (%__transaction_pkgunify after the path): words.
+void
+parse_options(State& state, const char* opts)
+{
+  std::istringstream words(opts);
+  for (std::string w; words >> w;) {
+    if (w == "sync") {
+      state.synchronous = true;
+    } else if (w == "host") {
+      state.host = true;
+    } else if (w.starts_with("log=")) {
+      state.log = w.substr(4);
+    } else if (w.starts_with("program=")) {
+      state.program = w.substr(8);
+    } else if (state.policy_file.empty()) {
+      state.policy_file = w;
+    }
+  }
+}
+
 rpmRC
 init(rpmPlugin plugin, rpmts /*ts*/) noexcept
 try {
   auto state = std::make_unique<State>();
   if (const char* opts = rpmPluginOpts(plugin)) {
-    std::istringstream words(opts);
-    for (std::string w; words >> w;) {
-      if (w == "sync") {
-        state->synchronous = true;
-      } else if (w == "host") {
-        state->host = true;
-      } else if (w.starts_with("log=")) {
-        state->log = w.substr(4);
-      } else if (w.starts_with("program=")) {
-        state->program = w.substr(8);
-      } else if (state->policy_file.empty()) {
-        state->policy_file = w;
-      }
-    }
+    parse_options(*state, opts);
   }
   // The worker runs in "/": relative paths are taken from rpm's directory.
   for (std::string* p : {&state->policy_file, &state->log, &state->program}) {
@@ -226,9 +234,8 @@ try {
   Element& e = s->elements[s->current];
   const bool config = (rpmfiFFlags(fi) & RPMFILE_CONFIG) != 0;
   e.has_files = e.has_files || !config;
-  e.records += config ? 'C' : 'F';
-  e.records += fn;
-  e.records += '\0';
+  pkgunify::append_hook_record(e.records, config ? pkgunify::HookRecordKind::config : pkgunify::HookRecordKind::file,
+                               fn);
   return RPMRC_OK;
 } catch (...) {
   return RPMRC_OK;
@@ -294,6 +301,17 @@ try {
 extern "C" {
 // The one symbol rpm looks up: <name>_hooks.
 __attribute__((visibility("default"))) rpmPluginHooks_s pkgunify_hooks = {
-  init, cleanup, tsm_pre, tsm_post, psm_pre, psm_post, nullptr, nullptr, nullptr, fsm_file_pre, fsm_file_post, nullptr,
+  .init = init,
+  .cleanup = cleanup,
+  .tsm_pre = tsm_pre,
+  .tsm_post = tsm_post,
+  .psm_pre = psm_pre,
+  .psm_post = psm_post,
+  .scriptlet_pre = nullptr,
+  .scriptlet_fork_post = nullptr,
+  .scriptlet_post = nullptr,
+  .fsm_file_pre = fsm_file_pre,
+  .fsm_file_post = fsm_file_post,
+  .fsm_file_prepare = nullptr,
 };
 }

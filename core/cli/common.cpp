@@ -1,19 +1,20 @@
 #include "cli/common.hpp"
 
-#include "sys/exceptions.hpp"
-#include "engine/link_mode.hpp"
+#include "engine/session.hpp"
+#include "guest/background.hpp"
 #include "pkgdb/pkgdb.hpp"
-#include "guest/protection.hpp"
+#include "sys/exceptions.hpp"
 
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 namespace pkgunify::cli {
 
-CliReporter::CliReporter(bool show_progress) : m_progress(show_progress && ::isatty(STDERR_FILENO)) {}
+CliReporter::CliReporter(Progress progress) : m_progress(progress == Progress::shown && ::isatty(STDERR_FILENO)) {}
 
 void
 CliReporter::error(std::string_view message)
@@ -79,38 +80,45 @@ human_bytes(double bytes)
   return buf;
 }
 
-Policy
-load_effective_policy(const CommonOptions& o)
+void
+add_common_options(CLI::App& cmd, CommonOptions& o, StoreOption store)
 {
-  if (!o.policy.empty()) {
-    return load_policy(o.policy);
+  if (store == StoreOption::with) {
+    cmd.add_option("--store", o.store, "Hash store directory (overrides the policy)");
   }
-  if (::access(k_system_policy, F_OK) == 0) {
-    return load_policy(k_system_policy);
-  }
-  return default_policy();
+  cmd.add_option("--policy", o.policy, std::string("Policy file (default: ") + k_system_policy_path + " if present)");
+  cmd.add_flag("--json", o.json, "Print a machine-readable summary");
 }
 
-std::string
-store_path(const CommonOptions& o, const Policy& policy, const std::vector<std::string>& roots)
+void
+add_db_option(CLI::App& cmd, CommonOptions& o)
 {
-  std::string path = o.store;
-  if (path.empty() && policy.store) {
-    path = *policy.store;
-  }
-  if (path.empty()) {
-    if (roots.empty()) {
-      throw ConfigError("no store given: use --store DIR or 'store:' in the policy");
-    }
-    path = Store::default_location(roots.front());
-  }
-  return path;
+  cmd.add_option("--db", o.db, "Package database of the roots: auto (detect), rpm, dpkg, none")
+    ->check(CLI::IsMember({"auto", "rpm", "dpkg", "none"}));
 }
 
-Store
-open_store(const CommonOptions& o, const Policy& policy, const std::vector<std::string>& roots, bool create)
+void
+make_absolute(std::string& path)
 {
-  return Store::open(store_path(o, policy, roots), create);
+  if (!path.empty() && path.front() != '/') {
+    path = std::filesystem::absolute(path).lexically_normal().string();
+  }
+}
+
+void
+make_absolute(std::vector<std::string>& paths)
+{
+  for (auto& p : paths) {
+    make_absolute(p);
+  }
+}
+
+PolicyAndStore
+open_policy_and_store(const CommonOptions& o, const std::vector<std::string>& roots)
+{
+  Policy policy = load_run_policy(o.policy);
+  Store store = Store::open(run_store_path(o.store, policy, roots), /*create=*/false);
+  return PolicyAndStore{std::move(policy), std::move(store)};
 }
 
 void
@@ -150,96 +158,48 @@ scan_json(const ScanStats& s)
   return j;
 }
 
-ScanSetup
-prepare_scan(const CommonOptions& o, const ScanFlags& flags, const std::vector<std::string>& roots)
-{
-  ScanOptions opt;
-  opt.policy = load_effective_policy(o);
-  if (flags.link) {
-    opt.policy.link = *parse_link_mode(*flags.link);
-  }
-  if (flags.create) {
-    opt.policy.create = *k_create_mode_names.parse(*flags.create);
-  }
-  if (flags.min_size) {
-    opt.policy.min_size = *flags.min_size;
-  }
-  if (flags.ignore_mtime) {
-    opt.policy.ignore_mtime = true;
-  }
-  opt.dry_run = flags.dry_run;
-  opt.jobs = o.jobs;
-  // A dry run never creates the store; without one it reports what a first
-  // run would do.
-  const std::string spath = store_path(o, opt.policy, roots);
-  Store store =
-    (flags.dry_run && ::access(spath.c_str(), F_OK) != 0) ? Store::absent(spath) : Store::open(spath, !flags.dry_run);
-  const auto kernel = make_vserver_kernel();
-  opt.link = resolve_link_mode(opt.policy, *kernel, store);
-  return ScanSetup{std::move(opt), std::move(store)};
-}
-
-int
-report_scan(const CommonOptions& o, const std::string& command, const ScanSetup& setup, const ScanStats& s,
-            const json& extra)
-{
-  const bool dry_run = setup.opt.dry_run;
-  if (o.json) {
-    json j;
-    j["command"] = command;
-    j["store"] = setup.store.path();
-    j.update(extra);
-    j["dry_run"] = dry_run;
-    j["create"] = to_string(setup.opt.policy.create);
-    j["link_mode"] = to_string(setup.opt.link);
-    j.update(scan_json(s));
-    std::cout << json_text(j) << '\n';
-  } else {
-    std::cout << (dry_run ? "dry run: nothing changed\n" : "") << s.files_seen << " files, " << s.candidates
-              << " candidates: " << s.linked << (dry_run ? " would be linked, " : " linked, ") << s.already_linked
-              << " already linked, " << s.objects_created << " new objects (link mode " << to_string(setup.opt.link)
-              << ")\n"
-              << human_bytes(static_cast<double>(s.bytes_read)) << " read, "
-              << human_bytes(static_cast<double>(s.bytes_saved)) << (dry_run ? " would be saved" : " saved");
-    for (const auto& [reason, n] : s.skipped) {
-      std::cout << ", " << n << " skipped (" << reason << ")";
-    }
-    std::cout << '\n';
-    if (s.errors) {
-      std::cout << s.errors << " files failed (see above)\n";
-    }
-  }
-  return s.errors ? k_exit_failures : k_exit_ok;
-}
-
 std::unique_ptr<PackageDb>
-open_db(const CommonOptions& o, const std::string& root, bool required)
+open_db(const CommonOptions& o, const std::string& root, DbNeed need)
 {
   if (o.db == "none") {
-    if (required) {
+    if (need == DbNeed::required) {
       throw ConfigError("this command needs a package database (--db none given)");
     }
     return nullptr;
   }
   auto db = open_package_db(root, o.db == "auto" ? std::string() : o.db);
-  if (!db && required) {
+  if (!db && need == DbNeed::required) {
     throw PackageDbError("no package database in " + root
                          + " (looked for var/lib/dpkg/status, var/lib/rpm, usr/lib/sysimage/rpm, root/.rpmdb)");
   }
   return db;
 }
 
-std::shared_ptr<const PackageFilter>
-package_filter(const CommonOptions& o, const std::string& root, bool only_packaged)
+std::string
+db_source(const PackageDb& db)
 {
-  auto db = open_db(o, root, false);
+  return std::string(db.kind()) + " database " + db.location();
+}
+
+void
+warn_missing(Reporter& reporter, const std::string& root, const PackageDb& db, const std::vector<std::string>& missing)
+{
+  for (const auto& m : missing) {
+    reporter.warning(root + ": package " + m + " is not installed (" + db_source(db) + ")");
+  }
+}
+
+std::shared_ptr<const PackageFilter>
+package_filter(const CommonOptions& o, const std::string& root, const Policy& policy)
+{
+  auto db = open_db(o, root, DbNeed::optional);
   if (!db) {
-    if (only_packaged) {
+    if (policy.only_packaged) {
       throw ConfigError("only_packaged is set, but " + root + " has no package database");
     }
     return nullptr;
   }
-  return make_package_filter(*db, root, only_packaged);
+  return make_package_filter(*db, root, policy.only_packaged);
 }
 
 }  // namespace pkgunify::cli

@@ -1,18 +1,20 @@
-// Shared pieces of the pkgunify command: reporter, options, policy and
-// store lookup, output helpers.
+// Shared pieces of the pkgunify command: exit status, reporter, options,
+// store and package database lookup, JSON text.
 #pragma once
 
-#include "pkgdb/packagedb.hpp"
 #include "engine/packages.hpp"
 #include "engine/policy.hpp"
 #include "engine/scanner.hpp"
+#include "engine/session.hpp"
+#include "pkgdb/packagedb.hpp"
 #include "store/store.hpp"
+#include "sys/reporter.hpp"
 
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,12 +27,14 @@ using json = nlohmann::ordered_json;
 constexpr int k_exit_ok = 0;
 constexpr int k_exit_failures = 1;
 constexpr int k_exit_usage = 2;
-constexpr const char* k_system_policy = "/etc/pkgunify/pkgunify.yaml";
+
+// Whether a CliReporter shows a progress line (on a terminal only).
+enum class Progress { hidden, shown };
 
 class CliReporter : public Reporter
 {
 public:
-  explicit CliReporter(bool show_progress);
+  explicit CliReporter(Progress progress);
   void error(std::string_view message) override;
   void warning(std::string_view message) override;
   void progress(const ScanStats& s, std::uint64_t done, std::uint64_t total);
@@ -46,6 +50,7 @@ private:
 
 std::string human_bytes(double bytes);
 
+// The options most commands share.
 struct CommonOptions
 {
   std::string store;
@@ -55,14 +60,29 @@ struct CommonOptions
   std::string db = "auto";  // package database: auto, rpm, dpkg, none
 };
 
-// --policy FILE, else /etc/pkgunify/pkgunify.yaml when present, else the
-// built-in default.
-Policy load_effective_policy(const CommonOptions& o);
+// Whether a command takes --store.
+enum class StoreOption { without, with };
 
-// --store, else the policy's store:, else the default next to the first root.
-std::string store_path(const CommonOptions& o, const Policy& policy, const std::vector<std::string>& roots);
+// --store (with StoreOption::with), --policy and --json.
+void add_common_options(CLI::App& cmd, CommonOptions& o, StoreOption store);
 
-Store open_store(const CommonOptions& o, const Policy& policy, const std::vector<std::string>& roots, bool create);
+// --db.
+void add_db_option(CLI::App& cmd, CommonOptions& o);
+
+// Paths from the command line may be relative to the working directory.
+void make_absolute(std::string& path);
+void make_absolute(std::vector<std::string>& paths);
+
+// What the commands that read the store (status, verify, store) work with:
+// the policy (--policy, as load_run_policy says) and the existing store
+// (--store, else the policy's store:, else the default next to the first
+// root: run_store_path).
+struct PolicyAndStore
+{
+  Policy policy;
+  Store store;
+};
+PolicyAndStore open_policy_and_store(const CommonOptions& o, const std::vector<std::string>& roots);
 
 void raise_fd_limit();
 
@@ -73,37 +93,24 @@ json scan_json(const ScanStats& s);
 // instead of failing the whole command.
 std::string json_text(const json& j);
 
-// Options of the commands that unify (scan, pkg) beyond CommonOptions.
-struct ScanFlags
-{
-  bool dry_run = false;
-  std::optional<std::string> create;
-  std::optional<std::string> link;
-  std::optional<std::uint64_t> min_size;
-  bool ignore_mtime = false;
-};
-
-struct ScanSetup
-{
-  ScanOptions opt;
-  Store store;
-};
-
-// Policy with command-line overrides, the store (not created by a dry run),
-// the resolved link mode.
-ScanSetup prepare_scan(const CommonOptions& o, const ScanFlags& flags, const std::vector<std::string>& roots);
-
-// Prints the summary (JSON with `extra` merged in, or text); returns the exit
-// status.
-int report_scan(const CommonOptions& o, const std::string& command, const ScanSetup& setup, const ScanStats& s,
-                const json& extra);
+// Whether a command needs the root's package database.
+enum class DbNeed { optional, required };
 
 // The root's package database as --db says: null for none (or none found
-// with auto). Throws PackageDbError.
-std::unique_ptr<PackageDb> open_db(const CommonOptions& o, const std::string& root, bool required);
+// with auto, when optional). Throws PackageDbError, and ConfigError when a
+// required one is turned off (--db none).
+std::unique_ptr<PackageDb> open_db(const CommonOptions& o, const std::string& root, DbNeed need);
 
-// The filter the root's package database gives a scan; null without one.
+// "KIND database LOCATION", for messages.
+std::string db_source(const PackageDb& db);
+
+// Warns of each of `missing` (named packages `db` does not have).
+void warn_missing(Reporter& reporter, const std::string& root, const PackageDb& db,
+                  const std::vector<std::string>& missing);
+
+// The filter the root's package database gives a scan with `policy`
+// (only_packaged); null without one.
 std::shared_ptr<const PackageFilter> package_filter(const CommonOptions& o, const std::string& root,
-                                                    bool only_packaged);
+                                                    const Policy& policy);
 
 }  // namespace pkgunify::cli

@@ -3,8 +3,9 @@
 // never make a package manager fail.
 #pragma once
 
-#include "guest/background.hpp"
 #include "engine/scanner.hpp"
+#include "engine/session.hpp"
+#include "guest/background.hpp"
 #include "guest/split.hpp"
 
 #include <string>
@@ -37,8 +38,13 @@ HookResult unify_files(const HookRequest& request, Reporter& reporter) noexcept;
 // its filesystem are reported by the worker.
 bool check_hook_config(const HookRequest& request, Reporter& reporter) noexcept;
 
-// The policy a hook uses: `file`, else /etc/pkgunify/pkgunify.yaml when it
-// exists, else the built-in default. Throws ConfigError.
-Policy load_hook_policy(const std::string& file);
+// The policy a hook uses (load_run_policy): `file`, else
+// /etc/pkgunify/pkgunify.yaml when it exists, else the built-in default.
+// Throws ConfigError.
+inline Policy
+load_hook_policy(const std::string& file)
+{
+  return load_run_policy(file);
+}
 
 }  // namespace pkgunify
