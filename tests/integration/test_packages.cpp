@@ -370,4 +370,35 @@ TEST_F(PackagesTest, OnlyPackagedLeavesUnpackagedFilesAlone)
   EXPECT_EQ(stat_path(roots[0] + "/usr/local/bin/handmade").ino, stat_path(roots[1] + "/usr/local/bin/handmade").ino);
 }
 
+// Status counts candidates by the scan's rule (engine/candidate.cpp), the
+// root's package database included: a config file outside /etc is no
+// candidate for either, and neither is an empty file with min_size: 0.
+TEST_F(PackagesTest, StatusCountsTheCandidatesTheScanCounts)
+{
+  if (auto why = need({"dpkg-deb", "dpkg"}); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const auto roots = dpkg_guests(2, {tools_package(), extra_package()});
+  for (const auto& r : roots) {
+    write_file(r + "/usr/share/pkgu/empty", FileSpec());
+  }
+  FileSpec policy;
+  policy.content = "min_size: 0\n";
+  write_file(path("policy.yaml"), policy);
+  const Json scan = scan_ok(roots, {"--policy", path("policy.yaml")});
+  const RunResult st = run_pkgunify({"status", "--json", "--policy", path("policy.yaml"), "--store", store(), roots[0],
+                                    roots[1]});
+  ASSERT_EQ(st.exit_code, 0) << st.describe();
+  const Json status = st.json();
+  std::int64_t status_candidates = 0;
+  ASSERT_EQ(status["roots"].size(), 2u) << st.describe();
+  for (const auto& r : status["roots"]) {
+    status_candidates += r["candidates"].get<std::int64_t>();
+    EXPECT_EQ(r["unified_files"], r["candidates"]) << r.dump();
+  }
+  EXPECT_EQ(status_candidates, counter(scan, "candidates")) << st.describe();
+  EXPECT_EQ(skipped(scan, "config"), 2);
+  EXPECT_EQ(skipped(scan, "empty"), 2);
+}
+
 }  // namespace pkgunify::itest
