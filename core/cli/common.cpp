@@ -117,7 +117,7 @@ PolicyAndStore
 open_policy_and_store(const CommonOptions& o, const std::vector<std::string>& roots)
 {
   Policy policy = load_run_policy(o.policy);
-  Store store = Store::open(run_store_path(o.store, policy, roots), /*create=*/false);
+  Store store = Store::open(run_store_path(o.store, policy, roots), Store::Create::no);
   return PolicyAndStore{std::move(policy), std::move(store)};
 }
 
@@ -199,7 +199,7 @@ package_filter(const CommonOptions& o, const std::string& root, const Policy& po
     }
     return nullptr;
   }
-  return make_package_filter(*db, root, policy.only_packaged);
+  return make_package_filter(*db, root, unpackaged_rule(policy.only_packaged));
 }
 
 }  // namespace pkgunify::cli

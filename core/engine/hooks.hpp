@@ -38,13 +38,4 @@ HookResult unify_files(const HookRequest& request, Reporter& reporter) noexcept;
 // its filesystem are reported by the worker.
 bool check_hook_config(const HookRequest& request, Reporter& reporter) noexcept;
 
-// The policy a hook uses (load_run_policy): `file`, else
-// /etc/pkgunify/pkgunify.yaml when it exists, else the built-in default.
-// Throws ConfigError.
-inline Policy
-load_hook_policy(const std::string& file)
-{
-  return load_run_policy(file);
-}
-
 }  // namespace pkgunify

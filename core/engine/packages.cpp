@@ -108,18 +108,18 @@ RootPaths::canonical(const std::string& path)
 }
 
 std::shared_ptr<const PackageFilter>
-make_package_filter(PackageDb& db, const std::string& root, bool only_packaged)
+make_package_filter(PackageDb& db, const std::string& root, Unpackaged rule)
 {
-  return make_package_filter(db.packages(), std::string(db.kind()) + " database " + db.location(), root, only_packaged);
+  return make_package_filter(db.packages(), std::string(db.kind()) + " database " + db.location(), root, rule);
 }
 
 std::shared_ptr<const PackageFilter>
 make_package_filter(const std::vector<PackageInfo>& packages, std::string source, const std::string& root,
-                    bool only_packaged)
+                    Unpackaged rule)
 {
   auto filter = std::make_shared<PackageFilter>();
   filter->source = std::move(source);
-  if (only_packaged) {
+  if (rule == Unpackaged::excluded) {
     filter->packaged.emplace();
   }
   RootPaths paths(root);

@@ -45,12 +45,22 @@ private:
   std::unique_ptr<Impl> m_impl;
 };
 
+// What the filter keeps out besides config files: nothing else, or every
+// file no installed package owns (policy only_packaged).
+enum class Unpackaged { allowed, excluded };
+
+inline Unpackaged
+unpackaged_rule(bool only_packaged)
+{
+  return only_packaged ? Unpackaged::excluded : Unpackaged::allowed;
+}
+
 // Builds the filter for one root from its database (every installed
 // package). Throws PackageDbError.
-std::shared_ptr<const PackageFilter> make_package_filter(PackageDb& db, const std::string& root, bool only_packaged);
+std::shared_ptr<const PackageFilter> make_package_filter(PackageDb& db, const std::string& root, Unpackaged rule);
 
 // The same from a list of packages (for `pkg`: only the named ones).
 std::shared_ptr<const PackageFilter> make_package_filter(const std::vector<PackageInfo>& packages, std::string source,
-                                                         const std::string& root, bool only_packaged);
+                                                         const std::string& root, Unpackaged rule);
 
 }  // namespace pkgunify

@@ -153,7 +153,7 @@ public:
     if (m_durable.size() >= m_budget) {
       flush();
     }
-    report_progress(false);
+    report_progress(ProgressCall::now_and_then);
   }
 
   void
@@ -173,11 +173,13 @@ public:
     m_durable.clear();
   }
 
+  enum class ProgressCall { now_and_then, final };
+
   void
-  report_progress(bool final)
+  report_progress(ProgressCall call)
   {
     const auto now = std::chrono::steady_clock::now();
-    if ((final || now - m_last_progress > std::chrono::milliseconds(200)) && m_ctx.opt.progress) {
+    if ((call == ProgressCall::final || now - m_last_progress > std::chrono::milliseconds(200)) && m_ctx.opt.progress) {
       m_last_progress = now;
       m_ctx.opt.progress(m_ctx.stats, m_done, m_ctx.candidates.size());
     }
@@ -252,7 +254,7 @@ run_pipeline(Context& ctx, LinkStrategy& strategy)
   for (auto& t : threads) {
     t.join();
   }
-  committer.report_progress(true);
+  committer.report_progress(Committer::ProgressCall::final);
 }
 
 }  // namespace pkgunify::scan

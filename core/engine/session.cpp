@@ -69,7 +69,7 @@ setup_scan(const ScanRequest& request, Policy policy)
   // A dry run never creates the store; without one it reports what a first
   // run would do.
   const std::string path = run_store_path(request.store, opt.policy, request.roots);
-  const bool create = !request.dry_run;
+  const auto create = request.dry_run ? Store::Create::no : Store::Create::if_missing;
   Store store =
     (request.dry_run && ::access(path.c_str(), F_OK) != 0) ? Store::absent(path) : Store::open(path, create);
   const auto kernel = make_vserver_kernel();

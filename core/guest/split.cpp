@@ -154,17 +154,12 @@ exchange_copy(Target& t, const std::string& tmpname, VserverKernel& kernel, Repo
 }  // namespace
 
 SplitResult
-split_path(const std::string& path, bool dry_run, Reporter& reporter, VserverKernel* vserver)
+split_path(const std::string& path, Reporter& reporter, const SplitOptions& options)
 {
-  return split_path(path, dry_run, reporter, vserver, DirResolution::no_symlinks);
-}
-
-SplitResult
-split_path(const std::string& path, bool dry_run, Reporter& reporter, VserverKernel* vserver, DirResolution resolution)
-{
-  std::unique_ptr<VserverKernel> own = vserver ? nullptr : make_vserver_kernel();
-  VserverKernel& kernel = vserver ? *vserver : *own;
-  auto target = open_target(path, resolution, reporter);
+  std::unique_ptr<VserverKernel> own = options.vserver ? nullptr : make_vserver_kernel();
+  VserverKernel& kernel = options.vserver ? *options.vserver : *own;
+  const bool dry_run = options.dry_run;
+  auto target = open_target(path, options.resolution, reporter);
   if (!target) {
     return SplitResult::failed;
   }
@@ -208,7 +203,7 @@ release_if_protected(const std::string& path, DirResolution resolution, Reporter
     if (rc != 0 || !S_ISREG(st.st_mode) || !(attributes & (STATX_ATTR_IMMUTABLE | STATX_ATTR_APPEND))) {
       return ReleaseResult::not_needed;
     }
-    const SplitResult r = split_path(path, false, reporter, nullptr, resolution);
+    const SplitResult r = split_path(path, reporter, {.resolution = resolution});
     return r == SplitResult::failed ? ReleaseResult::failed : ReleaseResult::released;
   } catch (const std::exception& e) {
     reporter.error(path + ": " + e.what());

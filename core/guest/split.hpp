@@ -10,15 +10,6 @@ namespace pkgunify {
 
 enum class SplitResult { split, not_shared, failed };
 
-// `path` is an absolute host path; no symlink on it is followed. The file is
-// copied (content, owner, mode, mtime, xattrs) to a temporary name in its
-// directory, made durable, and exchanged with the path atomically. A
-// protected (immutable, iunlink) shared inode is lifted for the exchange,
-// under an exclusive lock, and protected again for the other guests; the
-// private copy is writable. This is also `pkgunify release`. `vserver`: null
-// for the real kernel.
-SplitResult split_path(const std::string& path, bool dry_run, Reporter& reporter, VserverKernel* vserver = nullptr);
-
 // How split_path resolves the directory of `path`.
 enum class DirResolution {
   no_symlinks,  // a host path leading into a guest: no symlink is followed
@@ -26,8 +17,20 @@ enum class DirResolution {
                 // directories such as usrmerge's /bin cannot leave it
 };
 
-SplitResult split_path(const std::string& path, bool dry_run, Reporter& reporter, VserverKernel* vserver,
-                       DirResolution resolution);
+struct SplitOptions
+{
+  bool dry_run = false;               // change nothing, report what would be split
+  VserverKernel* vserver = nullptr;   // null: the real kernel (tests pass a fake)
+  DirResolution resolution = DirResolution::no_symlinks;
+};
+
+// `path` is an absolute host path. The file is copied (content, owner, mode,
+// mtime, xattrs) to a temporary name in its directory, made durable, and
+// exchanged with the path atomically (guest/exchange.hpp). A protected
+// (immutable, iunlink) shared inode is lifted for the exchange, under an
+// exclusive lock, and protected again for the other guests; the private copy
+// is writable. This is also `pkgunify release`.
+SplitResult split_path(const std::string& path, Reporter& reporter, const SplitOptions& options = {});
 
 enum class ReleaseResult { not_needed, released, failed };
 

@@ -132,8 +132,9 @@ open_subdir(int dirfd, const std::string& name, const std::string& display)
 }  // namespace
 
 Store
-Store::open(const std::string& path, bool create)
+Store::open(const std::string& path, Create how)
 {
+  const bool create = how == Create::if_missing;
   Store s;
   s.m_path = store_path(path);
   if (create) {

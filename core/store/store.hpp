@@ -38,10 +38,12 @@ inline constexpr const char* k_default_store_name = ".pkgunify-store";
 class Store
 {
 public:
-  // Opens the store at `path`; with `create`, makes it (and its parent
-  // directory) when missing. Throws ConfigError: not a store, wrong format
+  // Whether open() makes a missing store (and its parent directory).
+  enum class Create { no, if_missing };
+
+  // Opens the store at `path`. Throws ConfigError: not a store, wrong format
   // version, cannot create.
-  static Store open(const std::string& path, bool create);
+  static Store open(const std::string& path, Create create);
 
   // A store that does not exist yet, for dry runs: it holds no objects and
   // creates nothing. Its filesystem is that of the nearest existing ancestor

@@ -28,7 +28,7 @@ protected:
       write_fixed(path(std::string(g) + "/usr/lib/lib"), std::string(3000, 'l'));
     }
     write_fixed(path("g3/usr/bin/own"), std::string(500, 'o'));
-    store = std::make_unique<Store>(Store::open(path("store"), true));
+    store = std::make_unique<Store>(Store::open(path("store"), Store::Create::if_missing));
     ScanOptions opt;
     opt.link = LinkMode::hardlink;
     Unifier u(*store, opt, reporter);

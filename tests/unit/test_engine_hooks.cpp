@@ -75,5 +75,5 @@ TEST_F(HooksTest, IunlinkWithoutItsKernelFailsTheCheck)
 TEST_F(HooksTest, TheNamedPolicyFileWins)
 {
   write_fixed(path("p.yaml"), "min_size: 12345\n");
-  EXPECT_EQ(load_hook_policy(path("p.yaml")).min_size, 12345u);
+  EXPECT_EQ(load_run_policy(path("p.yaml")).min_size, 12345u);
 }

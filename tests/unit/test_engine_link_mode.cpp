@@ -39,7 +39,7 @@ config_error(const Policy& policy, VserverKernel& vserver, const Store& store)
 
 TEST_F(ResolveLinkMode, ResolveAutoPicksIunlinkOnVserverKernel)
 {
-  const Store store = Store::open(path("store"), true);
+  const Store store = Store::open(path("store"), Store::Create::if_missing);
   FakeVserverKernel vs(true);
   Policy policy = default_policy();
   EXPECT_EQ(resolve_link_mode(policy, vs, store), LinkMode::iunlink);
@@ -47,7 +47,7 @@ TEST_F(ResolveLinkMode, ResolveAutoPicksIunlinkOnVserverKernel)
 
 TEST_F(ResolveLinkMode, ResolveAutoFallsBackWithoutVserverKernel)
 {
-  const Store store = Store::open(path("store"), true);
+  const Store store = Store::open(path("store"), Store::Create::if_missing);
   FakeVserverKernel vs(false);
   Policy policy = default_policy();
   policy.link_fallback = LinkMode::hardlink;
@@ -56,7 +56,7 @@ TEST_F(ResolveLinkMode, ResolveAutoFallsBackWithoutVserverKernel)
 
 TEST_F(ResolveLinkMode, ResolveIunlinkWithoutVserverKernelIsClearError)
 {
-  const Store store = Store::open(path("store"), true);
+  const Store store = Store::open(path("store"), Store::Create::if_missing);
   FakeVserverKernel vs(false);
   Policy policy = default_policy();
   policy.link = LinkMode::iunlink;
@@ -74,7 +74,7 @@ TEST_F(ResolveLinkMode, ResolveIunlinkWithRealMainlineKernelIsClearError)
   if (kernel->probe()) {
     GTEST_SKIP() << "this kernel has the vserver syscall";
   }
-  const Store store = Store::open(path("store"), true);
+  const Store store = Store::open(path("store"), Store::Create::if_missing);
   Policy policy = default_policy();
   policy.link = LinkMode::iunlink;
   EXPECT_THROW(resolve_link_mode(policy, *kernel, store), ConfigError);
@@ -82,7 +82,7 @@ TEST_F(ResolveLinkMode, ResolveIunlinkWithRealMainlineKernelIsClearError)
 
 TEST_F(ResolveLinkMode, ResolveReflinkOnExt4IsClearError)
 {
-  const Store store = Store::open(path("store"), true);
+  const Store store = Store::open(path("store"), Store::Create::if_missing);
   auto a = store.make_temp();
   auto b = store.make_temp();
   ASSERT_TRUE(a && b);
@@ -106,7 +106,7 @@ TEST_F(ResolveLinkMode, AutoOnAMainlineKernelPicksThePolicysFallback)
   if (kernel->probe()) {
     GTEST_SKIP() << "this kernel has the vserver syscall";
   }
-  const Store store = Store::open(path("store"), true);
+  const Store store = Store::open(path("store"), Store::Create::if_missing);
   Policy policy = default_policy();
   ASSERT_EQ(policy.link, LinkMode::auto_select);
   for (const LinkMode fallback : {LinkMode::hardlink, LinkMode::reflink, LinkMode::immutable}) {
@@ -128,7 +128,7 @@ TEST_F(ResolveLinkMode, AutoOnAMainlineKernelPicksThePolicysFallback)
 
 TEST_F(ResolveLinkMode, IunlinkWithoutVserverKernelSaysWhatIsMissing)
 {
-  const Store store = Store::open(path("store"), true);
+  const Store store = Store::open(path("store"), Store::Create::if_missing);
   FakeVserverKernel vs(false);
   Policy policy = default_policy();
   policy.link = LinkMode::iunlink;
@@ -139,7 +139,7 @@ TEST_F(ResolveLinkMode, IunlinkWithoutVserverKernelSaysWhatIsMissing)
 
 TEST_F(ResolveLinkMode, ExplicitModesOnAVserverKernel)
 {
-  const Store store = Store::open(path("store"), true);
+  const Store store = Store::open(path("store"), Store::Create::if_missing);
   FakeVserverKernel vs(true);
   Policy policy = default_policy();
   policy.link = LinkMode::iunlink;
@@ -153,7 +153,7 @@ TEST_F(ResolveLinkMode, ImmutableWhereTheStoreHasInodeFlags)
   if (::geteuid() != 0) {
     GTEST_SKIP() << "the immutable flag needs root (CAP_LINUX_IMMUTABLE)";
   }
-  const Store store = Store::open(path("store"), true);
+  const Store store = Store::open(path("store"), Store::Create::if_missing);
   auto probe = store.make_temp();
   ASSERT_TRUE(probe);
   unsigned flags = 0;
@@ -178,7 +178,7 @@ TEST_F(ResolveLinkMode, ImmutableOnAStoreWithoutInodeFlagsIsAConfigError)
       continue;
     }
     const std::string store_path = mnt.path("store");
-    const Store store = Store::open(store_path, true);
+    const Store store = Store::open(store_path, Store::Create::if_missing);
     auto probe = store.make_temp();
     ASSERT_TRUE(probe) << probe.error().message;
     unsigned flags = 0;
@@ -228,7 +228,7 @@ TEST_F(ResolveLinkMode, ReflinkOnBtrfs)
   if (const std::string why = btrfs.mount("btrfs"); !why.empty()) {
     GTEST_SKIP() << why;
   }
-  const Store store = Store::open(btrfs.path("store"), true);
+  const Store store = Store::open(btrfs.path("store"), Store::Create::if_missing);
   FakeVserverKernel vs(false);
   Policy policy = default_policy();
   policy.link = LinkMode::reflink;

@@ -77,12 +77,12 @@ TEST_F(PackagesTest, FilterHoldsCanonicalConfigFilesAndOwnedFiles)
   packages[0].files = {{"/bin/ls", false, DigestAlgo::none, ""},
                        {"/lib/libc.so", true, DigestAlgo::none, ""},
                        {"/etc/missing.conf", true, DigestAlgo::none, ""}};
-  const auto f = make_package_filter(packages, "test db", path("root"), true);
+  const auto f = make_package_filter(packages, "test db", path("root"), Unpackaged::excluded);
   EXPECT_EQ(f->source, "test db");
   EXPECT_TRUE(f->config.contains("/usr/lib/libc.so"));
   EXPECT_FALSE(f->config.contains("/usr/bin/ls"));
   ASSERT_TRUE(f->packaged.has_value());
   EXPECT_TRUE(f->packaged->contains("/usr/bin/ls"));
-  const auto g = make_package_filter(packages, "test db", path("root"), false);
+  const auto g = make_package_filter(packages, "test db", path("root"), Unpackaged::allowed);
   EXPECT_FALSE(g->packaged.has_value());
 }

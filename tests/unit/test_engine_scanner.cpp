@@ -19,7 +19,7 @@ protected:
   ScanStats
   scan(const std::vector<std::string>& roots, LinkMode mode = LinkMode::hardlink, bool dry_run = false)
   {
-    const Store store = Store::open(path("store"), true);
+    const Store store = Store::open(path("store"), Store::Create::if_missing);
     ScanOptions opt;
     opt.link = mode;
     opt.dry_run = dry_run;
@@ -66,7 +66,7 @@ TEST_F(ScannerTest, DryRunChangesNothing)
 
 TEST_F(ScannerTest, ARootOnAnotherFilesystemIsRefused)
 {
-  const Store store = Store::open(path("store"), true);
+  const Store store = Store::open(path("store"), Store::Create::if_missing);
   ScanOptions opt;
   Unifier u(store, opt, reporter);
   if (inode_of("/proc/self") == 0) {

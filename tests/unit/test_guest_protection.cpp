@@ -114,7 +114,7 @@ TEST_F(ProtectTest, IunlinkScanSplitStatusGcThroughFakeKernel)
     write_fixed(path(std::string(g) + "/usr/bin/tool"), std::string(5000, 'x'));
   }
   write_fixed(path("g3/usr/bin/own"), std::string(100, 'y'));
-  const Store store = Store::open(path("store"), true);
+  const Store store = Store::open(path("store"), Store::Create::if_missing);
   FakeVserverKernel vs(true);
   CollectingReporter reporter;
 
@@ -153,7 +153,7 @@ TEST_F(ProtectTest, IunlinkScanSplitStatusGcThroughFakeKernel)
 
   // split (release) gives g1 a private, unprotected copy; the others keep
   // the protected object.
-  EXPECT_EQ(split_path(path("g1/usr/bin/tool"), false, reporter, &vs), SplitResult::split);
+  EXPECT_EQ(split_path(path("g1/usr/bin/tool"), reporter, {.vserver = &vs}), SplitResult::split);
   EXPECT_NE(inode_of(path("g1/usr/bin/tool")), shared);
   EXPECT_EQ(vs.attrs_of(path("g1/usr/bin/tool")), 0u);
   EXPECT_EQ(vs.attrs_of(path("g2/usr/bin/tool")), k_iunlink_bits);

@@ -50,7 +50,7 @@ TEST_F(SplitTest, GivesThePathItsOwnInodeWithContentAndMetadata)
   make_shared_pair();
   const struct stat before = stat_of(path("g1/f"));
   FakeVserverKernel kernel;
-  EXPECT_EQ(split_path(path("g1/f"), false, reporter, &kernel), SplitResult::split);
+  EXPECT_EQ(split_path(path("g1/f"), reporter, {.vserver = &kernel}), SplitResult::split);
   EXPECT_TRUE(reporter.errors.empty()) << reporter.errors.front();
   const struct stat after = stat_of(path("g1/f"));
   EXPECT_NE(after.st_ino, before.st_ino);
@@ -75,11 +75,11 @@ TEST_F(SplitTest, DryRunAndPrivateFilesChangeNothing)
   make_shared_pair();
   const ino_t shared = inode_of(path("g1/f"));
   FakeVserverKernel kernel;
-  EXPECT_EQ(split_path(path("g1/f"), true, reporter, &kernel), SplitResult::split);
+  EXPECT_EQ(split_path(path("g1/f"), reporter, {.dry_run = true, .vserver = &kernel}), SplitResult::split);
   EXPECT_EQ(inode_of(path("g1/f")), shared);
   write_fixed(path("g1/own"), "private");
   const ino_t own = inode_of(path("g1/own"));
-  EXPECT_EQ(split_path(path("g1/own"), false, reporter, &kernel), SplitResult::not_shared);
+  EXPECT_EQ(split_path(path("g1/own"), reporter, {.vserver = &kernel}), SplitResult::not_shared);
   EXPECT_EQ(inode_of(path("g1/own")), own);
   EXPECT_TRUE(reporter.errors.empty());
 }
@@ -87,13 +87,13 @@ TEST_F(SplitTest, DryRunAndPrivateFilesChangeNothing)
 TEST_F(SplitTest, RefusesWhatIsNoFileAndSymlinksOnTheWay)
 {
   FakeVserverKernel kernel;
-  EXPECT_EQ(split_path("relative/path", false, reporter, &kernel), SplitResult::failed);
+  EXPECT_EQ(split_path("relative/path", reporter, {.vserver = &kernel}), SplitResult::failed);
   std::filesystem::create_directories(path("dir"));
-  EXPECT_EQ(split_path(path("dir"), false, reporter, &kernel), SplitResult::failed);
+  EXPECT_EQ(split_path(path("dir"), reporter, {.vserver = &kernel}), SplitResult::failed);
   make_shared_pair();
   ASSERT_EQ(::symlink(path("g1").c_str(), path("link").c_str()), 0);
   const ino_t shared = inode_of(path("g1/f"));
-  EXPECT_EQ(split_path(path("link/f"), false, reporter, &kernel), SplitResult::failed);
+  EXPECT_EQ(split_path(path("link/f"), reporter, {.vserver = &kernel}), SplitResult::failed);
   EXPECT_EQ(inode_of(path("g1/f")), shared);
   EXPECT_EQ(reporter.errors.size(), 3u);
 }
@@ -110,7 +110,7 @@ TEST_F(SplitTest, ProtectionStaysOnTheSharedInode)
     ASSERT_TRUE(kernel.set_iattr(fd.get(), VserverKernel::k_immutable | VserverKernel::k_iunlink,
                                  VserverKernel::k_immutable | VserverKernel::k_iunlink, "f"));
   }
-  EXPECT_EQ(split_path(path("g1/f"), false, reporter, &kernel), SplitResult::split);
+  EXPECT_EQ(split_path(path("g1/f"), reporter, {.vserver = &kernel}), SplitResult::split);
   EXPECT_TRUE(reporter.errors.empty()) << reporter.errors.front();
   sys::Fd other(::open(path("g2/f").c_str(), O_RDONLY | O_CLOEXEC));
   sys::Fd mine(::open(path("g1/f").c_str(), O_RDONLY | O_CLOEXEC));

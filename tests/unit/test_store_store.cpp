@@ -40,7 +40,7 @@ slurp(const std::string& path)
 
 TEST_F(StoreTest, CreateWritesFormatAndFanout)
 {
-  const Store s = Store::open(path("store"), true);
+  const Store s = Store::open(path("store"), Store::Create::if_missing);
   EXPECT_EQ(slurp(path("store/format")), "pkgunify-store 1\n");
   EXPECT_TRUE(std::filesystem::is_directory(path("store/objects/00")));
   EXPECT_TRUE(std::filesystem::is_directory(path("store/objects/ff")));
@@ -53,13 +53,13 @@ TEST_F(StoreTest, CreateWritesFormatAndFanout)
 
 TEST_F(StoreTest, ReopenExistingStore)
 {
-  Store::open(path("store"), true);
-  EXPECT_NO_THROW(Store::open(path("store"), false));
+  Store::open(path("store"), Store::Create::if_missing);
+  EXPECT_NO_THROW(Store::open(path("store"), Store::Create::no));
 }
 
 TEST_F(StoreTest, MissingStoreWithoutCreateIsConfigError)
 {
-  EXPECT_THROW(Store::open(path("nope"), false), ConfigError);
+  EXPECT_THROW(Store::open(path("nope"), Store::Create::no), ConfigError);
 }
 
 TEST_F(StoreTest, ForeignDirectoryIsRefused)
@@ -67,7 +67,7 @@ TEST_F(StoreTest, ForeignDirectoryIsRefused)
   std::filesystem::create_directories(path("notastore"));
   std::ofstream(path("notastore/important")) << "data";
   try {
-    Store::open(path("notastore"), true);
+    Store::open(path("notastore"), Store::Create::if_missing);
     FAIL() << "expected ConfigError";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("not a pkgunify store"), std::string::npos);
@@ -78,10 +78,10 @@ TEST_F(StoreTest, ForeignDirectoryIsRefused)
 
 TEST_F(StoreTest, WrongFormatVersionIsRefused)
 {
-  Store::open(path("store"), true);
+  Store::open(path("store"), Store::Create::if_missing);
   std::ofstream(path("store/format"), std::ios::trunc) << "pkgunify-store 99\n";
   try {
-    Store::open(path("store"), false);
+    Store::open(path("store"), Store::Create::no);
     FAIL() << "expected ConfigError";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("pkgunify-store 99"), std::string::npos);
@@ -91,7 +91,7 @@ TEST_F(StoreTest, WrongFormatVersionIsRefused)
 
 TEST_F(StoreTest, RelativePathIsRefused)
 {
-  EXPECT_THROW(Store::open("relative/store", true), ConfigError);
+  EXPECT_THROW(Store::open("relative/store", Store::Create::if_missing), ConfigError);
 }
 
 TEST(StoreNames, ObjectNameAndParseRoundTrip)
@@ -125,7 +125,7 @@ TEST(StoreNames, ParseRejectsNonObjects)
 
 TEST_F(StoreTest, PublishIsAtomicAndReportsExisting)
 {
-  const Store s = Store::open(path("store"), true);
+  const Store s = Store::open(path("store"), Store::Create::if_missing);
   const ObjectId id = id_from(k_hex);
   auto st0 = s.stat_object(id, 0);
   ASSERT_TRUE(st0);
@@ -157,7 +157,7 @@ TEST_F(StoreTest, PublishIsAtomicAndReportsExisting)
 
 TEST_F(StoreTest, ObjectInodesListsEveryObject)
 {
-  const Store s = Store::open(path("store"), true);
+  const Store s = Store::open(path("store"), Store::Create::if_missing);
   const ObjectId id = id_from(k_hex);
   auto t = s.make_temp();
   ASSERT_TRUE(t);
@@ -188,7 +188,7 @@ TEST_F(StoreTest, DefaultLocationIsTopOfFilesystem)
 
 TEST_F(StoreTest, OtherFilesystemIsRefusedNamingBoth)
 {
-  const Store s = Store::open(path("store"), true);
+  const Store s = Store::open(path("store"), Store::Create::if_missing);
   struct stat st = {};
   st.st_dev = s.dev() + 1;
   try {
@@ -202,7 +202,7 @@ TEST_F(StoreTest, OtherFilesystemIsRefusedNamingBoth)
 
 TEST_F(StoreTest, FanoutLockExclusiveBlocksShared)
 {
-  const Store s = Store::open(path("store"), true);
+  const Store s = Store::open(path("store"), Store::Create::if_missing);
   auto excl = s.lock_fanout(0xd3, sys::FileLock::Mode::exclusive);
   ASSERT_TRUE(excl);
   // A second open file description contends with the first.

@@ -58,7 +58,7 @@ public:
     report->packages = pkgs.size();
     CliReporter reporter(Progress::hidden);
     warn_missing(reporter, m_root, *db, report->missing);
-    auto filter = make_package_filter(pkgs, db_source(*db), m_root, /*only_packaged=*/false);
+    auto filter = make_package_filter(pkgs, db_source(*db), m_root, Unpackaged::allowed);
     auto root_fd = sys::open_host_dir(m_root);
     if (!root_fd) {
       throw ConfigError("root " + root_fd.error().message);

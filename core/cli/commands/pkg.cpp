@@ -32,7 +32,7 @@ public:
     ScanSetup setup = setup_scan(scan_request(m_common, m_flags, {m_root}));
     CliReporter reporter(m_common.json ? Progress::hidden : Progress::shown);
     warn_missing(reporter, m_root, *db, missing);
-    auto filter = make_package_filter(pkgs, db_source(*db), m_root, setup.opt.policy.only_packaged);
+    auto filter = make_package_filter(pkgs, db_source(*db), m_root, unpackaged_rule(setup.opt.policy.only_packaged));
     const ScanStats stats = run_unifier(setup, reporter, [&](Unifier& unifier) {
       const std::size_t id = unifier.add_root(m_root, filter);
       RootPaths paths(m_root);

@@ -44,7 +44,7 @@ public:
     report->dry_run = m_dry_run;
     CliReporter reporter(Progress::hidden);
     for (const auto& p : m_paths) {
-      switch (split_path(p, m_dry_run, reporter)) {
+      switch (split_path(p, reporter, {.dry_run = m_dry_run})) {
       case SplitResult::split:
         ++report->split;
         break;
