@@ -21,9 +21,7 @@ struct Verdict
   std::string key;
   std::string detail;
 };
-std::optional<Verdict> candidate_verdict(const Policy& policy,
-                                         const PackageFilter* filter,
-                                         const std::string& path,
+std::optional<Verdict> candidate_verdict(const Policy& policy, const PackageFilter* filter, const std::string& path,
                                          const struct stat& st);
 
 // Identity kind the policy and link mode ask for.

@@ -38,10 +38,7 @@ enum class LinkResult { linked, already, emlink, changed, failed, eperm };
 class HardlinkStrategy : public LinkStrategy
 {
 public:
-  explicit HardlinkStrategy(Context& ctx)
-    : m_ctx(ctx)
-  {
-  }
+  explicit HardlinkStrategy(Context& ctx) : m_ctx(ctx) {}
 
   std::unique_ptr<Prepared> prepare(std::size_t begin, std::size_t end, std::vector<char>& buffer) override;
   void commit(Prepared& p) override;
@@ -431,20 +428,21 @@ HardlinkStrategy::link_path(const Candidate& c, Prepared& p, unsigned successor,
   }
   const int guest_fd = p.fd.get();
   const struct stat hashed = p.st;
-  const ExchangeRequest request{
-    dirfd, c.name, tmpname, disp, m_ctx.display(c.root, c.dir, tmpname),
-    // The file swapped out must be the inode that was hashed, its content
-    // unchanged since.
-    [&](const struct stat& old) {
-      struct stat st;
-      return old.st_ino == c.ino && ::fstat(guest_fd, &st) == 0 && same_content_state(st, hashed);
-    },
-    [&] {
-      struct stat again;
-      struct stat st;
-      return ::fstatat(dirfd, c.name.c_str(), &again, AT_SYMLINK_NOFOLLOW) == 0 && again.st_ino == c.ino
-             && ::fstat(guest_fd, &st) == 0 && sys::same_file_state(st, hashed);
-    }};
+  const ExchangeRequest request{dirfd, c.name, tmpname, disp, m_ctx.display(c.root, c.dir, tmpname),
+                                // The file swapped out must be the inode that was hashed, its content
+                                // unchanged since.
+                                [&](const struct stat& old) {
+                                  struct stat st;
+                                  return old.st_ino == c.ino && ::fstat(guest_fd, &st) == 0
+                                         && same_content_state(st, hashed);
+                                },
+                                [&] {
+                                  struct stat again;
+                                  struct stat st;
+                                  return ::fstatat(dirfd, c.name.c_str(), &again, AT_SYMLINK_NOFOLLOW) == 0
+                                         && again.st_ino == c.ino && ::fstat(guest_fd, &st) == 0
+                                         && sys::same_file_state(st, hashed);
+                                }};
   switch (exchange_verified(request, m_ctx.reporter)) {
   case ExchangeResult::exchanged:
     if (::fstat(guest_fd, &now) == 0) {

@@ -1,9 +1,8 @@
 #include "engine/link_mode.hpp"
 
-#include "sys/exceptions.hpp"
 #include "store/store.hpp"
+#include "sys/exceptions.hpp"
 #include "sys/reflink.hpp"
-
 
 namespace pkgunify {
 

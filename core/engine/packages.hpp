@@ -2,8 +2,8 @@
 // configuration files (never unified) and which belong to a package.
 #pragma once
 
-#include "pkgdb/packagedb.hpp"
 #include "engine/policy.hpp"
+#include "pkgdb/packagedb.hpp"
 
 #include <memory>
 #include <optional>

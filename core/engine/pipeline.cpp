@@ -60,11 +60,7 @@ group_by_inode(std::vector<Candidate>& candidates)
 class WorkQueue
 {
 public:
-  WorkQueue(std::size_t capacity, std::size_t producers)
-    : m_capacity(capacity)
-    , m_producers(producers)
-  {
-  }
+  WorkQueue(std::size_t capacity, std::size_t producers) : m_capacity(capacity), m_producers(producers) {}
 
   void
   push(std::unique_ptr<Prepared> p)
@@ -134,8 +130,7 @@ public:
     : m_ctx(ctx)
     , m_strategy(strategy)
     , m_budget(budget)
-  {
-  }
+  {}
 
   // Files that publish wait in `m_durable` until the budget is reached or
   // the workers are done; files whose object exists (published, so

@@ -14,8 +14,6 @@
 
 namespace pkgunify {
 
-
-
 struct Policy
 {
   std::string source = "<built-in>";  // file the policy came from
@@ -66,6 +64,5 @@ Policy parse_policy(std::string_view text, std::string_view source);
 // Reads and parses a file; a missing or unreadable file is a ConfigError
 // naming it.
 Policy load_policy(const std::string& path);
-
 
 }  // namespace pkgunify

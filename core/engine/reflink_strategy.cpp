@@ -21,17 +21,13 @@ namespace {
 class ReflinkStrategy : public LinkStrategy
 {
 public:
-  explicit ReflinkStrategy(Context& ctx)
-    : m_ctx(ctx)
-  {
-  }
+  explicit ReflinkStrategy(Context& ctx) : m_ctx(ctx) {}
 
   std::unique_ptr<Prepared> prepare(std::size_t begin, std::size_t end, std::vector<char>& buffer) override;
   void commit(Prepared& p) override;
   void
   fix_protection(Prepared& /*p*/) override
-  {
-  }
+  {}
 
 private:
   bool clone_new_object(Prepared& p, int fd, std::vector<char>& buffer);

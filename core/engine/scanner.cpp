@@ -25,8 +25,7 @@ Context::Context(const Store& s, ScanOptions o, Reporter& r)
   , kind(identity_kind(opt.policy, opt.link))
   , own_vserver(opt.vserver ? nullptr : make_vserver_kernel())
   , protector(opt.link, opt.vserver ? *opt.vserver : *own_vserver)
-{
-}
+{}
 
 const std::unordered_set<ino_t>&
 Context::object_inodes()
@@ -176,11 +175,7 @@ struct TreeVisitor : WalkVisitor
   scan::Context& impl;
   std::uint32_t root;
   std::uint32_t current = 0;
-  TreeVisitor(scan::Context& i, std::uint32_t r)
-    : impl(i)
-    , root(r)
-  {
-  }
+  TreeVisitor(scan::Context& i, std::uint32_t r) : impl(i), root(r) {}
 
   bool
   enter_dir(const std::string& dir, const struct stat& st) override
@@ -221,8 +216,7 @@ struct TreeVisitor : WalkVisitor
 
 Unifier::Unifier(const Store& store, ScanOptions options, Reporter& reporter)
   : m_impl(std::make_unique<Impl>(store, std::move(options), reporter))
-{
-}
+{}
 
 Unifier::~Unifier() = default;
 

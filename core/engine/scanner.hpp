@@ -91,5 +91,4 @@ private:
   std::unique_ptr<Impl> m_impl;
 };
 
-
 }  // namespace pkgunify

@@ -1,8 +1,8 @@
 #include "engine/sync.hpp"
 
+#include "store/sha256.hpp"
 #include "sys/exceptions.hpp"
 #include "sys/fs.hpp"
-#include "store/sha256.hpp"
 
 #include <fcntl.h>
 

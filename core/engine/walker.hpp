@@ -34,5 +34,4 @@ public:
 // `root_fd` is an open directory; `root_display` its host path for messages.
 void walk_tree(int root_fd, const std::string& root_display, WalkVisitor& visitor);
 
-
 }  // namespace pkgunify

@@ -317,7 +317,7 @@ remember_hook_config(const std::string& policy_file, const std::string& program)
     }
     const std::string path = config_stamp_path(policy_file);
     (void)sys::write_file_atomic(dir.get(), path.substr(path.rfind('/') + 1),
-                                  config_fingerprint(policy_file, program) + "\n", 0600, path);
+                                 config_fingerprint(policy_file, program) + "\n", 0600, path);
   } catch (...) {
   }
 }

@@ -3,8 +3,8 @@
 #include "sys/error.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -85,8 +85,7 @@ exchange_verified(const ExchangeRequest& r, Reporter& reporter)
   return ExchangeResult::exchanged;
 }
 
-DirTimes::DirTimes(int dirfd)
-  : m_dirfd(dirfd)
+DirTimes::DirTimes(int dirfd) : m_dirfd(dirfd)
 {
   struct stat st;
   if (::fstat(dirfd, &st) == 0) {
@@ -103,8 +102,7 @@ DirTimes::restore()
   }
   m_valid = false;
   struct stat st;
-  if (::fstat(m_dirfd, &st) != 0
-      || (st.st_mtim.tv_sec == m_mtime.tv_sec && st.st_mtim.tv_nsec == m_mtime.tv_nsec)) {
+  if (::fstat(m_dirfd, &st) != 0 || (st.st_mtim.tv_sec == m_mtime.tv_sec && st.st_mtim.tv_nsec == m_mtime.tv_nsec)) {
     return;
   }
   const struct timespec times[2] = {{0, UTIME_OMIT}, m_mtime};

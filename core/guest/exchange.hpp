@@ -19,10 +19,10 @@ namespace pkgunify {
 
 struct ExchangeRequest
 {
-  int dirfd = -1;        // the directory holding both names
-  std::string name;      // the guest's file
-  std::string tmpname;   // the replacement, in place under this name
-  std::string display;   // host path of `name`, for messages
+  int dirfd = -1;           // the directory holding both names
+  std::string name;         // the guest's file
+  std::string tmpname;      // the replacement, in place under this name
+  std::string display;      // host path of `name`, for messages
   std::string tmp_display;  // host path of `tmpname`, for messages
   // Called with the lstat of the file that came out (now at `tmpname`):
   // true keeps the exchange, false swaps back.

@@ -45,8 +45,8 @@ apply_metadata(int fd, const FileMeta& meta, std::string_view display)
   }
   if (!(*kept == meta)) {
     return sys::fail(std::string(display)
-                      + ": the filesystem did not keep the file's metadata (owner, mode, "
-                        "mtime or extended attributes)");
+                     + ": the filesystem did not keep the file's metadata (owner, mode, "
+                       "mtime or extended attributes)");
   }
   return {};
 }

@@ -122,8 +122,7 @@ Protector::Protector(LinkMode mode, VserverKernel& vserver)
   : m_mode(mode)
   , m_vserver(vserver)
   , m_vserver_available(static_cast<bool>(vserver.probe()))
-{
-}
+{}
 
 sys::Result<Protection>
 Protector::state(int fd, std::string_view display)
@@ -217,10 +216,7 @@ Protector::lift(int fd, std::string_view display, Lock lock)
   return ProtectionGuard(*this, fd, std::string(display), *current, std::move(held));
 }
 
-ProtectionGuard::ProtectionGuard(Protector& protector,
-                                 int fd,
-                                 std::string display,
-                                 Protection lifted,
+ProtectionGuard::ProtectionGuard(Protector& protector, int fd, std::string display, Protection lifted,
                                  sys::FileLock lock)
   : m_protector(&protector)
   , m_fd(fd)
@@ -228,8 +224,7 @@ ProtectionGuard::ProtectionGuard(Protector& protector,
   , m_lifted(lifted)
   , m_restore(lifted)
   , m_lock(std::move(lock))
-{
-}
+{}
 
 ProtectionGuard::ProtectionGuard(ProtectionGuard&& other) noexcept
   : m_protector(other.m_protector)
@@ -239,8 +234,7 @@ ProtectionGuard::ProtectionGuard(ProtectionGuard&& other) noexcept
   , m_restore(other.m_restore)
   , m_lock(std::move(other.m_lock))
   , m_done(std::exchange(other.m_done, true))
-{
-}
+{}
 
 ProtectionGuard::~ProtectionGuard()
 {

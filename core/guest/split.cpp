@@ -40,7 +40,7 @@ open_target(const std::string& path, DirResolution resolution, Reporter& reporte
   t.dir = slash == 0 ? "/" : path.substr(0, slash);
   t.name = path.substr(slash + 1);
   auto dfd = resolution == DirResolution::no_symlinks ? sys::open_no_symlinks(t.dir, O_RDONLY | O_DIRECTORY)
-                                                       : sys::open_host_dir(t.dir);
+                                                      : sys::open_host_dir(t.dir);
   if (!dfd) {
     reporter.error(dfd.error().message);
     return std::nullopt;
@@ -89,8 +89,7 @@ make_private_copy(const Target& t, const std::string& tmpname)
   if (!meta) {
     return std::unexpected(meta.error());
   }
-  sys::Fd tmp(
-    ::openat(t.dfd.get(), tmpname.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  sys::Fd tmp(::openat(t.dfd.get(), tmpname.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!tmp) {
     return sys::fail_sys("create temporary file for", t.path);
   }
@@ -123,7 +122,11 @@ exchange_copy(Target& t, const std::string& tmpname, VserverKernel& kernel, Repo
     return fail(guard.error().message);
   }
   const struct stat before = t.st;
-  ExchangeRequest request{t.dfd.get(), t.name, tmpname, t.path, t.dir + "/" + tmpname,
+  ExchangeRequest request{t.dfd.get(),
+                          t.name,
+                          tmpname,
+                          t.path,
+                          t.dir + "/" + tmpname,
                           [&](const struct stat& old) {
                             struct stat now;
                             return old.st_ino == before.st_ino && ::fstat(t.fd.get(), &now) == 0

@@ -19,8 +19,8 @@ enum class DirResolution {
 
 struct SplitOptions
 {
-  bool dry_run = false;               // change nothing, report what would be split
-  VserverKernel* vserver = nullptr;   // null: the real kernel (tests pass a fake)
+  bool dry_run = false;              // change nothing, report what would be split
+  VserverKernel* vserver = nullptr;  // null: the real kernel (tests pass a fake)
   DirResolution resolution = DirResolution::no_symlinks;
 };
 

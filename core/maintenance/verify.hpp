@@ -3,8 +3,8 @@
 // every guest linking to it) is corrupt or was changed.
 #pragma once
 
-#include "pkgdb/packagedb.hpp"
 #include "engine/scanner.hpp"
+#include "pkgdb/packagedb.hpp"
 #include "store/store.hpp"
 
 #include <cstdint>
@@ -27,7 +27,6 @@ struct VerifyResult
 VerifyResult verify_root(const Store& store, PackageDb& db, const std::string& root, Reporter& reporter);
 
 // Hex digest of everything `fd` reads, with the database's algorithm.
-sys::Result<std::string> file_digest(int fd, DigestAlgo algo, std::string_view display,
-                                      std::uint64_t* bytes = nullptr);
+sys::Result<std::string> file_digest(int fd, DigestAlgo algo, std::string_view display, std::uint64_t* bytes = nullptr);
 
 }  // namespace pkgunify

@@ -3,8 +3,8 @@
 // docs/store-format.md specifies the encoding byte by byte.
 #pragma once
 
-#include "store/sha256.hpp"
 #include "guest/metadata.hpp"
+#include "store/sha256.hpp"
 
 #include <sys/stat.h>
 
@@ -19,7 +19,6 @@ enum class IdentityKind : std::uint8_t {
   ignore_mtime = 2,  // as full, without mtime (policy ignore_mtime: true)
   content_only = 3,  // size only (reflink mode: inodes stay separate)
 };
-
 
 // The canonical header that precedes the content in the hashed stream.
 std::string encode_identity_header(const FileMeta& meta, IdentityKind kind);

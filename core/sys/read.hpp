@@ -22,10 +22,7 @@ using ChunkFn = std::function<Result<void>(const char* data, std::size_t size)>;
 // passes each to `fn`. Stops after `limit` bytes: a caller that expects a
 // size passes one more, so that a file that grew shows. Returns the number
 // of bytes read. Retries EINTR.
-Result<std::uint64_t> read_chunks(int fd,
-                                  std::vector<char>& buffer,
-                                  const ChunkFn& fn,
-                                  std::string_view display,
+Result<std::uint64_t> read_chunks(int fd, std::vector<char>& buffer, const ChunkFn& fn, std::string_view display,
                                   std::uint64_t limit = UINT64_MAX);
 
 // The default chunk size.
@@ -40,9 +37,7 @@ Result<std::string> read_small_file(int fd, std::size_t max_size, std::string_vi
 // The same for `name` in `dirfd`, opened by sys::open_regular_at: a symlink,
 // FIFO or device node in its place is never opened (EINVAL, "not a regular
 // file"; EISDIR, ELOOP for a directory or symlink).
-Result<std::string> read_small_file_at(int dirfd,
-                                       const std::string& name,
-                                       std::size_t max_size,
+Result<std::string> read_small_file_at(int dirfd, const std::string& name, std::size_t max_size,
                                        std::string_view display);
 
 // Copies every byte of `from` (from offset 0) to `to`, which is empty:

@@ -511,8 +511,7 @@ TEST_F(LinkModeTest, StoreStatsMemoryEstimatesSharedPageCache)
 class DirMtimeTest
   : public LinkModeTest
   , public ::testing::WithParamInterface<std::string>
-{
-};
+{};
 
 TEST_P(DirMtimeTest, ScanSplitAndReleaseKeepGuestDirectoryMtimes)
 {

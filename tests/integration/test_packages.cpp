@@ -386,8 +386,8 @@ TEST_F(PackagesTest, StatusCountsTheCandidatesTheScanCounts)
   policy.content = "min_size: 0\n";
   write_file(path("policy.yaml"), policy);
   const Json scan = scan_ok(roots, {"--policy", path("policy.yaml")});
-  const RunResult st = run_pkgunify({"status", "--json", "--policy", path("policy.yaml"), "--store", store(), roots[0],
-                                    roots[1]});
+  const RunResult st =
+    run_pkgunify({"status", "--json", "--policy", path("policy.yaml"), "--store", store(), roots[0], roots[1]});
   ASSERT_EQ(st.exit_code, 0) << st.describe();
   const Json status = st.json();
   std::int64_t status_candidates = 0;

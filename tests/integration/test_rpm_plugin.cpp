@@ -2,8 +2,8 @@
 // rpmbuild, installed, upgraded and erased with `rpm --root GUEST`, the
 // plugin loaded from a plugin directory of the test's own
 // (--define __plugindir), configured by a policy file in its options.
-#include "harness.hpp"
 #include "engine/hooks.hpp"
+#include "harness.hpp"
 #include "pkgbuild.hpp"
 
 #include <fcntl.h>

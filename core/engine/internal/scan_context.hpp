@@ -55,8 +55,8 @@ struct Prepared
   std::size_t begin = 0;  // candidate range [begin, end), all the same inode
   std::size_t end = 0;
   Outcome outcome = Outcome::failed;
-  std::string reason;  // skip reason or error message
-  sys::Fd fd;          // the guest file, open
+  std::string reason;   // skip reason or error message
+  sys::Fd fd;           // the guest file, open
   struct stat st = {};  // its state when hashed
   FileMeta meta;
   ObjectId id;
