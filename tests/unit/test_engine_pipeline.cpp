@@ -117,8 +117,9 @@ protected:
     EXPECT_EQ(distinct.size(), static_cast<std::size_t>(k_contents));
   }
 
-  // A first scan of `t` with the soft descriptor limit lowered to `limit`.
-  ScanStats scan_with_limit(const Trees& t, rlim_t limit, unsigned jobs);
+  // A first scan of make_trees() with the soft descriptor limit lowered to
+  // `limit` links every file, without an error.
+  void expect_all_linked_with_limit(rlim_t limit, unsigned jobs);
 };
 
 // Restores the descriptor limit it lowered.
@@ -140,11 +141,18 @@ private:
   struct rlimit m_saved = {};
 };
 
-ScanStats
-Pipeline::scan_with_limit(const Trees& t, rlim_t limit, unsigned jobs)
+void
+Pipeline::expect_all_linked_with_limit(rlim_t limit, unsigned jobs)
 {
-  const DescriptorLimit lowered(limit);
-  return scan(t.roots, options(jobs), "low/store");
+  const Trees t = make_trees(base, "low");
+  ScanStats s;
+  {
+    const DescriptorLimit lowered(limit);
+    s = scan(t.roots, options(jobs), "low/store");
+  }
+  EXPECT_TRUE(reporter.errors.empty()) << reporter.errors.size() << " errors, the first: " << reporter.errors.front();
+  expect_first_scan(s, t);
+  expect_all_linked(linked_objects(t.roots, "low/store"), t);
 }
 
 }  // namespace
@@ -176,11 +184,7 @@ TEST_F(Pipeline, OneTwoAndEightJobsGiveIdenticalResults)
 // 600 leaves a descriptor budget (and so syncfs batches) of a few files.
 TEST_F(Pipeline, ALowDescriptorLimitStillLinksEverything)
 {
-  const Trees t = make_trees(base, "low");
-  const ScanStats s = scan_with_limit(t, 600, 2);
-  EXPECT_TRUE(reporter.errors.empty()) << reporter.errors.size() << " errors, the first: " << reporter.errors.front();
-  expect_first_scan(s, t);
-  expect_all_linked(linked_objects(t.roots, "low/store"), t);
+  expect_all_linked_with_limit(600, 2);
 }
 
 // Disabled: fails. The descriptor budget bounds the files that wait for a
@@ -192,11 +196,7 @@ TEST_F(Pipeline, ALowDescriptorLimitStillLinksEverything)
 // fail with "Too many open files"; at 600, 4 jobs are enough.
 TEST_F(Pipeline, DISABLED_EightJobsAtTheUsualLimitOf1024StillLinkEverything)
 {
-  const Trees t = make_trees(base, "low");
-  const ScanStats s = scan_with_limit(t, 1024, 8);
-  EXPECT_TRUE(reporter.errors.empty()) << reporter.errors.size() << " errors, the first: " << reporter.errors.front();
-  expect_first_scan(s, t);
-  expect_all_linked(linked_objects(t.roots, "low/store"), t);
+  expect_all_linked_with_limit(1024, 8);
 }
 
 TEST_F(Pipeline, ProgressEndsWithEveryCandidateDone)
