@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace pkgunify::test {
 
@@ -24,9 +25,10 @@ public:
   ~ScratchMount() { unmount(); }
 
   // Mounts a fresh `type` filesystem ("tmpfs", "ramfs", "btrfs", "xfs",
-  // "ext4") on a new directory. Returns why it could not, empty on success.
+  // "ext4") on a new directory; an image is made with `mkfs_options` added
+  // to mkfs's own. Returns why it could not, empty on success.
   std::string
-  mount(const std::string& type, unsigned image_mib = 512)
+  mount(const std::string& type, unsigned image_mib = 512, const std::vector<std::string>& mkfs_options = {})
   {
     if (::geteuid() != 0) {
       return "mounting a " + type + " filesystem needs root";
@@ -43,7 +45,7 @@ public:
       m_mounted = true;
       return {};
     }
-    return mount_image(type, image_mib);
+    return mount_image(type, image_mib, mkfs_options);
   }
 
   [[nodiscard]] const std::string&
@@ -78,7 +80,7 @@ public:
 
 private:
   std::string
-  mount_image(const std::string& type, unsigned image_mib)
+  mount_image(const std::string& type, unsigned image_mib, const std::vector<std::string>& mkfs_options)
   {
     const std::string mkfs = "mkfs." + type;
     if (run({"sh", "-c", "command -v " + mkfs}).status != 0) {
@@ -103,6 +105,7 @@ private:
     } else {
       cmd.push_back("-F");
     }
+    cmd.insert(cmd.end(), mkfs_options.begin(), mkfs_options.end());
     cmd.push_back(m_image);
     if (const RunResult r = run(cmd); r.status != 0) {
       return mkfs + " failed: " + r.output;

@@ -1,6 +1,10 @@
-// dpkg database reader: synthetic admin dirs for the corner cases, and a
-// guest root with real packages built by dpkg-deb and installed by
-// `dpkg --root` for the real thing.
+// The dpkg database reader as a whole (core/pkgdb/dpkgdb.cpp): opening it,
+// packages() by name, the journal of updates/, stamps and the change
+// marker on synthetic admin dirs, and a guest root with real packages built
+// by dpkg-deb and installed by `dpkg --root` for the real thing. The status
+// file's corner cases are in test_pkgdb_dpkg_status.cpp, the info files'
+// in test_pkgdb_dpkg_info.cpp.
+#include "dpkg_fixture.hpp"
 #include "pkgdb/dpkgdb.hpp"
 #include "procutil.hpp"
 #include "testutil.hpp"
@@ -35,6 +39,10 @@ namespace fs = std::filesystem;
 namespace {
 
 using pkgunify::test::db_error;
+using pkgunify::test::DpkgDbSynthetic;
+using pkgunify::test::find_file;
+using pkgunify::test::md5_a;
+using pkgunify::test::names_of;
 using pkgunify::test::PackageSuite;
 using pkgunify::test::read_file;
 using pkgunify::test::run;
@@ -48,82 +56,6 @@ find_package(const std::vector<PackageInfo>& pkgs, const std::string& name)
   return it == pkgs.end() ? nullptr : &*it;
 }
 
-const PackageFile*
-find_file(const PackageInfo& pkg, const std::string& path)
-{
-  auto it = std::find_if(pkg.files.begin(), pkg.files.end(), [&](const PackageFile& f) { return f.path == path; });
-  return it == pkg.files.end() ? nullptr : &*it;
-}
-
-std::vector<std::string>
-names_of(const std::vector<PackageInfo>& pkgs)
-{
-  std::vector<std::string> out;
-  for (const PackageInfo& p : pkgs) {
-    out.push_back(p.name);
-  }
-  return out;
-}
-
-const std::string md5_a = "0123456789abcdef0123456789abcdef";
-const std::string md5_b = "fedcba9876543210fedcba9876543210";
-
-// ---- synthetic admin dirs --------------------------------------------------
-
-class DpkgDbSynthetic : public pkgunify::test::TempDirTest
-{
-protected:
-  void
-  SetUp() override
-  {
-    TempDirTest::SetUp();
-    admin = path("var/lib/dpkg");
-    fs::create_directories(admin + "/info");
-  }
-
-  void
-  status(const std::string& text)
-  {
-    write_file(admin + "/status", text);
-  }
-
-  void
-  info(const std::string& name, const std::string& text)
-  {
-    write_file(admin + "/info/" + name, text);
-  }
-
-  // Two installed packages, a and b, with lists and md5sums.
-  void
-  two_packages()
-  {
-    status("Package: a\n"
-           "Status: install ok installed\n"
-           "Architecture: all\n"
-           "Version: 1.0-1\n"
-           "Conffiles:\n"
-           " /etc/a.conf "
-           + md5_a
-           + "\n"
-             "Description: package a\n"
-             " with a long description\n"
-             " .\n"
-             " and a paragraph\n"
-             "\n"
-             "Package: b\n"
-             "Status: install ok installed\n"
-             "Architecture: amd64\n"
-             "Version: 2:3.4\n"
-             "\n");
-    info("a.list", "/.\n/etc\n/etc/a.conf\n/usr\n/usr/bin\n/usr/bin/a\n");
-    info("a.md5sums", md5_b + "  usr/bin/a\n");
-    info("b.list", "/.\n/usr\n/usr/lib\n/usr/lib/libb.so\n");
-    info("b.md5sums", md5_a + "  usr/lib/libb.so\n");
-  }
-
-  std::string admin;
-};
-
 TEST_F(DpkgDbSynthetic, KindAndLocation)
 {
   two_packages();
@@ -131,140 +63,6 @@ TEST_F(DpkgDbSynthetic, KindAndLocation)
   EXPECT_EQ(db->kind(), "dpkg");
   EXPECT_EQ(db->location(), admin);
   EXPECT_EQ(make_dpkg_db(admin + "/")->location(), admin);
-}
-
-TEST_F(DpkgDbSynthetic, ReadsPackagesFilesConffilesAndDigests)
-{
-  two_packages();
-  const auto pkgs = make_dpkg_db(admin)->packages();
-  ASSERT_EQ(names_of(pkgs), (std::vector<std::string>{"a", "b"}));
-  const PackageInfo& a = pkgs[0];
-  EXPECT_EQ(a.version, "1.0-1");
-  EXPECT_EQ(a.arch, "all");
-  std::vector<std::string> paths;
-  for (const PackageFile& f : a.files) {
-    paths.push_back(f.path);
-  }
-  // "/." is left out, directories stay.
-  EXPECT_EQ(paths, (std::vector<std::string>{"/etc", "/etc/a.conf", "/usr", "/usr/bin", "/usr/bin/a"}));
-  const PackageFile* conf = find_file(a, "/etc/a.conf");
-  ASSERT_NE(conf, nullptr);
-  EXPECT_TRUE(conf->config);
-  EXPECT_EQ(conf->digest_algo, DigestAlgo::md5);
-  EXPECT_EQ(conf->digest, md5_a);
-  const PackageFile* bin = find_file(a, "/usr/bin/a");
-  ASSERT_NE(bin, nullptr);
-  EXPECT_FALSE(bin->config);
-  EXPECT_EQ(bin->digest_algo, DigestAlgo::md5);
-  EXPECT_EQ(bin->digest, md5_b);
-  const PackageFile* usr_bin = find_file(a, "/usr/bin");
-  ASSERT_NE(usr_bin, nullptr);
-  EXPECT_EQ(usr_bin->digest_algo, DigestAlgo::none);
-  EXPECT_TRUE(usr_bin->digest.empty());
-  EXPECT_EQ(pkgs[1].version, "2:3.4");
-  EXPECT_EQ(pkgs[1].arch, "amd64");
-}
-
-TEST_F(DpkgDbSynthetic, EmptyStatusHasNoPackages)
-{
-  status("");
-  EXPECT_TRUE(make_dpkg_db(admin)->packages().empty());
-}
-
-TEST_F(DpkgDbSynthetic, SkipsConfigFilesAndNotInstalled)
-{
-  status("Package: gone\nStatus: deinstall ok config-files\nVersion: 1\n"
-         "Conffiles:\n /etc/gone.conf "
-         + md5_a
-         + "\n\n"
-           "Package: never\nStatus: purge ok not-installed\n\n"
-           "Package: half\nStatus: install reinstreq half-installed\nVersion: 2\n\n"
-           "Package: trig\nStatus: install ok triggers-pending\nVersion: 3\n");
-  info("half.list", "/.\n/usr\n");
-  info("trig.list", "/.\n/usr\n");
-  const auto pkgs = make_dpkg_db(admin)->packages();
-  EXPECT_EQ(names_of(pkgs), (std::vector<std::string>{"half", "trig"}));
-}
-
-TEST_F(DpkgDbSynthetic, MultiArchSameUsesQualifiedInfoFiles)
-{
-  status("Package: libx\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: same\nVersion: 1\n\n"
-         "Package: libx\nStatus: install ok installed\nArchitecture: i386\nMulti-Arch: same\nVersion: 1\n\n"
-         "Package: tool\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: foreign\nVersion: 1\n");
-  info("libx:amd64.list", "/.\n/usr/lib/x86_64-linux-gnu/libx.so.1\n");
-  info("libx:amd64.md5sums", md5_a + "  usr/lib/x86_64-linux-gnu/libx.so.1\n");
-  info("libx:i386.list", "/.\n/usr/lib/i386-linux-gnu/libx.so.1\n");
-  info("tool.list", "/.\n/usr/bin/tool\n");
-  auto db = make_dpkg_db(admin);
-  const auto pkgs = db->packages();
-  ASSERT_EQ(names_of(pkgs), (std::vector<std::string>{"libx:amd64", "libx:i386", "tool"}));
-  ASSERT_EQ(pkgs[0].files.size(), 1u);
-  EXPECT_EQ(pkgs[0].files[0].path, "/usr/lib/x86_64-linux-gnu/libx.so.1");
-  EXPECT_EQ(pkgs[0].files[0].digest, md5_a);
-  EXPECT_EQ(pkgs[1].files[0].path, "/usr/lib/i386-linux-gnu/libx.so.1");
-  EXPECT_EQ(pkgs[1].arch, "i386");
-
-  std::vector<std::string> missing;
-  const auto some = db->packages({"libx:i386", "libx", "tool:amd64", "tool:i386"}, missing);
-  EXPECT_EQ(names_of(some), (std::vector<std::string>{"libx:i386", "libx:amd64", "libx:i386", "tool"}));
-  EXPECT_EQ(missing, (std::vector<std::string>{"tool:i386"}));
-}
-
-TEST_F(DpkgDbSynthetic, FallsBackToTheOtherInfoFileName)
-{
-  // A database converted from pre-multiarch dpkg, and the reverse.
-  status("Package: liby\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: same\nVersion: 1\n\n"
-         "Package: z\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n");
-  info("liby.list", "/.\n/usr/lib/liby.so\n");
-  info("z:amd64.list", "/.\n/usr/bin/z\n");
-  const auto pkgs = make_dpkg_db(admin)->packages();
-  ASSERT_EQ(pkgs.size(), 2u);
-  EXPECT_EQ(pkgs[0].name, "liby:amd64");
-  EXPECT_EQ(pkgs[0].files.at(0).path, "/usr/lib/liby.so");
-  EXPECT_EQ(pkgs[1].files.at(0).path, "/usr/bin/z");
-}
-
-TEST_F(DpkgDbSynthetic, ConffileFlagsAndSpecialHashes)
-{
-  status("Package: c\nStatus: install ok unpacked\nVersion: 1\nConffiles:\n"
-         " /etc/new.conf newconffile\n"
-         " /etc/old.conf "
-         + md5_a
-         + " obsolete\n"
-           " /etc/rm.conf "
-         + md5_b
-         + " obsolete remove-on-upgrade\n"
-           " /etc/with space.conf "
-         + md5_b
-         + "\n"
-           " /usr/lib/c/c.conf "
-         + md5_a + "\n");
-  info("c.list", "/.\n/etc\n/etc/new.conf\n/etc/with space.conf\n/usr/lib/c/c.conf\n");
-  info("c.md5sums", md5_b + "  etc/new.conf\n" + md5_b + "  usr/lib/c/c.conf\n");
-  info("c.conffiles", "/etc/new.conf\n/etc/extra.conf\nremove-on-upgrade /etc/rm.conf\n");
-  const auto pkgs = make_dpkg_db(admin)->packages();
-  ASSERT_EQ(pkgs.size(), 1u);
-  const PackageInfo& c = pkgs[0];
-  // newconffile: the digest comes from md5sums.
-  ASSERT_NE(find_file(c, "/etc/new.conf"), nullptr);
-  EXPECT_TRUE(find_file(c, "/etc/new.conf")->config);
-  EXPECT_EQ(find_file(c, "/etc/new.conf")->digest, md5_b);
-  // The Conffiles field wins over md5sums.
-  EXPECT_EQ(find_file(c, "/usr/lib/c/c.conf")->digest, md5_a);
-  EXPECT_TRUE(find_file(c, "/usr/lib/c/c.conf")->config);
-  EXPECT_TRUE(find_file(c, "/etc/with space.conf")->config);
-  // Conffiles not in the list (obsolete, only in info/c.conffiles) are
-  // still reported, as config files.
-  ASSERT_NE(find_file(c, "/etc/old.conf"), nullptr);
-  EXPECT_TRUE(find_file(c, "/etc/old.conf")->config);
-  EXPECT_EQ(find_file(c, "/etc/old.conf")->digest, md5_a);
-  ASSERT_NE(find_file(c, "/etc/extra.conf"), nullptr);
-  EXPECT_TRUE(find_file(c, "/etc/extra.conf")->config);
-  EXPECT_EQ(find_file(c, "/etc/extra.conf")->digest_algo, DigestAlgo::none);
-  ASSERT_NE(find_file(c, "/etc/rm.conf"), nullptr);
-  EXPECT_EQ(
-    std::count_if(c.files.begin(), c.files.end(), [](const PackageFile& f) { return f.path == "/etc/rm.conf"; }), 1);
-  EXPECT_FALSE(find_file(c, "/etc")->config);
 }
 
 TEST_F(DpkgDbSynthetic, PackagesByNameReadsOnlyTheirInfoFiles)
@@ -295,150 +93,6 @@ TEST_F(DpkgDbSynthetic, StatusRemovedAfterOpening)
   auto db = make_dpkg_db(admin);
   fs::remove(admin + "/status");
   EXPECT_EQ(db_error([&] { db->packages(); }), admin + "/status: cannot read dpkg status: No such file or directory");
-}
-
-TEST_F(DpkgDbSynthetic, MissingListNamesIt)
-{
-  two_packages();
-  fs::remove(admin + "/info/b.list");
-  const std::string msg = db_error([&] { make_dpkg_db(admin)->packages(); });
-  EXPECT_EQ(msg.rfind(admin + "/info/b.list: ", 0), 0u) << msg;
-  EXPECT_NE(msg.find("No such file or directory"), std::string::npos) << msg;
-}
-
-TEST_F(DpkgDbSynthetic, MissingInfoDirNamesTheList)
-{
-  two_packages();
-  fs::remove_all(admin + "/info");
-  const std::string msg = db_error([&] { make_dpkg_db(admin)->packages(); });
-  EXPECT_EQ(msg.rfind(admin + "/info/a.list: ", 0), 0u) << msg;
-}
-
-TEST_F(DpkgDbSynthetic, RelativePathInListIsCorrupt)
-{
-  two_packages();
-  info("a.list", "/.\n/usr\nusr/bin/a\n");
-  EXPECT_NE(db_error([&] { make_dpkg_db(admin)->packages(); }).find(admin + "/info/a.list: 3: "), std::string::npos);
-}
-
-TEST_F(DpkgDbSynthetic, MalformedMd5sumsLine)
-{
-  two_packages();
-  info("a.md5sums", md5_b + "  usr/bin/a\nnot-a-hash  usr/bin/b\n");
-  EXPECT_EQ(db_error([&] { make_dpkg_db(admin)->packages(); }), admin + "/info/a.md5sums: 2: malformed md5sums line");
-  info("a.md5sums", md5_b + "\n");
-  EXPECT_NE(db_error([&] { make_dpkg_db(admin)->packages(); }).find("a.md5sums: 1:"), std::string::npos);
-}
-
-TEST_F(DpkgDbSynthetic, UnreadableMd5sumsMeansNoDigests)
-{
-  two_packages();
-  fs::remove(admin + "/info/a.md5sums");
-  fs::create_directories(admin + "/info/a.md5sums");  // not a regular file
-  const auto pkgs = make_dpkg_db(admin)->packages();
-  const PackageFile* bin = find_file(pkgs.at(0), "/usr/bin/a");
-  ASSERT_NE(bin, nullptr);
-  EXPECT_EQ(bin->digest_algo, DigestAlgo::none);
-  // The conffile still has the digest of the status file.
-  EXPECT_EQ(find_file(pkgs.at(0), "/etc/a.conf")->digest, md5_a);
-}
-
-TEST_F(DpkgDbSynthetic, InfoSymlinkIsNotFollowed)
-{
-  two_packages();
-  fs::remove(admin + "/info/b.list");
-  fs::create_symlink("/etc/passwd", admin + "/info/b.list");
-  EXPECT_NE(db_error([&] { make_dpkg_db(admin)->packages(); }).find(admin + "/info/b.list"), std::string::npos);
-}
-
-// ---- corrupt status files ----------------------------------------------------
-
-TEST_F(DpkgDbSynthetic, GarbageLineReportsItsLine)
-{
-  status("Package: a\n"                    // 1
-         "Status: install ok installed\n"  // 2
-         "Version: 1\n"                    // 3
-         "\n"                              // 4
-         "Package: b\n"                    // 5
-         "Status: install ok installed\n"  // 6
-         "garbage without colon\n"         // 7
-         "Version: 2\n");                  // 8
-  EXPECT_EQ(db_error([&] { make_dpkg_db(admin); }), admin + "/status:7: malformed line, expected \"Field: value\"");
-}
-
-TEST_F(DpkgDbSynthetic, GarbageAtTheEndReportsTheStanza)
-{
-  // No colon follows the garbage: libapt-pkg's pkgTagFile::Step fails, and
-  // the line of the stanza is reported.
-  status("Package: a\n"                    // 1
-         "Status: install ok installed\n"  // 2
-         "\n"                              // 3
-         "\n"                              // 4
-         "Package: b\n"                    // 5
-         "Status: install ok installed\n"  // 6
-         "Version: 2\n"                    // 7
-         "garbage\n");                     // 8
-  const std::string msg = db_error([&] { make_dpkg_db(admin); });
-  EXPECT_EQ(msg.rfind(admin + "/status:5: ", 0), 0u) << msg;
-}
-
-TEST_F(DpkgDbSynthetic, ConffilesLineWithoutHash)
-{
-  status("Package: a\nStatus: install ok installed\nVersion: 1\n\n"
-         "Package: b\n"                    // 5
-         "Status: install ok installed\n"  // 6
-         "Conffiles:\n"                    // 7
-         " /etc/b.conf "
-         + md5_a
-         + "\n"               // 8
-           " /etc/b2.conf\n"  // 9
-           "Version: 2\n");
-  EXPECT_EQ(db_error([&] { make_dpkg_db(admin); }),
-            admin + "/status:9: malformed Conffiles line, expected \" /path <md5>\"");
-}
-
-TEST_F(DpkgDbSynthetic, ConffilesOnTheFieldLineAndBadHash)
-{
-  status("Package: b\n"                    // 1
-         "Status: install ok installed\n"  // 2
-         "Conffiles: /etc/b.conf "
-         + md5_a
-         + " obsolete\n"             // 3
-           " /etc/c.conf 12345\n");  // 4
-  EXPECT_EQ(db_error([&] { make_dpkg_db(admin); }), admin + "/status:4: malformed Conffiles line, bad hash '12345'");
-}
-
-TEST_F(DpkgDbSynthetic, StanzaWithoutPackageOrStatus)
-{
-  status("Package: a\nStatus: install ok installed\n\n\n\n"
-         "Version: 1\n"  // 6
-         "Status: install ok installed\n");
-  EXPECT_EQ(db_error([&] { make_dpkg_db(admin); }), admin + "/status:6: stanza without Package field");
-  status("\nPackage: a\nStatus: install ok installed\n\n"
-         "Package: b\n"  // 5
-         "Version: 1\n");
-  EXPECT_EQ(db_error([&] { make_dpkg_db(admin); }), admin + "/status:5: package 'b' has no Status field");
-  status("Package: a\nStatus: install ok\n");
-  EXPECT_NE(db_error([&] { make_dpkg_db(admin); }).find("status:1: package 'a': malformed Status"), std::string::npos);
-  status("Package: a\nStatus: install ok floating\n");
-  EXPECT_NE(db_error([&] { make_dpkg_db(admin); }).find("status:1: package 'a': unknown state 'floating'"),
-            std::string::npos);
-  status("Package: ../../etc/x\nStatus: install ok installed\n");
-  EXPECT_NE(db_error([&] { make_dpkg_db(admin); }).find("status:1: invalid package name"), std::string::npos);
-}
-
-TEST_F(DpkgDbSynthetic, AptErrorStackIsLeftAsFound)
-{
-  _error->Error("pkgunify-test: the caller's own error");
-  status("Package: a\nStatus: install ok installed\n\nPackage: b\ngarbage\n");
-  EXPECT_NE(db_error([&] { make_dpkg_db(admin); }), "(no error)");
-  two_packages();
-  EXPECT_EQ(make_dpkg_db(admin)->packages().size(), 2u);
-  ASSERT_TRUE(_error->PendingError());
-  std::string text;
-  EXPECT_TRUE(_error->PopMessage(text));
-  EXPECT_EQ(text, "pkgunify-test: the caller's own error");
-  EXPECT_TRUE(_error->empty(GlobalError::DEBUG));
 }
 
 TEST_F(DpkgDbSynthetic, ReadsAHundredThousandPathsFast)
