@@ -40,7 +40,7 @@ protected:
   ScanStats
   scan(const std::vector<std::string>& roots, const ScanOptions& opt, const std::string& store_rel = "store")
   {
-    const Store store = Store::open(at(store_rel), true);
+    const Store store = Store::open(at(store_rel), Store::Create::if_missing);
     Unifier u(store, opt, reporter);
     for (const auto& r : roots) {
       u.add_tree(u.add_root(at(r)));
@@ -53,7 +53,7 @@ protected:
   [[nodiscard]] std::map<std::string, std::string>
   linked_objects(const std::vector<std::string>& roots, const std::string& store_rel = "store") const
   {
-    const Store store = Store::open(at(store_rel), false);
+    const Store store = Store::open(at(store_rel), Store::Create::no);
     const auto objects = store.object_paths_by_inode();
     const std::string prefix = store.path() + "/objects/";
     std::map<std::string, std::string> out;

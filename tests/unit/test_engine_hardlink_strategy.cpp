@@ -271,7 +271,7 @@ TEST_F(HardlinkStrategy, AFileReplacedOrRemovedAfterTheWalkIsSkippedAsChanged)
   for (const char* name : {"replaced", "removed", "rewritten", "kept"}) {
     write_fixed(at(std::string("g1/usr/bin/") + name), std::string(5000, name[0]));
   }
-  const Store store = Store::open(at("store"), true);
+  const Store store = Store::open(at("store"), Store::Create::if_missing);
   Unifier u(store, options(CreateMode::copy), reporter);
   u.add_tree(u.add_root(at("g1")));
   // Between the walk and the hash: a new inode, no file, new content.
@@ -307,7 +307,7 @@ TEST_F(HardlinkStrategy, SuccessorsTakeTheLinksPastTheLinkLimit)
   }
   constexpr int k_ext4_link_max = 65000;
   write_fixed(ext4.path("g1/usr/bin/tool"), std::string(3000, 't'));
-  const Store store = Store::open(ext4.path("store"), true);
+  const Store store = Store::open(ext4.path("store"), Store::Create::if_missing);
   const ScanOptions opt = options(CreateMode::copy);
   auto scan_on_ext4 = [&](const std::vector<std::string>& roots) {
     Unifier u(store, opt, reporter);
@@ -363,7 +363,7 @@ TEST_F(HardlinkStrategy, DISABLED_SuccessorsWhenTheExchangeHitsTheLinkLimit)
   for (int i = 0; i < k_names; ++i) {
     write_fixed(many + "/" + std::string(200 - 3, 'n') + std::to_string(100 + i), std::string(3000, 'm'));
   }
-  const Store store = Store::open(btrfs.path("store"), true);
+  const Store store = Store::open(btrfs.path("store"), Store::Create::if_missing);
   ScanOptions opt = options(CreateMode::copy);
   {
     Unifier u(store, opt, reporter);

@@ -56,7 +56,7 @@ protected:
         GTEST_SKIP() << "no filesystem with shared extents: " << why << "; " << xfs;
       }
     }
-    m_store.emplace(Store::open(at("store"), true));
+    m_store.emplace(Store::open(at("store"), Store::Create::if_missing));
   }
 
   [[nodiscard]] std::string
