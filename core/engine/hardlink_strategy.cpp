@@ -35,6 +35,24 @@ same_content_state(const struct stat& a, const struct stat& b)
 
 enum class LinkResult { linked, already, emlink, changed, failed, eperm };
 
+LinkResult
+link_result(ExchangeResult r)
+{
+  switch (r) {
+  case ExchangeResult::exchanged:
+    return LinkResult::linked;
+  case ExchangeResult::changed:
+    return LinkResult::changed;
+  case ExchangeResult::not_permitted:
+    return LinkResult::eperm;
+  case ExchangeResult::link_limit:
+    return LinkResult::emlink;
+  case ExchangeResult::failed:
+    break;
+  }
+  return LinkResult::failed;
+}
+
 class HardlinkStrategy : public LinkStrategy
 {
 public:
@@ -192,27 +210,37 @@ HardlinkStrategy::stage_new_object(Prepared& p, sys::Fd tmp, const std::vector<c
   return true;
 }
 
+// What commit() would count, without changing anything: a new object made
+// from the group's file (adopt: the file itself, whose every name then
+// counts as linked and frees nothing), then each name linked; the replaced
+// inode is freed once its last name is linked, when all its names are in
+// the group.
 void
 HardlinkStrategy::commit_dry_run(Prepared& p)
 {
   auto ost = m_ctx.store.stat_object(p.id, 0);
   const bool stored = ost && ost->has_value();
-  const bool exists = stored || m_dry_created.contains(p.id.hex());
+  const Candidate& first = m_ctx.candidates[p.begin];
+  if (!stored && !m_dry_created.contains(p.id.hex())) {
+    m_dry_created.insert(p.id.hex());
+    ++m_ctx.stats.objects_created;
+    if (p.adopt) {
+      m_ctx.stats.linked += p.count();
+      return;
+    }
+    m_ctx.stats.bytes_saved -= static_cast<std::int64_t>(first.size);
+  }
+  std::size_t linked = 0;
   for (std::size_t i = p.begin; i < p.end; ++i) {
-    const Candidate& c = m_ctx.candidates[i];
-    if (stored && (*ost)->st_ino == c.ino) {
+    if (stored && (*ost)->st_ino == m_ctx.candidates[i].ino) {
       ++m_ctx.stats.already_linked;
-      continue;
+    } else {
+      ++m_ctx.stats.linked;
+      ++linked;
     }
-    if (!exists && i == p.begin) {
-      m_dry_created.insert(p.id.hex());
-      ++m_ctx.stats.objects_created;
-      if (p.adopt) {
-        continue;  // adopt: the file itself becomes the object
-      }
-      m_ctx.stats.bytes_saved -= static_cast<std::int64_t>(c.size);
-    }
-    count_link(c, p);
+  }
+  if (linked > 0 && first.nlink <= linked) {
+    m_ctx.stats.bytes_saved += static_cast<std::int64_t>(first.size);
   }
 }
 
@@ -443,20 +471,11 @@ HardlinkStrategy::link_path(const Candidate& c, Prepared& p, unsigned successor,
                                          && again.st_ino == c.ino && ::fstat(guest_fd, &st) == 0
                                          && sys::same_file_state(st, hashed);
                                 }};
-  switch (exchange_verified(request, m_ctx.reporter)) {
-  case ExchangeResult::exchanged:
-    if (::fstat(guest_fd, &now) == 0) {
-      p.st.st_ctim = now.st_ctim;  // our own link count change
-    }
-    return LinkResult::linked;
-  case ExchangeResult::changed:
-    return LinkResult::changed;
-  case ExchangeResult::not_permitted:
-    return LinkResult::eperm;
-  case ExchangeResult::failed:
-    break;
+  const ExchangeResult r = exchange_verified(request, m_ctx.reporter);
+  if (r == ExchangeResult::exchanged && ::fstat(guest_fd, &now) == 0) {
+    p.st.st_ctim = now.st_ctim;  // our own link count change
   }
-  return LinkResult::failed;
+  return link_result(r);
 }
 
 // Links object (id, successor) as `tmpname` in `dirfd`, next to the file.
@@ -544,11 +563,7 @@ HardlinkStrategy::count_link(const Candidate& c, const Prepared& p)
   ++m_ctx.stats.linked;
   // The replaced inode is freed when this was its last name.
   struct stat now;
-  if (m_ctx.opt.dry_run) {
-    if (c.nlink == 1) {
-      m_ctx.stats.bytes_saved += static_cast<std::int64_t>(c.size);
-    }
-  } else if (::fstat(p.fd.get(), &now) == 0 && now.st_nlink == 0) {
+  if (::fstat(p.fd.get(), &now) == 0 && now.st_nlink == 0) {
     m_ctx.stats.bytes_saved += static_cast<std::int64_t>(c.size);
   }
 }

@@ -21,21 +21,34 @@ namespace {
 
 using Group = std::pair<std::size_t, std::size_t>;  // candidate range of one inode
 
-// How many prepared files may wait for one syncfs, and how many may wait in
-// the queue for the committer: each holds up to two descriptors (the guest
-// file and the unpublished object), so both follow the descriptor limit,
-// leaving room for directories, the store and the workers' own files.
-std::size_t
-descriptor_budget()
+// How many prepared files may hold descriptors at once. Each holds up to
+// two (the guest file and the unpublished object): the ones in the queue,
+// the batch the committer took, and those waiting for one syncfs. The
+// reserve keeps room for the store (its 256 fan-out directories and a few
+// more), the directory cache, the workers' own files and standard streams.
+struct Budget
 {
-  constexpr std::size_t k_max = 2048;
-  constexpr std::size_t k_reserve = 512;
+  std::size_t queue = 1;    // capacity of the queue between workers and committer
+  std::size_t batch = 1;    // what the committer takes at once
+  std::size_t durable = 1;  // new objects waiting for one syncfs
+};
+
+Budget
+descriptor_budget(unsigned jobs)
+{
+  constexpr std::size_t k_max_items = 8192;
+  const std::size_t reserve = 320 + 4 * static_cast<std::size_t>(jobs);
+  std::size_t items = k_max_items;
   struct rlimit rl = {};
-  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) {
-    return k_max;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    const auto limit = static_cast<std::size_t>(rl.rlim_cur);
+    items = std::clamp<std::size_t>(limit > reserve ? (limit - reserve) / 2 : 0, 3, k_max_items);
   }
-  const auto limit = static_cast<std::size_t>(rl.rlim_cur);
-  return std::clamp<std::size_t>(limit > k_reserve ? (limit - k_reserve) / 4 : 0, 1, k_max);
+  Budget b;
+  b.durable = std::max<std::size_t>(1, std::min<std::size_t>(2048, items / 2));
+  b.batch = std::max<std::size_t>(1, std::min<std::size_t>(256, items / 8));
+  b.queue = std::max<std::size_t>(1, items - b.durable - b.batch);
+  return b;
 }
 
 // Inode order: reads follow the disk layout, and the paths of one inode
@@ -233,16 +246,16 @@ run_pipeline(Context& ctx, LinkStrategy& strategy)
   unsigned jobs = ctx.opt.jobs ? ctx.opt.jobs : std::max(1u, std::thread::hardware_concurrency());
   jobs = static_cast<unsigned>(std::min<std::size_t>(jobs, std::max<std::size_t>(1, groups.size())));
   // A deep queue lets the workers read on while the committer waits for a
-  // syncfs or links a group of files.
-  const std::size_t budget = descriptor_budget();
-  WorkQueue queue(std::max<std::size_t>(32 * jobs, budget), jobs);
+  // syncfs or links a group of files, as deep as the descriptors allow.
+  const Budget budget = descriptor_budget(jobs);
+  WorkQueue queue(budget.queue, jobs);
   std::atomic<std::size_t> next{0};
   std::vector<std::thread> threads;
   for (unsigned t = 0; t < jobs; ++t) {
     threads.emplace_back([&] { worker(strategy, groups, next, queue); });
   }
-  Committer committer(ctx, strategy, budget);
-  for (auto batch = queue.take(256); !batch.empty(); batch = queue.take(256)) {
+  Committer committer(ctx, strategy, budget.durable);
+  for (auto batch = queue.take(budget.batch); !batch.empty(); batch = queue.take(budget.batch)) {
     committer.take(batch);
   }
   committer.flush();

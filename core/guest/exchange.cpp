@@ -50,6 +50,8 @@ exchange_failed(const ExchangeRequest& r, int err, Reporter& reporter)
   switch (err) {
   case EPERM:
     return ExchangeResult::not_permitted;
+  case EMLINK:
+    return ExchangeResult::link_limit;
   case ENOENT:
     // The path went away meanwhile (the guest removed it): nothing to
     // replace; the next run looks again.

@@ -37,6 +37,8 @@ enum class ExchangeResult {
   exchanged,      // `name` is the replacement; the old file is gone
   changed,        // the file changed or went away meanwhile: left as it was
   not_permitted,  // EPERM (protected file or directory): left as it was
+  link_limit,     // EMLINK (btrfs without extended refs: the names of one
+                  // inode in one directory are full): left as it was
   failed,         // reported through the reporter: left as it was
 };
 

@@ -146,7 +146,8 @@ exchange_copy(Target& t, const std::string& tmpname, VserverKernel& kernel, Repo
     reporter.error(t.path + ": changed while it was split; left as it was");
     return SplitResult::failed;
   case ExchangeResult::not_permitted:
-    reporter.error(sys::sys_error("replace", t.path, EPERM).message);
+  case ExchangeResult::link_limit:
+    reporter.error(sys::sys_error("replace", t.path, result == ExchangeResult::link_limit ? EMLINK : EPERM).message);
     return SplitResult::failed;
   case ExchangeResult::failed:
     break;

@@ -244,22 +244,21 @@ TEST_F(HardlinkDryRun, CopyCountsWhatTheRealRunDoes)
   EXPECT_EQ(real, "linked=5 already_linked=1 objects_created=3 bytes_saved=14000");
 }
 
-// Disabled: fails. The dry run counts the bytes of a replaced inode only
-// for a file with one name (Candidate::nlink == 1), while the real run
-// frees an inode once its last name is linked: for "pair" (two names, both
-// in the roots) the dry run says bytes_saved=10000, the real one 14000.
-TEST_F(HardlinkDryRun, DISABLED_CopyCountsTheBytesOfAnInodeWithSeveralNames)
+// The dry run counted the bytes of a replaced inode only for a file with
+// one name (Candidate::nlink == 1), while the real run frees an inode once
+// its last name is linked: for "pair" (two names, both in the roots) the
+// dry run said bytes_saved=10000, the real one 14000.
+TEST_F(HardlinkDryRun, CopyCountsTheBytesOfAnInodeWithSeveralNames)
 {
   make_guests("copy", CreateMode::copy, Names::several);
   const auto [dry, real] = dry_and_real("copy", CreateMode::copy);
   EXPECT_EQ(dry, real);
 }
 
-// Disabled: fails. With create: adopt the dry run does not count the
-// adopted file itself as linked (commit_dry_run's `continue`), while the
-// real run does (link_group: "already" on the adopted inode counts as
-// linked): linked=4 against linked=7 here.
-TEST_F(HardlinkDryRun, DISABLED_AdoptCountsWhatTheRealRunDoes)
+// With create: adopt the dry run did not count the adopted file itself as
+// linked, while the real run does (link_group: "already" on the adopted
+// inode counts as linked): linked=4 against linked=7 here.
+TEST_F(HardlinkDryRun, AdoptCountsWhatTheRealRunDoes)
 {
   make_guests("adopt", CreateMode::adopt, Names::several);
   const auto [dry, real] = dry_and_real("adopt", CreateMode::adopt);
@@ -345,14 +344,14 @@ TEST_F(HardlinkStrategy, SuccessorsTakeTheLinksPastTheLinkLimit)
   EXPECT_EQ(linked_to, (std::map<std::string, int>{{object, 1}, {object + ".1", 2}}));
 }
 
-// Disabled: fails. On btrfs without extended inode refs (mkfs.btrfs -O
-// ^extref, the format before btrfs-progs 3.12) the names of one inode in
-// one directory must fit in a leaf: with 200-byte names and 4 KiB leaves an
-// inode takes 18 of them. The link to the temporary name still fits; the
-// exchange that renames it fails with EMLINK, which the strategy reports
-// as an error ("replace …: Too many links") instead of going on with a
-// successor: 17 of the 40 files are linked, 23 fail.
-TEST_F(HardlinkStrategy, DISABLED_SuccessorsWhenTheExchangeHitsTheLinkLimit)
+// On btrfs without extended inode refs (mkfs.btrfs -O ^extref, the format
+// before btrfs-progs 3.12) the names of one inode in one directory must fit
+// in a leaf: with 200-byte names and 4 KiB leaves an inode takes 18 of
+// them. The link to the temporary name still fits; the exchange that
+// renames it fails with EMLINK, which was reported as an error ("replace
+// …: Too many links") instead of going on with a successor: 17 of the 40
+// files were linked, 23 failed.
+TEST_F(HardlinkStrategy, SuccessorsWhenTheExchangeHitsTheLinkLimit)
 {
   ScratchMount btrfs;
   if (const std::string why = btrfs.mount("btrfs", 512, {"-O", "^extref", "-n", "4096"}); !why.empty()) {
