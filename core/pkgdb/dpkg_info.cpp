@@ -1,19 +1,19 @@
 // A package's files from dpkg's info directory: the file list, the md5sums
 // attached to it, and the conffiles (the status file's Conffiles field and
-// info/<pkg>.conffiles) marked. Read with plain POSIX I/O: never following a
-// symlink a guest planted, never blocking on a FIFO.
+// info/<pkg>.conffiles) marked. Read with plain POSIX I/O by the rules of
+// db_files.hpp: never following a symlink a guest planted, never opening a
+// FIFO, never reading more than the limit of an info file.
 #include "pkgdb/internal/dpkg_info.hpp"
 
+#include "pkgdb/internal/db_files.hpp"
 #include "pkgdb/internal/file_stamp.hpp"
 #include "pkgdb/internal/text.hpp"
-#include "sys/read.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -29,16 +29,6 @@ using pkgdb_text::is_md5;
 using pkgdb_text::lower_hex;
 using pkgdb_text::parse_conffiles_line;
 using pkgdb_text::trim;
-
-// The largest info file read whole (a .list, .md5sums, .conffiles): far above
-// any real one (the largest file lists hold a few MiB).
-constexpr std::size_t k_max_db_file_size = std::size_t{1} << 30;
-
-std::string
-reason(const sys::Error& error)
-{
-  return error.code != 0 ? std::strerror(error.code) : error.message;
-}
 
 // The base names of a package's info files: dpkg names those of Multi-Arch:
 // same packages "pkg:arch", the others "pkg". `expected` is the name dpkg
@@ -93,12 +83,15 @@ public:
   std::unordered_map<std::string_view, std::size_t> positions;
 };
 
-InfoDir::InfoDir(int admin_fd, const std::string& admindir)
-  : m_admindir(admindir)
-  , m_fd(::openat(admin_fd, "info", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW))
+InfoDir::InfoDir(int admin_fd, const std::string& admindir) : m_admindir(admindir)
 {
-  if (!m_fd) {
-    m_error = errno;
+  const std::string dir = m_admindir + "/info";
+  auto fd = pkgdb_files::open_dir_beneath(admin_fd, "info", dir);
+  if (fd) {
+    m_fd = std::move(*fd);
+  } else {
+    m_error = fd.error().code;
+    m_error_reason = pkgdb_files::reason(fd.error(), dir);
   }
 }
 
@@ -119,9 +112,9 @@ sys::Result<std::string>
 InfoDir::read(const std::string& file) const
 {
   if (!m_fd) {
-    return sys::fail_sys("open", display(file), m_error);
+    return sys::fail(display(file) + ": " + m_error_reason, m_error);
   }
-  return sys::read_small_file_at(m_fd.get(), file, k_max_db_file_size, display(file));
+  return pkgdb_files::read_file(m_fd.get(), file, pkgdb_files::k_max_info_file_size, display(file));
 }
 
 std::string
@@ -183,7 +176,8 @@ InfoDir::read_list(const StatusEntry& entry, const std::string& name) const
     }
   }
   if (!text) {
-    throw error(list.name(), "cannot read file list of installed package " + name + ": " + reason(text.error()));
+    throw error(list.name(), "cannot read file list of installed package " + name + ": "
+                               + pkgdb_files::reason(text.error(), display(list.name())));
   }
   list.text = std::move(*text);
   return list;
@@ -216,12 +210,15 @@ InfoDir::index_list(const ListFile& list, PackageInfo& pkg) const
 }
 
 // "<32 hex>  relative/path" lines. A missing or unreadable file means no
-// digests; a malformed line is a corrupt database.
+// digests; one past the limit, or a malformed line, is a corrupt database.
 void
 InfoDir::read_md5sums(const std::string& file, const FileIndex& index, PackageInfo& pkg) const
 {
   sys::Result<std::string> text = read(file);
   if (!text) {
+    if (text.error().code == EFBIG) {
+      throw error(file, "cannot read md5sums: " + pkgdb_files::reason(text.error(), display(file)));
+    }
     return;
   }
   for_each_line(*text, 1, [&](std::string_view line, std::size_t lineno) {
@@ -263,7 +260,7 @@ InfoDir::read_conffiles(const std::string& file, std::vector<Conffile>& conffile
     if (text.error().code == ENOENT) {
       return;
     }
-    throw error(file, "cannot read conffiles: " + reason(text.error()));
+    throw error(file, "cannot read conffiles: " + pkgdb_files::reason(text.error(), display(file)));
   }
   for_each_line(*text, 1, [&](std::string_view line, std::size_t lineno) {
     std::string_view path;

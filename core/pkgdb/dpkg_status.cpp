@@ -8,6 +8,7 @@
 // restores the caller's messages untouched.
 #include "pkgdb/internal/dpkg_status.hpp"
 
+#include "pkgdb/internal/db_files.hpp"
 #include "pkgdb/internal/text.hpp"
 
 #include <apt-pkg/error.h>
@@ -194,8 +195,12 @@ private:
     return status_error(m_display, AptErrorScope::take_messages());
   }
 
-  // pkgTagFile reads whatever the descriptor gives: a FIFO or a directory in
-  // the status file's place is refused before.
+  // pkgTagFile reads whatever the descriptor gives, into a buffer of the size
+  // it is given: a FIFO or a directory in the status file's place is refused
+  // before, and so is a file past the limit (a sparse one at once, nothing
+  // read). pkgTagFile never grows its buffer past 2 MiB by itself (a longer
+  // stanza fails), so a file that grows after this check cannot make it
+  // allocate more.
   [[nodiscard]] unsigned long long
   regular_file_size(int fd) const
   {
@@ -205,6 +210,9 @@ private:
     }
     if (!S_ISREG(st.st_mode)) {
       throw status_error(m_display, "not a regular file");
+    }
+    if (auto fits = pkgdb_files::check_size(st, pkgdb_files::k_max_status_size, m_display); !fits) {
+      throw status_error(m_display, pkgdb_files::reason(fits.error(), m_display));
     }
     return static_cast<unsigned long long>(st.st_size);
   }

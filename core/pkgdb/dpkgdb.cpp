@@ -9,15 +9,20 @@
 //   info/<pkg>.list        every path the package installed, "/." first
 //   info/<pkg>.md5sums     "<md5>  relative/path"
 //   info/<pkg>.conffiles   the conffiles of the package's control archive
+//
+// ADMINDIR of a root is opened beneath it, and everything in it relative to
+// that descriptor, by the rules of db_files.hpp: no symlink followed, no
+// mount crossed, only regular files, each within its size limit.
 #include "pkgdb/dpkgdb.hpp"
 
+#include "pkgdb/internal/db_files.hpp"
 #include "pkgdb/internal/dpkg_info.hpp"
 #include "pkgdb/internal/dpkg_status.hpp"
 #include "pkgdb/internal/file_stamp.hpp"
 
 #include "sys/fd.hpp"
+#include "sys/fs.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -40,60 +45,125 @@ using dpkg::StatusEntry;
 using pkgdb_text::file_stamp;
 using pkgdb_text::mtime_stamp;
 
-// Opens a file of the status's format beneath `dirfd`: never through a
-// symlink, never blocking on a FIFO.
-sys::Fd
-open_status_file(int dirfd, const std::string& name)
+// Opens a file of the status's format in `dirfd`: only a regular file,
+// never through a symlink (a FIFO is never opened); parse_status checks its
+// size.
+sys::Result<sys::Fd>
+open_status_file(int dirfd, const std::string& name, const std::string& display)
 {
-  return sys::Fd(::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  return sys::open_regular_at(dirfd, name, O_RDONLY, display);
 }
 
 // The journal dpkg keeps during a run: updates/NNNN, applied in order on
 // top of status (dpkg folds them into status when it exits). Hooks and
-// triggers run while dpkg still runs, so they must read them too.
-std::vector<std::string>
-journal_files(int admin_fd)
+// triggers run while dpkg still runs, so they must read them too. Its files
+// are opened relative to `dir`, opened once beneath ADMINDIR.
+struct Journal
 {
-  std::vector<std::string> names;
-  const int fd = ::openat(admin_fd, "updates", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    return names;
-  }
-  DIR* dir = ::fdopendir(fd);
-  if (!dir) {
-    ::close(fd);
-    return names;
-  }
-  while (const dirent* de = ::readdir(dir)) {
-    const std::string_view n = de->d_name;
-    if (!n.empty() && n.find_first_not_of("0123456789") == std::string_view::npos) {
-      names.emplace_back(n);
-    }
-  }
-  ::closedir(dir);
-  std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
-    return a.size() != b.size() ? a.size() < b.size() : a < b;
-  });
-  return names;
+  sys::Fd dir;  // ADMINDIR/updates; none when there is none
+  std::string display;
+  std::vector<std::string> names;  // NNNN, in the order dpkg wrote them
+};
+
+bool
+is_journal_name(std::string_view name)
+{
+  return !name.empty() && name.find_first_not_of("0123456789") == std::string_view::npos;
 }
 
-// Applies the journal files `journal` to the packages of the status file:
-// a package a journal file names replaces the one before, or is added.
+Journal
+open_journal(int admin_fd, const std::string& admindir)
+{
+  Journal journal;
+  journal.display = admindir + "/updates";
+  auto dir = pkgdb_files::open_dir_beneath(admin_fd, "updates", journal.display);
+  if (!dir && dir.error().code == ENOENT) {
+    return journal;
+  }
+  auto names = dir
+                 ? pkgdb_files::list_dir(dir->get(), pkgdb_files::k_max_journal_files, is_journal_name, journal.display)
+                 : std::unexpected(dir.error());
+  if (!names) {
+    throw PackageDbError(journal.display
+                         + ": cannot read dpkg journal: " + pkgdb_files::reason(names.error(), journal.display));
+  }
+  journal.dir = std::move(*dir);
+  journal.names = std::move(*names);
+  std::sort(journal.names.begin(), journal.names.end(), [](const std::string& a, const std::string& b) {
+    return a.size() != b.size() ? a.size() < b.size() : a < b;
+  });
+  return journal;
+}
+
+PackageDbError
+journal_too_large(const Journal& journal)
+{
+  return PackageDbError(journal.display + ": cannot read dpkg journal: its files hold more than "
+                        + std::to_string(pkgdb_files::k_max_status_size) + " bytes, the most they may hold");
+}
+
+// The journal's files may hold what the status file may, each and all
+// together (a journal holds a few stanzas). Checked before any is read.
 void
-apply_journal(int admin_fd, const std::string& admindir, const std::vector<std::string>& journal,
-              std::vector<StatusEntry>& all)
+check_journal_size(const Journal& journal)
+{
+  std::uint64_t total = 0;
+  for (const auto& name : journal.names) {
+    struct stat st;
+    if (::fstatat(journal.dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      continue;
+    }
+    const std::string display = journal.display + "/" + name;
+    if (auto fits = pkgdb_files::check_size(st, pkgdb_files::k_max_status_size, display); !fits) {
+      throw dpkg::status_error(display, pkgdb_files::reason(fits.error(), display));
+    }
+    total += static_cast<std::uint64_t>(st.st_size);
+  }
+  if (total > pkgdb_files::k_max_status_size) {
+    throw journal_too_large(journal);
+  }
+}
+
+// The journal file `name` open, or none when dpkg folded it into status
+// meanwhile. Counts its size into `total` again, for a journal that grew
+// since check_journal_size.
+sys::Fd
+open_journal_file(const Journal& journal, const std::string& name, std::uint64_t& total)
+{
+  const std::string display = journal.display + "/" + name;
+  auto fd = open_status_file(journal.dir.get(), name, display);
+  if (!fd && fd.error().code == ENOENT) {
+    return {};
+  }
+  auto st = fd ? sys::fstat_fd(fd->get(), display) : std::unexpected(fd.error());
+  if (!st) {
+    throw dpkg::status_error(display, pkgdb_files::reason(st.error(), display));
+  }
+  total += static_cast<std::uint64_t>(st->st_size);
+  if (total > pkgdb_files::k_max_status_size) {
+    throw journal_too_large(journal);
+  }
+  return std::move(*fd);
+}
+
+// Applies the journal to the packages of the status file: a package a
+// journal file names replaces the one before, or is added.
+void
+apply_journal(const Journal& journal, std::vector<StatusEntry>& all)
 {
   std::map<std::string, std::size_t> index;
   auto key = [](const StatusEntry& e) { return e.multiarch_same ? e.package + ":" + e.arch : e.package; };
   for (std::size_t i = 0; i < all.size(); ++i) {
     index[key(all[i])] = i;
   }
-  for (const auto& name : journal) {
-    sys::Fd fd = open_status_file(admin_fd, "updates/" + name);
+  check_journal_size(journal);
+  std::uint64_t total = 0;
+  for (const auto& name : journal.names) {
+    sys::Fd fd = open_journal_file(journal, name, total);
     if (!fd) {
-      continue;  // folded into status meanwhile
+      continue;
     }
-    for (auto& e : dpkg::parse_status(std::move(fd), admindir + "/updates/" + name)) {
+    for (auto& e : dpkg::parse_status(std::move(fd), journal.display + "/" + name)) {
       const auto [it, inserted] = index.try_emplace(key(e), all.size());
       if (inserted) {
         all.push_back(std::move(e));
@@ -120,16 +190,12 @@ matches(const StatusEntry& entry, std::string_view name)
 class DpkgDb final : public PackageDb
 {
 public:
-  explicit DpkgDb(std::string admindir) : m_admindir(std::move(admindir))
+  // `dir` is ADMINDIR open, `admindir` its host path.
+  DpkgDb(sys::Fd dir, std::string admindir)
+    : m_admindir(std::move(admindir))
+    , m_status(m_admindir + "/status")
+    , m_dir(std::move(dir))
   {
-    while (m_admindir.size() > 1 && m_admindir.back() == '/') {
-      m_admindir.pop_back();
-    }
-    m_status = m_admindir + "/status";
-    m_dir = sys::Fd(::open(m_admindir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!m_dir) {
-      throw dpkg::status_error(m_status, std::strerror(errno));
-    }
     // Fail early on a missing or corrupt status file.
     static_cast<void>(read_status());
   }
@@ -202,9 +268,10 @@ public:
       throw dpkg::status_error(m_status, std::strerror(errno));
     }
     std::string marker = "dpkg " + file_stamp(st);
-    for (const auto& name : journal_files(m_dir.get())) {
+    const Journal journal = open_journal(m_dir.get(), m_admindir);
+    for (const auto& name : journal.names) {
       struct stat jst;
-      if (::fstatat(m_dir.get(), ("updates/" + name).c_str(), &jst, AT_SYMLINK_NOFOLLOW) == 0) {
+      if (::fstatat(journal.dir.get(), name.c_str(), &jst, AT_SYMLINK_NOFOLLOW) == 0) {
         marker += " " + name + "=" + std::to_string(jst.st_size) + ":" + mtime_stamp(jst);
       }
     }
@@ -217,14 +284,14 @@ private:
   [[nodiscard]] std::vector<StatusEntry>
   read_status() const
   {
-    sys::Fd fd = open_status_file(m_dir.get(), "status");
+    auto fd = open_status_file(m_dir.get(), "status", m_status);
     if (!fd) {
-      throw dpkg::status_error(m_status, std::strerror(errno));
+      throw dpkg::status_error(m_status, pkgdb_files::reason(fd.error(), m_status));
     }
-    std::vector<StatusEntry> all = dpkg::parse_status(std::move(fd), m_status);
-    const std::vector<std::string> journal = journal_files(m_dir.get());
-    if (!journal.empty()) {
-      apply_journal(m_dir.get(), m_admindir, journal, all);
+    std::vector<StatusEntry> all = dpkg::parse_status(std::move(*fd), m_status);
+    const Journal journal = open_journal(m_dir.get(), m_admindir);
+    if (!journal.names.empty()) {
+      apply_journal(journal, all);
     }
     std::erase_if(all, [](const StatusEntry& e) { return !e.on_disk; });
     return all;
@@ -235,12 +302,55 @@ private:
   sys::Fd m_dir;
 };
 
+// ADMINDIR inside a root.
+constexpr std::string_view k_admindir = "var/lib/dpkg";
+
+std::string
+admindir_of(const std::string& root)
+{
+  return root + (root.ends_with('/') ? "" : "/") + std::string(k_admindir);
+}
+
 }  // namespace
 
 std::unique_ptr<PackageDb>
 make_dpkg_db(const std::string& admindir)
 {
-  return std::make_unique<DpkgDb>(admindir);
+  std::string dir = admindir;
+  while (dir.size() > 1 && dir.back() == '/') {
+    dir.pop_back();
+  }
+  sys::Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) {
+    throw dpkg::status_error(dir + "/status", std::strerror(errno));
+  }
+  return std::make_unique<DpkgDb>(std::move(fd), dir);
+}
+
+std::unique_ptr<PackageDb>
+make_root_dpkg_db(const std::string& root)
+{
+  const std::string admindir = admindir_of(root);
+  auto root_fd = sys::open_host_dir(root);
+  auto dir =
+    root_fd ? pkgdb_files::open_dir_beneath(root_fd->get(), k_admindir, admindir) : std::unexpected(root_fd.error());
+  if (!dir) {
+    const int code = dir.error().code;
+    if (code == ELOOP || code == EXDEV) {
+      throw PackageDbError(dir.error().message);
+    }
+    throw dpkg::status_error(admindir + "/status", pkgdb_files::reason(dir.error(), admindir));
+  }
+  return std::make_unique<DpkgDb>(std::move(*dir), admindir);
+}
+
+bool
+has_dpkg_db(const std::string& root)
+{
+  auto root_fd = sys::open_host_dir(root);
+  return root_fd
+         && sys::open_beneath(root_fd->get(), std::string(k_admindir) + "/status", O_PATH, admindir_of(root))
+              .has_value();
 }
 
 }  // namespace pkgunify

@@ -3,31 +3,12 @@
 #include "pkgdb/dpkgdb.hpp"
 #include "pkgdb/rpmdb.hpp"
 
-#include <sys/stat.h>
-
 namespace pkgunify {
-
-namespace {
-
-std::string
-dpkg_admindir(const std::string& root)
-{
-  return root + (root.ends_with('/') ? "" : "/") + "var/lib/dpkg";
-}
-
-bool
-has_dpkg_db(const std::string& root)
-{
-  struct stat st;
-  return ::stat((dpkg_admindir(root) + "/status").c_str(), &st) == 0;
-}
-
-}  // namespace
 
 std::unique_ptr<PackageDb>
 open_dpkg_db(const std::string& root)
 {
-  return make_dpkg_db(dpkg_admindir(root));
+  return make_root_dpkg_db(root);
 }
 
 std::unique_ptr<PackageDb>

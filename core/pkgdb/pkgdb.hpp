@@ -11,13 +11,16 @@ namespace pkgunify {
 
 // Probes ROOT for a dpkg database (var/lib/dpkg/status) and an rpm database
 // (var/lib/rpm, usr/lib/sysimage/rpm, root/.rpmdb — the last for guests made
-// by Debian's rpm). Never creates anything. Returns null when the root has
+// by Debian's rpm). Never creates anything. Looks beneath the root by the
+// rules of guest files: a database behind a symlink or a mount point is
+// none, and nothing is read through it. Returns null when the root has
 // neither. Throws PackageDbError when a database is present but cannot be
 // opened, and when a root has both (pass `prefer` "rpm" or "dpkg" then).
 std::unique_ptr<PackageDb> open_package_db(const std::string& root, const std::string& prefer = {});
 
 // The readers, for tests and for callers that know what they want. Throw
-// PackageDbError when the database is missing or cannot be read.
+// PackageDbError when the database is missing or cannot be read, naming a
+// symlink or mount point on the way to it.
 std::unique_ptr<PackageDb> open_dpkg_db(const std::string& root);
 std::unique_ptr<PackageDb> open_rpm_db(const std::string& root);
 

@@ -1,7 +1,10 @@
 #include "pkgdb/rpmdb.hpp"
 
+#include "pkgdb/internal/db_files.hpp"
 #include "pkgdb/internal/file_stamp.hpp"
+#include "pkgdb/internal/rpm_copy.hpp"
 #include "pkgdb/internal/rpm_handles.hpp"
+#include "sys/fs.hpp"
 
 #include <rpm/rpmdb.h>
 #include <rpm/rpmlib.h>
@@ -12,6 +15,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <mutex>
 
@@ -178,13 +182,18 @@ stamp_from_header(Header h)
                                            + std::to_string(headerGetInstance(h))};
 }
 
+// The root's rpm database, whose directory is opened beneath the root for
+// each read and copied (rpm_copy.hpp) for librpm.
 class RpmDb : public PackageDb
 {
 public:
-  RpmDb(std::string root, std::string dbdir) : m_root(std::move(root)), m_dbdir(std::move(dbdir))
-  {
-    m_location = m_root + (m_root.ends_with('/') ? "" : "/") + m_dbdir;
-  }
+  // `root_fd` is the root open, `root` its host path, `dbdir` the
+  // database's directory relative to it.
+  RpmDb(sys::Fd root_fd, const std::string& root, std::string dbdir)
+    : m_root_fd(std::move(root_fd))
+    , m_dbdir(std::move(dbdir))
+    , m_location(root + (root.ends_with('/') ? "" : "/") + m_dbdir)
+  {}
 
   std::string_view
   kind() const override
@@ -202,7 +211,7 @@ public:
   packages() override
   {
     std::vector<PackageInfo> out;
-    append_packages(RPMDBI_PACKAGES, nullptr, out);
+    with_db([&out](rpmts ts) { append_packages(ts, RPMDBI_PACKAGES, nullptr, out); });
     return out;
   }
 
@@ -210,13 +219,15 @@ public:
   packages(const std::vector<std::string>& names, std::vector<std::string>& missing) override
   {
     std::vector<PackageInfo> out;
-    for (const auto& n : names) {
-      const std::size_t before = out.size();
-      append_packages(RPMDBI_LABEL, n.c_str(), out);
-      if (out.size() == before) {
-        missing.push_back(n);
+    with_db([&](rpmts ts) {
+      for (const auto& n : names) {
+        const std::size_t before = out.size();
+        append_packages(ts, RPMDBI_LABEL, n.c_str(), out);
+        if (out.size() == before) {
+          missing.push_back(n);
+        }
       }
-    }
+    });
     return out;
   }
 
@@ -224,17 +235,25 @@ public:
   stamps() override
   {
     std::vector<PackageStamp> out;
-    for_each_header(RPMDBI_PACKAGES, nullptr, [&out](Header h) { out.push_back(stamp_from_header(h)); });
+    with_db([&out](rpmts ts) {
+      for_each_header(ts, RPMDBI_PACKAGES, nullptr, [&out](Header h) { out.push_back(stamp_from_header(h)); });
+    });
     return out;
   }
 
+  // The stat of the database files beneath the root: nothing copied, nothing
+  // read (it runs on every hook invocation).
   std::string
   change_marker() override
   {
     std::string marker = "rpm";
+    auto dir = pkgdb_files::open_dir_beneath(m_root_fd.get(), m_dbdir, m_location);
+    if (!dir) {
+      return marker;
+    }
     for (const char* file : {"rpmdb.sqlite", "rpmdb.sqlite-wal", "Packages", "Packages.db"}) {
       struct stat st;
-      if (::stat((m_location + "/" + file).c_str(), &st) == 0) {
+      if (::fstatat(dir->get(), file, &st, AT_SYMLINK_NOFOLLOW) == 0) {
         marker += std::string(" ") + file + "=" + pkgdb_text::file_stamp(st);
       }
     }
@@ -243,36 +262,19 @@ public:
 
 private:
   // Appends the packages the iterator over `tag` and `key` finds to `out`.
-  void
-  append_packages(rpmDbiTagVal tag, const char* key, std::vector<PackageInfo>& out)
+  static void
+  append_packages(rpmts ts, rpmDbiTagVal tag, const char* key, std::vector<PackageInfo>& out)
   {
-    for_each_header(tag, key, [&out](Header h) { out.push_back(package_from_header(h)); });
+    for_each_header(ts, tag, key, [&out](Header h) { out.push_back(package_from_header(h)); });
   }
 
-  // Runs one iterator over the root's database and calls `fn(header)` for
-  // each package it finds; everything librpm logs as an error makes the
-  // whole read fail, naming the database.
+  // Runs one iterator over the open database and calls `fn(header)` for
+  // each package it finds.
   template<typename Fn>
-  void
-  for_each_header(rpmDbiTagVal tag, const char* key, Fn&& fn)
+  static void
+  for_each_header(rpmts ts, rpmDbiTagVal tag, const char* key, Fn&& fn)
   {
-    rpm::init();
-    rpm::LogCapture log;
-    const std::string dbpath = "/" + m_dbdir;
-    rpmPushMacro(nullptr, "_dbpath", nullptr, dbpath.c_str(), RMIL_CMDLINE);
-    struct PopMacro
-    {
-      ~PopMacro() { rpmPopMacro(nullptr, "_dbpath"); }
-    } pop;
-    rpm::Ts ts(rpmtsCreate());
-    if (rpmtsSetRootDir(ts.get(), m_root.c_str()) != 0) {
-      throw PackageDbError(m_location + ": cannot use " + m_root + " as rpm root");
-    }
-    if (rpmtsOpenDB(ts.get(), O_RDONLY) != 0) {
-      throw PackageDbError(m_location + ": cannot open rpm database"
-                           + (log.has_errors() ? ": " + log.errors() : std::string()));
-    }
-    rpm::Iterator mi(rpmtsInitIterator(ts.get(), tag, key, 0));
+    rpm::Iterator mi(rpmtsInitIterator(ts, tag, key, 0));
     while (mi) {
       Header h = rpmdbNextIterator(mi.get());
       if (!h) {
@@ -280,22 +282,92 @@ private:
       }
       fn(h);
     }
-    mi.reset();
+  }
+
+  // Copies the database, opens the copy and calls `fn(ts)`; everything
+  // librpm logs as an error makes the whole read fail, naming the database.
+  template<typename Fn>
+  void
+  with_db(Fn&& fn)
+  {
+    rpm::init();
+    rpm::LogCapture log;
+    auto dir = pkgdb_files::open_dir_beneath(m_root_fd.get(), m_dbdir, m_location);
+    if (!dir) {
+      throw PackageDbError(m_location + ": cannot open rpm database: " + pkgdb_files::reason(dir.error(), m_location));
+    }
+    const rpm::DbCopy copy(dir->get(), m_location);
+    if (!copy.has_database()) {
+      throw PackageDbError(m_location + ": cannot open rpm database: it holds no database file");
+    }
+    rpmPushMacro(nullptr, "_dbpath", nullptr, copy.path().c_str(), RMIL_CMDLINE);
+    struct PopMacro
+    {
+      ~PopMacro() { rpmPopMacro(nullptr, "_dbpath"); }
+    } pop;
+    rpm::Ts ts(rpmtsCreate());
+    if (rpmtsSetRootDir(ts.get(), "/") != 0) {
+      throw PackageDbError(m_location + ": cannot use / as rpm root");
+    }
+    if (rpmtsOpenDB(ts.get(), O_RDONLY) != 0) {
+      throw PackageDbError(m_location + ": cannot open rpm database"
+                           + (log.has_errors() ? ": " + logged(log, copy) : std::string()));
+    }
+    fn(ts.get());
+    ts.reset();
     if (log.has_errors()) {
-      throw PackageDbError(m_location + ": cannot read rpm database: " + log.errors());
+      throw PackageDbError(m_location + ": cannot read rpm database: " + logged(log, copy));
     }
   }
 
-  std::string m_root;
+  // What librpm logged, with the copy's path replaced by the database's.
+  [[nodiscard]] std::string
+  logged(const rpm::LogCapture& log, const rpm::DbCopy& copy) const
+  {
+    std::string text = log.errors();
+    for (auto pos = text.find(copy.path()); pos != std::string::npos; pos = text.find(copy.path(), pos)) {
+      text.replace(pos, copy.path().size(), m_location);
+      pos += m_location.size();
+    }
+    return text;
+  }
+
+  sys::Fd m_root_fd;
   std::string m_dbdir;
   std::string m_location;
 };
 
-bool
-is_file(const std::string& path)
+// Where a root's rpm database is, looked up beneath the root.
+struct RpmProbe
 {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  sys::Fd root_fd;
+  std::optional<std::string> dir;    // relative to the root
+  std::vector<std::string> refused;  // why a directory was not looked into
+};
+
+RpmProbe
+probe_rpm_db(const std::string& root)
+{
+  RpmProbe probe;
+  auto root_fd = sys::open_host_dir(root);
+  if (!root_fd) {
+    return probe;
+  }
+  probe.root_fd = std::move(*root_fd);
+  for (const char* dir : k_rpm_db_dirs) {
+    auto fd = pkgdb_files::open_dir_beneath(probe.root_fd.get(), dir, root + "/" + dir);
+    if (!fd) {
+      if (fd.error().code == ELOOP || fd.error().code == EXDEV) {
+        probe.refused.push_back(fd.error().message);
+      }
+      continue;
+    }
+    if (rpm::holds_database(fd->get())) {
+      probe.dir = dir;
+      return probe;
+    }
+  }
+  return probe;
 }
 
 }  // namespace
@@ -303,30 +375,24 @@ is_file(const std::string& path)
 std::optional<std::string>
 find_rpm_db(const std::string& root)
 {
-  for (const char* dir : k_rpm_db_dirs) {
-    const std::string base = root + "/" + dir + "/";
-    // sqlite (rpm >= 4.16 default), Berkeley DB (older), ndb (SUSE).
-    for (const char* file : {"rpmdb.sqlite", "Packages", "Packages.db"}) {
-      if (is_file(base + file)) {
-        return std::string(dir);
-      }
-    }
-  }
-  return std::nullopt;
+  return probe_rpm_db(root).dir;
 }
 
 std::unique_ptr<PackageDb>
 make_rpm_db(const std::string& root)
 {
-  auto dir = find_rpm_db(root);
-  if (!dir) {
+  RpmProbe probe = probe_rpm_db(root);
+  if (!probe.dir) {
     std::string looked;
     for (const char* d : k_rpm_db_dirs) {
       looked += (looked.empty() ? "" : ", ") + root + "/" + d;
     }
+    for (const std::string& why : probe.refused) {
+      looked += "; " + why;
+    }
     throw PackageDbError("no rpm database in " + root + " (looked in " + looked + ")");
   }
-  return std::make_unique<RpmDb>(root, *dir);
+  return std::make_unique<RpmDb>(std::move(probe.root_fd), root, *probe.dir);
 }
 
 ArchiveInfo

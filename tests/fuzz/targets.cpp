@@ -1,9 +1,11 @@
 #include "targets.hpp"
 
+#include "engine/policy.hpp"
 #include "pkgdb/debfile.hpp"
 #include "pkgdb/dpkgdb.hpp"
+#include "pkgdb/pkgdb.hpp"
+#include "pkgdb/rpmdb.hpp"
 #include "sys/exceptions.hpp"
-#include "engine/policy.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -84,6 +86,33 @@ deb(std::string_view data)
   return accepted_or_error([&] { (void)read_deb(file); });
 }
 
+// The input is a root's rpm database (var/lib/rpm/rpmdb.sqlite, as sqlite
+// writes it); every package it holds is read through the private copy.
+std::string
+rpmdb(std::string_view data)
+{
+  const std::string dbdir = work_dir() + "/rpmdb-root/var/lib/rpm";
+  std::error_code ec;
+  fs::remove_all(dbdir, ec);  // the -wal of an earlier input, say
+  fs::create_directories(dbdir);
+  put(dbdir + "/rpmdb.sqlite", data);
+  return accepted_or_error([&] {
+    auto db = open_rpm_db(work_dir() + "/rpmdb-root");
+    (void)db->change_marker();
+    (void)db->stamps();
+    (void)db->packages();
+  });
+}
+
+// The input is an .rpm package file; its header is read.
+std::string
+rpm(std::string_view data)
+{
+  const std::string file = work_dir() + "/input.rpm";
+  put(file, data);
+  return accepted_or_error([&] { (void)read_rpm_file(file); });
+}
+
 }  // namespace
 
 const std::string&
@@ -117,10 +146,9 @@ const std::vector<Target>&
 targets()
 {
   static const std::vector<Target> all = {
-    {"policy", policy, "fuzz.yaml:"},
-    {"dpkg_status", dpkg_status, "/status"},
-    {"dpkg_info", dpkg_info, "/info/pkg."},
-    {"deb", deb, "input.deb"},
+    {"policy", policy, "fuzz.yaml:"},           {"dpkg_status", dpkg_status, "/status"},
+    {"dpkg_info", dpkg_info, "/info/pkg."},     {"deb", deb, "input.deb"},
+    {"rpmdb", rpmdb, "rpmdb-root/var/lib/rpm"}, {"rpm", rpm, "input.rpm"},
   };
   return all;
 }

@@ -1,6 +1,7 @@
 // The parsers pkgunify feeds with untrusted or hand-written input, wrapped
 // for fuzzing: the policy parser, the dpkg status reader, the dpkg info
-// files (.list, .md5sums) and the .deb reader. Each target returns "" when
+// files (.list, .md5sums), the .deb reader, the rpm database reader
+// (rpmdb.sqlite, read by librpm) and the .rpm reader. Each target returns "" when
 // the input was accepted, or the error message of the clear error it gave
 // (pkgunify::Error). Anything else escapes: another exception, a crash, a
 // sanitizer report. Used by the libFuzzer executables (fuzz_main.cpp,

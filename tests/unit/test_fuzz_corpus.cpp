@@ -19,7 +19,8 @@ namespace fs = std::filesystem;
 class FuzzCorpus : public ::testing::TestWithParam<const char*>
 {};
 
-INSTANTIATE_TEST_SUITE_P(Targets, FuzzCorpus, ::testing::Values("policy", "dpkg_status", "dpkg_info", "deb"),
+INSTANTIATE_TEST_SUITE_P(Targets, FuzzCorpus,
+                         ::testing::Values("policy", "dpkg_status", "dpkg_info", "deb", "rpmdb", "rpm"),
                          [](const ::testing::TestParamInfo<const char*>& p) { return std::string(p.param); });
 
 TEST_P(FuzzCorpus, EveryInputIsAcceptedOrGivesAClearError)

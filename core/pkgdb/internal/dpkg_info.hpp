@@ -17,9 +17,10 @@ namespace pkgunify::dpkg {
 class InfoDir
 {
 public:
-  // Opens ADMINDIR/info beneath `admin_fd`, the open ADMINDIR, whose host
-  // path `admindir` names the files in messages. An info directory that
-  // cannot be opened is no error yet: reading a package from it is.
+  // Opens ADMINDIR/info beneath `admin_fd`, the open ADMINDIR (no symlink
+  // followed, no mount crossed), whose host path `admindir` names the files
+  // in messages. An info directory that cannot be opened is no error yet:
+  // reading a package from it is.
   InfoDir(int admin_fd, const std::string& admindir);
 
   // The installed package `entry` with its files, their digests, and its
@@ -45,7 +46,8 @@ private:
 
   std::string m_admindir;
   sys::Fd m_fd;
-  int m_error = 0;  // errno of opening ADMINDIR/info, 0 when open
+  int m_error = 0;             // errno of opening ADMINDIR/info, 0 when open
+  std::string m_error_reason;  // and why, for messages
 };
 
 }  // namespace pkgunify::dpkg
