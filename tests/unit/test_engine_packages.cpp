@@ -1,5 +1,5 @@
-#include "sys/exceptions.hpp"
 #include "engine/packages.hpp"
+#include "sys/exceptions.hpp"
 #include "testutil.hpp"
 
 #include <unistd.h>

@@ -1,5 +1,5 @@
-#include "sys/exceptions.hpp"
 #include "engine/policy.hpp"
+#include "sys/exceptions.hpp"
 
 #include "testutil.hpp"
 

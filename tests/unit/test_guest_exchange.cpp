@@ -6,8 +6,8 @@
 #include "testutil.hpp"
 
 #include <linux/fs.h>
-#include <sys/wait.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>

@@ -11,8 +11,7 @@ using namespace pkgunify;
 using pkgunify::test::write_fixed;
 
 class RootTest : public pkgunify::test::TempDirTest
-{
-};
+{};
 
 std::string
 config_error(const std::string& path)

@@ -1,7 +1,7 @@
 #include "fake_vserver.hpp"
-#include "procutil.hpp"
 #include "guest/protection.hpp"
 #include "guest/split.hpp"
+#include "procutil.hpp"
 #include "testutil.hpp"
 
 #include <linux/fs.h>

@@ -1,7 +1,7 @@
-#include "sys/exceptions.hpp"
 #include "store/store.hpp"
-#include "testutil.hpp"
+#include "sys/exceptions.hpp"
 #include "sys/fs.hpp"
+#include "testutil.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
