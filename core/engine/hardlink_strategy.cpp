@@ -56,10 +56,9 @@ link_result(ExchangeResult r)
 class HardlinkStrategy : public LinkStrategy
 {
 public:
-  explicit HardlinkStrategy(Context& ctx) : m_ctx(ctx) {}
+  explicit HardlinkStrategy(Context& ctx) : LinkStrategy(ctx) {}
 
   std::unique_ptr<Prepared> prepare(std::size_t begin, std::size_t end, std::vector<char>& buffer) override;
-  void commit(Prepared& p) override;
   void fix_protection(Prepared& p) override;
 
 private:
@@ -67,7 +66,8 @@ private:
   bool read_and_hash(Prepared& p, int fd, sys::Fd& tmp, std::vector<char>& buffer);
   bool stage_new_object(Prepared& p, sys::Fd tmp, const std::vector<char>& buffer);
   // commit()
-  void commit_dry_run(Prepared& p);
+  void commit_dry_run(Prepared& p) override;
+  void commit_locked(Prepared& p) override;
   enum class Made { again, stop };
   Made make_object(Prepared& p, unsigned successor, std::size_t i, bool& adopted);
   void link_group(Prepared& p);
@@ -79,7 +79,6 @@ private:
   bool object_matches(const struct stat& ost, const FileMeta& meta) const;
   void count_link(const Candidate& c, const Prepared& p);
 
-  Context& m_ctx;
   std::unordered_set<std::string> m_dry_created;  // dry run: objects it would create
 };
 
@@ -245,17 +244,8 @@ HardlinkStrategy::commit_dry_run(Prepared& p)
 }
 
 void
-HardlinkStrategy::commit(Prepared& p)
+HardlinkStrategy::commit_locked(Prepared& p)
 {
-  if (m_ctx.opt.dry_run) {
-    commit_dry_run(p);
-    return;
-  }
-  auto lock = m_ctx.store.lock_fanout(p.id.fanout(), sys::FileLock::Mode::shared);
-  if (!lock) {
-    m_ctx.fail(lock.error().message, p.count());
-    return;
-  }
   link_group(p);
 }
 

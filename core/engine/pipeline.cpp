@@ -240,6 +240,21 @@ private:
 }  // namespace
 
 void
+LinkStrategy::commit(Prepared& p)
+{
+  if (m_ctx.opt.dry_run) {
+    commit_dry_run(p);
+    return;
+  }
+  auto lock = m_ctx.store.lock_fanout(p.id.fanout(), sys::FileLock::Mode::shared);
+  if (!lock) {
+    m_ctx.fail(lock.error().message, p.count());
+    return;
+  }
+  commit_locked(p);
+}
+
+void
 run_pipeline(Context& ctx, LinkStrategy& strategy)
 {
   const std::vector<Group> groups = group_by_inode(ctx.candidates);

@@ -21,17 +21,17 @@ namespace {
 class ReflinkStrategy : public LinkStrategy
 {
 public:
-  explicit ReflinkStrategy(Context& ctx) : m_ctx(ctx) {}
+  explicit ReflinkStrategy(Context& ctx) : LinkStrategy(ctx) {}
 
   std::unique_ptr<Prepared> prepare(std::size_t begin, std::size_t end, std::vector<char>& buffer) override;
-  void commit(Prepared& p) override;
   void
   fix_protection(Prepared& /*p*/) override
   {}
 
 private:
   bool clone_new_object(Prepared& p, int fd, std::vector<char>& buffer);
-  void commit_dry_run(Prepared& p);
+  void commit_dry_run(Prepared& p) override;
+  void commit_locked(Prepared& p) override;
   void share_extents(Prepared& p);
 
   // Hashes every byte of `fd` with the content-only identity of `meta`.
@@ -53,7 +53,6 @@ private:
     return std::pair{hasher.finish(), *n};
   }
 
-  Context& m_ctx;
   std::unordered_set<std::string> m_dry_created;
 };
 
@@ -157,17 +156,8 @@ ReflinkStrategy::commit_dry_run(Prepared& p)
 // Publishes the clone as the object if it is new, else lets the kernel
 // compare and share the file's extents with the object.
 void
-ReflinkStrategy::commit(Prepared& p)
+ReflinkStrategy::commit_locked(Prepared& p)
 {
-  if (m_ctx.opt.dry_run) {
-    commit_dry_run(p);
-    return;
-  }
-  auto lock = m_ctx.store.lock_fanout(p.id.fanout(), sys::FileLock::Mode::shared);
-  if (!lock) {
-    m_ctx.fail(lock.error().message, p.count());
-    return;
-  }
   if (p.tmp) {
     auto pub = m_ctx.store.publish(p.tmp.get(), p.id, 0);
     if (!pub) {

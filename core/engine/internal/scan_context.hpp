@@ -149,10 +149,19 @@ public:
   // Worker threads: hash the candidate group [begin, end) and make a new
   // object's content ready.
   virtual std::unique_ptr<Prepared> prepare(std::size_t begin, std::size_t end, std::vector<char>& buffer) = 0;
-  // The committer: publish and link a group the worker made ready.
-  virtual void commit(Prepared& p) = 0;
+  // The committer: publish and link a group the worker made ready (a dry
+  // run counts what that would do), under a shared lock of the object's
+  // fan-out directory, so that gc does not remove the object meanwhile.
+  void commit(Prepared& p);
   // The committer: a group whose protection does not match the mode.
   virtual void fix_protection(Prepared& p) = 0;
+
+protected:
+  explicit LinkStrategy(Context& ctx) : m_ctx(ctx) {}
+  virtual void commit_dry_run(Prepared& p) = 0;
+  virtual void commit_locked(Prepared& p) = 0;
+
+  Context& m_ctx;
 };
 
 std::unique_ptr<LinkStrategy> make_hardlink_strategy(Context& ctx);
