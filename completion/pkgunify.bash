@@ -15,9 +15,9 @@ _pkgunify_options()
         list) echo "$common --policy --db --root" ;;
         inspect) echo "$common --policy" ;;
         verify) echo "$common --store --policy --db" ;;
-        sync) echo "$common --policy --root --hook --log --db --state-dir" ;;
-        dpkg-release) echo "$common --policy --root --hook --log" ;;
-        unify-files) echo "$common --policy --root --hook --log --check" ;;
+        sync) echo "$common --policy --root --hook --log --host --db --state-dir" ;;
+        dpkg-release) echo "$common --policy --root --hook --log --host" ;;
+        unify-files) echo "$common --policy --root --hook --log --host --check" ;;
         wait) echo "-h --help --root" ;;
         split | release) echo "$common -n --dry-run" ;;
         status) echo "$common --store --policy --files" ;;

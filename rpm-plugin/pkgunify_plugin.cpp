@@ -246,6 +246,9 @@ command(const State& s, std::initializer_list<std::string> extra)
 {
   pkgunify::Command c;
   c.argv = {s.program, "unify-files", "--root", s.root};
+  if (s.host) {
+    c.argv.emplace_back("--host");  // asked for: the root may be the host's "/"
+  }
   if (!s.policy_file.empty()) {
     c.argv.insert(c.argv.end(), {"--policy", s.policy_file});
   }

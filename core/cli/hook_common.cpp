@@ -1,8 +1,13 @@
 #include "cli/hook_common.hpp"
 
+#include "guest/root.hpp"
+#include "sys/exceptions.hpp"
+
 #include "sys/exceptions.hpp"
 
 #include <unistd.h>
+
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <ctime>
@@ -49,16 +54,25 @@ add_hook_options(CLI::App& cmd, CommonOptions& o, HookOptions& h)
   cmd.add_flag("--hook", h.hook, "Run as a package-manager hook: report problems, always exit 0");
   cmd.add_option("--log", h.log, "With --hook, also append messages to this file")
     ->default_val("/var/log/pkgunify.log");
+  cmd.add_flag("--host", h.host, "The root may be the host's own root directory (unify the host itself)");
 }
 
 std::string
 hook_root(const HookOptions& h)
 {
-  if (!h.root.empty()) {
-    return h.root;
+  std::string root = h.root;
+  if (root.empty()) {
+    const char* env = std::getenv("DPKG_ROOT");
+    root = env && *env ? env : "/";
   }
-  const char* env = std::getenv("DPKG_ROOT");
-  return env && *env ? env : "/";
+  if (!h.host) {
+    const GuestRoot r = open_root(root);
+    struct stat host;
+    if (::stat("/", &host) == 0 && host.st_dev == r.st.st_dev && host.st_ino == r.st.st_ino) {
+      throw ConfigError(root + " is the host's root directory, not a guest's; pass --host to include the host itself");
+    }
+  }
+  return root;
 }
 
 void

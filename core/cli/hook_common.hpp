@@ -19,12 +19,17 @@ struct HookOptions
   std::string state_dir;  // empty: /var/lib/pkgunify/sync
   std::string log;        // hook mode: also append messages here
   bool hook = false;      // never fail: exit 0 whatever happens
+  bool host = false;      // the root may be the host's own "/"
 };
 
-// --policy, --json, --root, --hook, --log.
+// --policy, --json, --root, --hook, --log, --host.
 void add_hook_options(CLI::App& cmd, CommonOptions& o, HookOptions& h);
 
-// --root, else $DPKG_ROOT, else "/".
+// --root, else $DPKG_ROOT, else "/". Throws ConfigError when that is the
+// host's own root directory (the same device and inode as "/", whatever the
+// path spells: "/usr/..", a symlink to "/") and --host was not given: the
+// hooks work on guests, and unifying the host would turn its programs into
+// protected links into a store.
 std::string hook_root(const HookOptions& h);
 
 // Prints to stderr and, for hooks, appends to a log file; counts errors.

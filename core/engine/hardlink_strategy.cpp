@@ -439,7 +439,6 @@ HardlinkStrategy::link_path(const Candidate& c, Prepared& p, unsigned successor,
   if (m_ctx.opt.dry_run) {
     return LinkResult::linked;
   }
-  const DirTimes dir_times(dirfd);
   const std::string tmpname = guest_temp_name(c.name);
   if (const LinkResult r = link_object_as(dirfd, tmpname, p.id, successor, disp); r != LinkResult::linked) {
     return r;

@@ -82,6 +82,9 @@ Context::dir_fd(std::uint32_t root, std::uint32_t dir)
     m_cached_fd = std::move(*fd);
     m_cached_root = root;
     m_cached_dir = dir;
+    if (!opt.dry_run) {
+      m_cached_times = std::make_unique<DirTimes>(m_cached_fd.get());
+    }
   }
   return m_cached_fd.get();
 }
@@ -89,6 +92,7 @@ Context::dir_fd(std::uint32_t root, std::uint32_t dir)
 void
 Context::close_dir_cache()
 {
+  m_cached_times.reset();  // sets the mtime back while the directory is open
   m_cached_fd.close();
   m_cached_root = UINT32_MAX;
   m_cached_dir = UINT32_MAX;
@@ -102,9 +106,10 @@ open_candidate(Context& ctx, Prepared& p)
   const std::string rel = ctx.relative(c);
   const int root_fd = ctx.roots[c.root].fd.get();
   // Never a FIFO or a device node swapped in since the walk (open_regular_beneath).
-  auto fd = sys::open_regular_beneath(root_fd, rel, O_RDONLY | O_NOATIME, disp);
+  struct stat st;
+  auto fd = sys::open_regular_beneath(root_fd, rel, O_RDONLY | O_NOATIME, disp, &st);
   if (!fd && fd.error().code == EPERM) {
-    fd = sys::open_regular_beneath(root_fd, rel, O_RDONLY, disp);
+    fd = sys::open_regular_beneath(root_fd, rel, O_RDONLY, disp, &st);
   }
   if (!fd) {
     const int err = fd.error().code;
@@ -115,16 +120,11 @@ open_candidate(Context& ctx, Prepared& p)
     }
     return {};
   }
-  auto st = sys::fstat_fd(fd->get(), disp);
-  if (!st) {
-    p.reason = st.error().message;
-    return {};
-  }
-  if (!S_ISREG(st->st_mode) || st->st_ino != c.ino) {
+  if (st.st_ino != c.ino) {  // a regular file (open_regular_beneath), but another one
     p.skip("changed");
     return {};
   }
-  if (static_cast<std::uint64_t>(st->st_size) < ctx.opt.policy.min_size) {
+  if (static_cast<std::uint64_t>(st.st_size) < ctx.opt.policy.min_size) {
     p.skip("too-small");
     return {};
   }
@@ -133,8 +133,8 @@ open_candidate(Context& ctx, Prepared& p)
     p.reason = xattrs.error().message;
     return {};
   }
-  p.meta = FileMeta::from_stat(*st, std::move(*xattrs));
-  p.st = *st;
+  p.meta = FileMeta::from_stat(st, std::move(*xattrs));
+  p.st = st;
   return std::move(*fd);
 }
 

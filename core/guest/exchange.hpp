@@ -46,12 +46,13 @@ enum class ExchangeResult {
 // removed (or, should swapping back fail, both are left and reported).
 ExchangeResult exchange_verified(const ExchangeRequest& request, Reporter& reporter);
 
-// A guest directory's mtime, kept across a replacement: taken before the
-// temporary name is made, set back by restore() (or on destruction) when
-// the directory's mtime changed since, so that backup and integrity tools
-// do not see a directory change where no entry changed. A change another
-// process made to the directory in the same instant keeps the old mtime
-// too (the directory's ctime still shows it).
+// A guest directory's mtime, kept across replacements: taken before the
+// first temporary name is made, set back by restore() (or on destruction)
+// when the directory's mtime changed since, so that backup and integrity
+// tools do not see a directory change where no entry changed. split takes
+// one per file; the scan one per visit of a directory (consecutive files of
+// one directory). A change another process made to the directory meanwhile
+// keeps the old mtime too (the directory's ctime still shows it).
 class DirTimes
 {
 public:

@@ -49,9 +49,11 @@ namespace {
 // racing guest there).
 template<typename OpenByName>
 Result<Fd>
-reopen_regular(Fd path_fd, int flags, std::string_view display, OpenByName&& open_by_name)
+reopen_regular(Fd path_fd, int flags, std::string_view display, OpenByName&& open_by_name,
+               struct stat* st_out = nullptr)
 {
-  struct stat st;
+  struct stat own;
+  struct stat& st = st_out ? *st_out : own;
   if (::fstat(path_fd.get(), &st) != 0) {
     return fail_sys("stat", display);
   }
@@ -92,14 +94,14 @@ reopen_regular(Fd path_fd, int flags, std::string_view display, OpenByName&& ope
 }  // namespace
 
 Result<Fd>
-open_regular_beneath(int dirfd, std::string_view relpath, int flags, std::string_view display)
+open_regular_beneath(int dirfd, std::string_view relpath, int flags, std::string_view display, struct stat* st)
 {
   auto path_fd = open_beneath(dirfd, relpath, O_PATH, display);
   if (!path_fd) {
     return path_fd;
   }
-  return reopen_regular(std::move(*path_fd), flags, display,
-                        [&](int again) { return open_beneath(dirfd, relpath, again, display); });
+  return reopen_regular(
+    std::move(*path_fd), flags, display, [&](int again) { return open_beneath(dirfd, relpath, again, display); }, st);
 }
 
 Result<Fd>

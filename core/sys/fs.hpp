@@ -28,7 +28,9 @@ Result<Fd> open_beneath(int dirfd, std::string_view relpath, int flags, std::str
 // (the same inode; no second lookup a guest could race). Fails with EISDIR
 // for a directory, ELOOP for a symlink, and EINVAL ("DISPLAY: not a regular
 // file") for anything else.
-Result<Fd> open_regular_beneath(int dirfd, std::string_view relpath, int flags, std::string_view display);
+// `st`, when given, receives the file's stat.
+Result<Fd> open_regular_beneath(int dirfd, std::string_view relpath, int flags, std::string_view display,
+                                struct stat* st = nullptr);
 
 // The same for `name` in `dirfd` (a directory opened safely already: inside
 // a root or the store), never following a symlink.

@@ -332,5 +332,51 @@ TEST_P(HostileTest, OddBytesInNamesAreUnifiedAndReportedAsValidJson)
   EXPECT_TRUE(find_temp_names(tmp()).empty());
 }
 
+// Issue #15, item 9: the dpkg hook's only check that a root is not the host
+// was shell (${DPKG_ROOT#/}): "/usr/.." or a symlink to "/" passed, and the
+// binary took the host's "/" as a guest. Now the binary refuses any root
+// that is the host's root directory (same device and inode) unless --host
+// asks for it, in hook mode with a message and exit status 0.
+class HostRootTest : public IntegrationTest
+{};
+
+TEST_F(HostRootTest, HookCommandsRefuseTheHostsRootHoweverItIsSpelt)
+{
+  make_symlink("/", path("to-host"));
+  const std::string policy = path("policy.yaml");
+  write_text(policy, "store: " + store() + "\nlink: hardlink\n");
+  struct stat env_before;
+  ASSERT_EQ(::stat("/usr/bin/env", &env_before), 0);
+  for (const std::string& root : {std::string("/"), std::string("/usr/.."), path("to-host"), path("to-host/")}) {
+    for (const char* command : {"sync", "dpkg-release", "unify-files"}) {
+      const RunResult r = run_pkgunify({command, "--root", root, "--policy", policy, "--log", path("hook.log")});
+      EXPECT_EQ(r.exit_code, 2) << r.describe();
+      EXPECT_NE(r.err.find("is the host's root directory"), std::string::npos) << r.describe();
+      const RunResult hook =
+        run_pkgunify({command, "--hook", "--root", root, "--policy", policy, "--log", path("hook.log")});
+      EXPECT_EQ(hook.exit_code, 0) << hook.describe();
+      EXPECT_NE(hook.err.find("is the host's root directory"), std::string::npos) << hook.describe();
+    }
+    // DPKG_ROOT, as dpkg sets it for its hooks, is checked the same way.
+    const RunResult env = run_command({"env", "DPKG_ROOT=" + root, PKGUNIFY_BINARY, "sync", "--policy", policy});
+    EXPECT_EQ(env.exit_code, 2) << env.describe();
+    EXPECT_NE(env.err.find("is the host's root directory"), std::string::npos) << env.describe();
+  }
+  EXPECT_FALSE(exists(store()));
+  struct stat env_after;
+  ASSERT_EQ(::stat("/usr/bin/env", &env_after), 0);
+  EXPECT_EQ(env_after.st_ino, env_before.st_ino);
+  EXPECT_EQ(env_after.st_nlink, env_before.st_nlink);
+  // With --host the root check lets it through (here to the next error: no
+  // package database is asked for).
+  const RunResult host = run_pkgunify({"sync", "--host", "--db", "none", "--root", "/", "--policy", policy});
+  EXPECT_EQ(host.err.find("is the host's root directory"), std::string::npos) << host.describe();
+  EXPECT_NE(host.err.find("needs a package database"), std::string::npos) << host.describe();
+  // A guest's root is no host.
+  make_dirs(path("guest/var/lib/dpkg"));
+  const RunResult guest = run_pkgunify({"sync", "--db", "none", "--root", path("guest"), "--policy", policy});
+  EXPECT_EQ(guest.err.find("is the host's root directory"), std::string::npos) << guest.describe();
+}
+
 }  // namespace
 }  // namespace pkgunify::itest

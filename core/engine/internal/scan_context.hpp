@@ -5,6 +5,7 @@
 #pragma once
 
 #include "engine/scanner.hpp"
+#include "guest/exchange.hpp"
 #include "sys/fd.hpp"
 
 #include <sys/stat.h>
@@ -122,7 +123,10 @@ struct Context
   void fail(const std::string& message, std::uint64_t n = 1);
 
   // The committer's descriptor of a candidate's directory, kept open while
-  // consecutive candidates share it.
+  // consecutive candidates share it. The directory's mtime is taken when it
+  // is opened and set back when the committer moves on (guest/exchange.hpp:
+  // DirTimes): the temporary names of the replacements are no change a
+  // backup tool should see.
   sys::Result<int> dir_fd(std::uint32_t root, std::uint32_t dir);
   void close_dir_cache();
 
@@ -132,6 +136,7 @@ private:
   std::uint32_t m_cached_root = UINT32_MAX;
   std::uint32_t m_cached_dir = UINT32_MAX;
   sys::Fd m_cached_fd;
+  std::unique_ptr<DirTimes> m_cached_times;
 };
 
 // Opens a candidate beneath its root for hashing (O_NOATIME where allowed)
