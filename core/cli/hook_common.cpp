@@ -1,6 +1,5 @@
 #include "cli/hook_common.hpp"
 
-#include "guest/root.hpp"
 #include "sys/exceptions.hpp"
 
 #include "sys/exceptions.hpp"
@@ -65,12 +64,12 @@ hook_root(const HookOptions& h)
     const char* env = std::getenv("DPKG_ROOT");
     root = env && *env ? env : "/";
   }
-  if (!h.host) {
-    const GuestRoot r = open_root(root);
-    struct stat host;
-    if (::stat("/", &host) == 0 && host.st_dev == r.st.st_dev && host.st_ino == r.st.st_ino) {
-      throw ConfigError(root + " is the host's root directory, not a guest's; pass --host to include the host itself");
-    }
+  // What the root is (a missing one is reported by what uses it).
+  struct stat r;
+  struct stat host;
+  if (!h.host && ::stat(root.c_str(), &r) == 0 && ::stat("/", &host) == 0 && host.st_dev == r.st_dev
+      && host.st_ino == r.st_ino) {
+    throw ConfigError(root + " is the host's root directory, not a guest's; pass --host to include the host itself");
   }
   return root;
 }
