@@ -145,7 +145,7 @@ private:
   [[nodiscard]] sys::Result<sys::Fd>
   open_file(const std::string& path) const
   {
-    return sys::open_beneath(m_root_fd, path.substr(1), O_RDONLY, path);
+    return sys::open_regular_beneath(m_root_fd, path.substr(1), O_RDONLY, path);  // never a FIFO swapped in
   }
 
   const StatusContext& m_context;

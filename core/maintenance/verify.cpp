@@ -141,13 +141,15 @@ private:
     compare(pkg, f, fd->get(), display, object->second);
   }
 
-  // O_NOATIME needs the file's owner; without it, the access time may change.
+  // Regular files only: a FIFO or device node at a path the database lists
+  // is never opened. O_NOATIME needs the file's owner; without it, the
+  // access time may change.
   sys::Result<sys::Fd>
   open_file(const std::string& canon, const std::string& display) const
   {
-    auto fd = sys::open_beneath(m_root_fd.get(), canon.substr(1), O_RDONLY | O_NOATIME, display);
+    auto fd = sys::open_regular_beneath(m_root_fd.get(), canon.substr(1), O_RDONLY | O_NOATIME, display);
     if (!fd && fd.error().code == EPERM) {
-      fd = sys::open_beneath(m_root_fd.get(), canon.substr(1), O_RDONLY, display);
+      fd = sys::open_regular_beneath(m_root_fd.get(), canon.substr(1), O_RDONLY, display);
     }
     return fd;
   }

@@ -295,6 +295,27 @@ TEST_F(PackagesTest, VerifyCatchesACorruptedObject)
   EXPECT_NE(r.err.find("package pkgu-tools"), std::string::npos) << r.err;
 }
 
+// Issue #15, item 4: a FIFO a guest puts at a path its package database
+// lists (with a digest) hung `verify` in open(); it is never opened now.
+TEST_F(PackagesTest, VerifyAndStatusNeverOpenAFifoAtAPackagedPath)
+{
+  if (auto why = need({"dpkg-deb", "dpkg"}); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const auto roots = dpkg_guests(2, {tools_package()});
+  scan_ok(roots);
+  const std::string data = roots[0] + "/usr/share/pkgu/data.txt";
+  ASSERT_EQ(run_pkgunify({"release", data}).exit_code, 0);  // as a guest's package manager would
+  ASSERT_EQ(::unlink(data.c_str()), 0);
+  ASSERT_EQ(::mkfifo(data.c_str(), 0644), 0);
+  const RunResult v = run_pkgunify({"verify", "--json", "--store", store(), roots[0]}, 30);
+  EXPECT_FALSE(v.timed_out) << v.describe();
+  EXPECT_NE(v.exit_code, 2) << v.describe();
+  const RunResult st = run_pkgunify({"status", "--json", "--store", store(), roots[0]}, 30);
+  EXPECT_FALSE(st.timed_out) << st.describe();
+  EXPECT_EQ(st.exit_code, 0) << st.describe();
+}
+
 TEST_F(PackagesTest, CorruptDpkgStatusIsAClearErrorAndChangesNothing)
 {
   if (auto why = need({"dpkg-deb", "dpkg"}); !why.empty()) {
