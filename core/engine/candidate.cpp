@@ -20,6 +20,9 @@ candidate_verdict(const Policy& policy, const PackageFilter* filter, const std::
   if (static_cast<std::uint64_t>(st.st_size) < policy.min_size) {
     return Verdict{"too-small", "smaller than min_size " + std::to_string(policy.min_size)};
   }
+  if (policy.max_size != 0 && static_cast<std::uint64_t>(st.st_size) > policy.max_size) {
+    return Verdict{"too-large", "larger than max_size " + std::to_string(policy.max_size)};
+  }
   if (filter && filter->packaged && !filter->packaged->contains(path)) {
     return Verdict{"unpackaged", "no installed package owns it (only_packaged)"};
   }

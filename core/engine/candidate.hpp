@@ -14,7 +14,8 @@
 namespace pkgunify {
 
 // Why a file is no candidate: `key` counts it in ScanStats::skipped
-// ("not-regular", "empty", "too-small", "config", "excluded", "unpackaged"),
+// ("not-regular", "empty", "too-small", "too-large", "config", "excluded",
+// "unpackaged"),
 // `detail` explains it to a person. nullopt: it is a candidate.
 struct Verdict
 {

@@ -147,13 +147,19 @@ HardlinkStrategy::read_and_hash(Prepared& p, int fd, sys::Fd& tmp, std::vector<c
     }
   } else {
     const std::string tmp_disp = m_ctx.store.path() + "/tmp";
+    std::uint64_t offset = 0;
     total = sys::read_chunks(
       fd, buffer,
       [&](const char* data, std::size_t n) -> sys::Result<void> {
         hasher.update(data, n);
-        return tmp ? sys::write_all(tmp.get(), data, n, tmp_disp) : sys::Result<void>{};
+        auto w = tmp ? sys::write_sparse(tmp.get(), data, n, offset, tmp_disp) : sys::Result<void>{};
+        offset += n;
+        return w;
       },
       disp, size + 1);
+    if (total && tmp && ::ftruncate(tmp.get(), static_cast<off_t>(*total)) != 0) {
+      total = std::unexpected(sys::sys_error("write", tmp_disp));
+    }
   }
   if (!total) {
     p.reason = total.error().message;
@@ -195,7 +201,11 @@ HardlinkStrategy::stage_new_object(Prepared& p, sys::Fd tmp, const std::vector<c
       return false;
     }
     tmp = std::move(*t);
-    if (auto w = sys::write_all(tmp.get(), buffer.data(), p.bytes_read, store.path() + "/tmp"); !w) {
+    auto w = sys::write_sparse(tmp.get(), buffer.data(), p.bytes_read, 0, store.path() + "/tmp");
+    if (w && ::ftruncate(tmp.get(), static_cast<off_t>(p.bytes_read)) != 0) {
+      w = std::unexpected(sys::sys_error("write", store.path() + "/tmp"));
+    }
+    if (!w) {
       p.reason = w.error().message;
       return false;
     }
@@ -260,7 +270,7 @@ HardlinkStrategy::make_object(Prepared& p, unsigned successor, std::size_t i, bo
     pub = store.publish(p.tmp.get(), p.id, successor);
     if (pub && *pub) {
       ++m_ctx.stats.objects_created;
-      m_ctx.stats.bytes_saved -= static_cast<std::int64_t>(p.meta.size);
+      m_ctx.stats.bytes_saved -= static_cast<std::int64_t>(sys::counted_size(p.st));
       p.tmp.close();
     }
   } else if (p.adopt && successor == 0 && p.publishes) {
@@ -505,15 +515,21 @@ HardlinkStrategy::create_successor(const ObjectId& id, unsigned successor)
   IdentityHasher hasher;
   hasher.start(*meta, m_ctx.kind);
   std::vector<char> buffer;
+  std::uint64_t offset = 0;
   auto copied = sys::read_chunks(
     src->get(), buffer,
     [&](const char* data, std::size_t n) {
       hasher.update(data, n);
-      return sys::write_all(tmp->get(), data, n, store.path() + "/tmp");
+      auto w = sys::write_sparse(tmp->get(), data, n, offset, store.path() + "/tmp");
+      offset += n;
+      return w;
     },
     sdisp);
   if (!copied) {
     return std::unexpected(copied.error());
+  }
+  if (::ftruncate(tmp->get(), static_cast<off_t>(*copied)) != 0) {
+    return sys::fail_sys("write", store.path() + "/tmp");
   }
   if (!(hasher.finish() == id)) {
     return sys::fail(sdisp + ": content does not match its name; run 'pkgunify store fsck'");

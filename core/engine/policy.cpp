@@ -154,8 +154,8 @@ set_store(Policy& policy, const Item& item)
   policy.store = value;
 }
 
-void
-set_min_size(Policy& policy, const Item& item)
+std::uint64_t
+parse_size(const Item& item)
 {
   constexpr std::string_view expected = "a non-negative integer";
   item.require_plain_scalar(expected);
@@ -172,7 +172,7 @@ set_min_size(Policy& policy, const Item& item)
   if (ec != std::errc() || end != value.data() + value.size()) {
     item.fail_expected(expected);
   }
-  policy.min_size = number;
+  return number;
 }
 
 bool
@@ -267,7 +267,8 @@ constexpr std::array k_keys{
   KeyHandler{"link", [](Policy& policy, const Item& item) { policy.link = parse_link(item, any_link_mode); }},
   KeyHandler{"link_fallback",
              [](Policy& policy, const Item& item) { policy.link_fallback = parse_link(item, valid_fallback); }},
-  KeyHandler{"min_size", set_min_size},
+  KeyHandler{"max_size", [](Policy& policy, const Item& item) { policy.max_size = parse_size(item); }},
+  KeyHandler{"min_size", [](Policy& policy, const Item& item) { policy.min_size = parse_size(item); }},
   KeyHandler{"only_packaged", [](Policy& policy, const Item& item) { policy.only_packaged = parse_bool(item); }},
   KeyHandler{"store", set_store},
 };

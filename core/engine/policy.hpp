@@ -19,6 +19,7 @@ struct Policy
   std::string source = "<built-in>";  // file the policy came from
   std::optional<std::string> store;   // store directory, absolute
   std::uint64_t min_size = 16;
+  std::uint64_t max_size = 0;  // larger files are never unified; 0: no limit
   bool ignore_mtime = false;
   CreateMode create = CreateMode::copy;
   // What the package-manager hooks use for files the package manager has

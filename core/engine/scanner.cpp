@@ -9,6 +9,7 @@
 #include "guest/temp_name.hpp"
 #include "sys/exceptions.hpp"
 #include "sys/fs.hpp"
+#include "sys/read.hpp"
 #include "sys/xattr.hpp"
 
 #include <fcntl.h>
@@ -165,8 +166,8 @@ consider(scan::Context& ctx, std::uint32_t root, std::uint32_t dir, const std::s
     return;
   }
   ++ctx.stats.candidates;
-  ctx.candidates.push_back({root, dir, name, st.st_ino, static_cast<std::uint64_t>(st.st_size), st.st_nlink,
-                            (attributes & STATX_ATTR_IMMUTABLE) != 0});
+  ctx.candidates.push_back(
+    {root, dir, name, st.st_ino, sys::counted_size(st), st.st_nlink, (attributes & STATX_ATTR_IMMUTABLE) != 0});
 }
 
 // What the walk of one root reports to the Unifier.

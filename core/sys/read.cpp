@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 namespace pkgunify::sys {
 
@@ -82,32 +83,116 @@ read_small_file_at(int dirfd, const std::string& name, std::size_t max_size, std
 }
 
 Result<void>
-copy_content(int from, int to, std::uint64_t size, std::string_view display)
+write_sparse(int fd, const char* data, std::size_t size, std::uint64_t offset, std::string_view display)
 {
-  loff_t in = 0;
-  while (static_cast<std::uint64_t>(in) < size) {
-    const ssize_t n = ::copy_file_range(from, &in, to, nullptr, size - static_cast<std::uint64_t>(in), 0);
+  constexpr std::size_t k_block = 4096;
+  auto zero = [](const char* p, std::size_t n) { return n > 0 && p[0] == 0 && std::memcmp(p, p + 1, n - 1) == 0; };
+  std::size_t i = 0;
+  while (i < size) {
+    const std::size_t n = std::min(k_block, size - i);
+    if (zero(data + i, n)) {
+      i += n;
+      continue;
+    }
+    std::size_t end = i + n;  // a run of blocks with data, written at once
+    while (end < size && !zero(data + end, std::min(k_block, size - end))) {
+      end += std::min(k_block, size - end);
+    }
+    std::size_t done = i;
+    while (done < end) {
+      const ssize_t w = ::pwrite(fd, data + done, end - done, static_cast<off_t>(offset + done));
+      if (w < 0 && errno == EINTR) {
+        continue;
+      }
+      if (w <= 0) {
+        return fail_sys("write", display);
+      }
+      done += static_cast<std::size_t>(w);
+    }
+    i = end;
+  }
+  return {};
+}
+
+std::uint64_t
+counted_size(const struct stat& st)
+{
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  const auto allocated = static_cast<std::uint64_t>(st.st_blocks) * 512;
+  return allocated == 0 ? size : std::min(size, allocated);
+}
+
+namespace {
+
+// Copies [begin, end) of `from` to the same offsets of `to`.
+Result<void>
+copy_range(int from, int to, std::uint64_t begin, std::uint64_t end, std::vector<char>& buffer,
+           std::string_view display)
+{
+  loff_t in = static_cast<loff_t>(begin);
+  loff_t out = in;
+  while (static_cast<std::uint64_t>(in) < end) {
+    const ssize_t n = ::copy_file_range(from, &in, to, &out, end - static_cast<std::uint64_t>(in), 0);
     if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n > 0) {
       continue;
     }
     if (n < 0 && errno != EXDEV && errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS) {
       return fail_sys("copy", display);
     }
-    if (n <= 0) {
-      break;  // read/write below, from the start
+    break;  // not supported here (or the file shrank): read and write the rest
+  }
+  if (buffer.empty()) {
+    buffer.resize(k_chunk_size);
+  }
+  while (static_cast<std::uint64_t>(in) < end) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), end - in));
+    const ssize_t n = ::pread(from, buffer.data(), want, in);
+    if (n < 0 && errno == EINTR) {
+      continue;
     }
+    if (n < 0) {
+      return fail_sys("read", display);
+    }
+    if (n == 0) {
+      break;
+    }
+    if (auto w = write_sparse(to, buffer.data(), static_cast<std::size_t>(n), static_cast<std::uint64_t>(in), display);
+        !w) {
+      return w;
+    }
+    in += n;
   }
-  if (static_cast<std::uint64_t>(in) == size) {
-    return {};
-  }
-  if (::ftruncate(to, 0) != 0 || ::lseek(to, 0, SEEK_SET) != 0) {
-    return fail_sys("copy", display);
-  }
+  return {};
+}
+
+}  // namespace
+
+Result<void>
+copy_content(int from, int to, std::uint64_t size, std::string_view display)
+{
   std::vector<char> buffer;
-  auto n = read_chunks(
-    from, buffer, [&](const char* data, std::size_t len) { return write_all(to, data, len, display); }, display);
-  if (!n) {
-    return std::unexpected(n.error());
+  std::uint64_t pos = 0;
+  while (pos < size) {
+    off_t data = ::lseek(from, static_cast<off_t>(pos), SEEK_DATA);
+    if (data < 0 && errno == ENXIO) {
+      break;  // only a hole is left
+    }
+    off_t hole = data < 0 ? -1 : ::lseek(from, data, SEEK_HOLE);
+    if (data < 0 || hole < 0) {  // no SEEK_DATA here: all of it is data
+      data = static_cast<off_t>(pos);
+      hole = static_cast<off_t>(size);
+    }
+    const auto end = std::min<std::uint64_t>(static_cast<std::uint64_t>(hole), size);
+    if (auto r = copy_range(from, to, static_cast<std::uint64_t>(data), end, buffer, display); !r) {
+      return r;
+    }
+    pos = end;
+  }
+  if (::ftruncate(to, static_cast<off_t>(size)) != 0) {
+    return fail_sys("copy", display);
   }
   return {};
 }

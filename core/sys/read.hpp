@@ -5,7 +5,10 @@
 
 #include "sys/error.hpp"
 
+#include <sys/stat.h>
+
 #include <cstddef>
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -40,8 +43,20 @@ Result<std::string> read_small_file(int fd, std::size_t max_size, std::string_vi
 Result<std::string> read_small_file_at(int dirfd, const std::string& name, std::size_t max_size,
                                        std::string_view display);
 
-// Copies every byte of `from` (from offset 0) to `to`, which is empty:
-// copy_file_range where the kernel can, else read_chunks and write_all.
+// Copies every byte of `from` (from offset 0) to `to`, which is empty,
+// keeping `from`'s holes: only the data ranges SEEK_DATA/SEEK_HOLE find are
+// copied (copy_file_range where the kernel can, else read and write_sparse),
+// and the size is set at the end.
 Result<void> copy_content(int from, int to, std::uint64_t size, std::string_view display);
+
+// Writes `data` at `offset` of `fd`, leaving every 4 KiB block that is all
+// zeros unwritten (a hole once the file's size is set with ftruncate), so
+// that a sparse file's copy stays sparse.
+Result<void> write_sparse(int fd, const char* data, std::size_t size, std::uint64_t offset, std::string_view display);
+
+// The bytes a file takes on disk, for the savings: its size, or less for a
+// sparse file (st_blocks; a file whose data lives inline in the metadata,
+// with no blocks, counts its size).
+std::uint64_t counted_size(const struct stat& st);
 
 }  // namespace pkgunify::sys

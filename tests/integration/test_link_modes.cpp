@@ -551,4 +551,60 @@ TEST_P(DirMtimeTest, ScanSplitAndReleaseKeepGuestDirectoryMtimes)
 
 INSTANTIATE_TEST_SUITE_P(Filesystems, DirMtimeTest, ::testing::Values("ext4", "xfs", "btrfs"));
 
+// Issue #15, item 5: a 1 GiB file holding one byte became a 1 GiB dense
+// object (the guest's disk use grew by 1 GiB, the shared filesystem filled
+// up). Objects and private copies keep the holes; savings count what the
+// files take on disk; max_size keeps larger files out.
+class SparseTest : public DirMtimeTest
+{};
+
+TEST_P(SparseTest, SparseFilesKeepTheirHolesInObjectsAndCopies)
+{
+  if (auto why = mount_fs(GetParam()); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const auto roots = fs_roots(2);
+  constexpr off_t k_size = off_t{1} << 30;
+  for (const auto& r : roots) {
+    make_dirs(r + "/usr/lib");
+    const int fd = ::open((r + "/usr/lib/sparse").c_str(), O_WRONLY | O_CREAT, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pwrite(fd, "y", 1, k_size - 1), 1);
+    ::close(fd);
+    const struct timespec t[2] = {{0, UTIME_OMIT}, {1600000000, 0}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, (r + "/usr/lib/sparse").c_str(), t, 0), 0);
+  }
+  auto allocated = [](const std::string& p) {
+    struct stat st;
+    EXPECT_EQ(::stat(p.c_str(), &st), 0);
+    return static_cast<std::uint64_t>(st.st_blocks) * 512;
+  };
+  // max_size keeps it out.
+  write_text(path("limited.yaml"), "max_size: 1048576\n");
+  const Json limited = scan_mode(roots, "hardlink", {"--dry-run", "--policy", path("limited.yaml")});
+  EXPECT_EQ(skipped(limited, "too-large"), 2);
+  const Json j = scan_mode(roots, "hardlink", {"--create", "copy"});
+  EXPECT_EQ(counter(j, "linked"), 2);
+  EXPECT_EQ(counter(j, "objects_created"), 1);
+  const auto object = object_with_inode(fs_store(), stat_path(roots[0] + "/usr/lib/sparse").ino);
+  ASSERT_TRUE(object.has_value());
+  EXPECT_LE(allocated(object->path), std::uint64_t{1} << 20) << "the object keeps the holes";
+  EXPECT_LE(counter(j, "bytes_saved"), std::int64_t{1} << 20) << "savings count blocks, not 1 GiB";
+  EXPECT_GE(counter(j, "bytes_saved"), 0);
+  // A private copy (split) keeps them too.
+  const RunResult sp = run_pkgunify({"split", roots[1] + "/usr/lib/sparse"});
+  ASSERT_EQ(sp.exit_code, 0) << sp.describe();
+  EXPECT_EQ(stat_path(roots[1] + "/usr/lib/sparse").nlink, 1u);
+  EXPECT_LE(allocated(roots[1] + "/usr/lib/sparse"), std::uint64_t{1} << 20);
+  EXPECT_EQ(stat_path(roots[1] + "/usr/lib/sparse").size, k_size);
+  const int fd = ::open((roots[1] + "/usr/lib/sparse").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  char c = 0;
+  EXPECT_EQ(::pread(fd, &c, 1, k_size - 1), 1);
+  EXPECT_EQ(c, 'y');
+  ::close(fd);
+}
+
+INSTANTIATE_TEST_SUITE_P(Filesystems, SparseTest, ::testing::Values("ext4", "xfs", "btrfs"));
+
 }  // namespace pkgunify::itest

@@ -46,3 +46,15 @@ TEST(IdentityKindOf, ReflinkSharesContentOnly)
   p.ignore_mtime = true;
   EXPECT_EQ(identity_kind(p, LinkMode::immutable), IdentityKind::ignore_mtime);
 }
+
+TEST(CandidateVerdict, MaxSizeKeepsLargerFilesOut)
+{
+  Policy p = default_policy();
+  EXPECT_EQ(candidate_verdict(p, nullptr, "/usr/lib/big", regular(std::uint64_t{1} << 40)), std::nullopt);
+  p.max_size = 1 << 20;
+  EXPECT_EQ(candidate_verdict(p, nullptr, "/usr/lib/big", regular(1 << 20)), std::nullopt);
+  const auto v = candidate_verdict(p, nullptr, "/usr/lib/big", regular((1 << 20) + 1));
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->key, "too-large");
+  EXPECT_EQ(v->detail, "larger than max_size 1048576");
+}

@@ -66,6 +66,7 @@ expect_same_settings(const Policy& a, const Policy& b)
 {
   EXPECT_EQ(a.store, b.store);
   EXPECT_EQ(a.min_size, b.min_size);
+  EXPECT_EQ(a.max_size, b.max_size);
   EXPECT_EQ(a.ignore_mtime, b.ignore_mtime);
   EXPECT_EQ(a.create, b.create);
   EXPECT_EQ(a.exclude, b.exclude);
@@ -159,6 +160,19 @@ TEST(PolicyDefault, AbsentKeysKeepDefaults)
   EXPECT_EQ(policy.exclude, k_default_exclude);
   EXPECT_EQ(policy.create, CreateMode::copy);
   EXPECT_FALSE(policy.store.has_value());
+}
+
+TEST(PolicyDefault, MaxSizeIsNoLimitUnlessSet)
+{
+  EXPECT_EQ(default_policy().max_size, 0U);
+  EXPECT_EQ(parse("max_size: 1048576\n").max_size, 1048576U);
+  try {
+    parse("max_size: -1\n");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("max_size"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("a non-negative integer"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Policy, ToString)

@@ -288,3 +288,73 @@ TEST_F(ReadTest, SmallFileOfABadDescriptorNamesIt)
   EXPECT_EQ(r.error().code, EBADF);
   EXPECT_EQ(r.error().message, "stat the/file: " + std::string(std::strerror(EBADF)));
 }
+
+// Issue #15, item 5: a 1 GiB file holding one byte became a dense 1 GiB
+// object. Copies keep holes.
+namespace {
+
+std::uint64_t
+allocated(int fd)
+{
+  struct stat st;
+  EXPECT_EQ(::fstat(fd, &st), 0);
+  return static_cast<std::uint64_t>(st.st_blocks) * 512;
+}
+
+}  // namespace
+
+TEST_F(ReadTest, WriteSparseLeavesZeroBlocksAsHoles)
+{
+  sys::Fd fd(::open(path("out").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  ASSERT_TRUE(fd);
+  std::string data(4 << 20, '\0');
+  data[0] = 'a';
+  data[(2 << 20) + 5] = 'b';
+  data.back() = 'c';
+  ASSERT_TRUE(sys::write_sparse(fd.get(), data.data(), data.size(), 4096, "out"));
+  ASSERT_EQ(::ftruncate(fd.get(), static_cast<off_t>(data.size() + 4096)), 0);
+  std::string back(data.size(), 'x');
+  ASSERT_EQ(::pread(fd.get(), back.data(), back.size(), 4096), static_cast<ssize_t>(back.size()));
+  EXPECT_TRUE(back == data);
+  std::string head(4096, 'x');
+  ASSERT_EQ(::pread(fd.get(), head.data(), head.size(), 0), 4096);
+  EXPECT_EQ(head, std::string(4096, '\0'));
+  EXPECT_LE(allocated(fd.get()), std::uint64_t{64} << 10) << "three blocks of data, the rest holes";
+}
+
+TEST_F(ReadTest, CopyContentKeepsTheHolesOfASparseFile)
+{
+  sys::Fd from(::open(path("sparse").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  ASSERT_TRUE(from);
+  constexpr off_t k_size = off_t{1} << 30;
+  ASSERT_EQ(::ftruncate(from.get(), k_size), 0);
+  ASSERT_EQ(::pwrite(from.get(), "x", 1, k_size - 1), 1);
+  ASSERT_EQ(::pwrite(from.get(), "middle", 6, k_size / 2), 6);
+  sys::Fd to(::open(path("copy").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  ASSERT_TRUE(to);
+  ASSERT_TRUE(sys::copy_content(from.get(), to.get(), static_cast<std::uint64_t>(k_size), "sparse"));
+  struct stat st;
+  ASSERT_EQ(::fstat(to.get(), &st), 0);
+  EXPECT_EQ(st.st_size, k_size);
+  EXPECT_LE(allocated(to.get()), std::uint64_t{1} << 20) << "the copy is as sparse as the file";
+  char c = 0;
+  ASSERT_EQ(::pread(to.get(), &c, 1, k_size - 1), 1);
+  EXPECT_EQ(c, 'x');
+  char mid[6] = {};
+  ASSERT_EQ(::pread(to.get(), mid, 6, k_size / 2), 6);
+  EXPECT_EQ(std::string(mid, 6), "middle");
+  ASSERT_EQ(::pread(to.get(), &c, 1, 12345), 1);
+  EXPECT_EQ(c, '\0');
+}
+
+TEST_F(ReadTest, CountedSizeIsTheAllocationOfASparseFileAndTheSizeOtherwise)
+{
+  struct stat st = {};
+  st.st_size = 1 << 30;
+  st.st_blocks = 8;  // 4 KiB
+  EXPECT_EQ(sys::counted_size(st), 4096U);
+  st.st_size = 100;
+  EXPECT_EQ(sys::counted_size(st), 100U);  // a dense file: its size, not its rounded blocks
+  st.st_blocks = 0;                        // inline in the metadata (btrfs)
+  EXPECT_EQ(sys::counted_size(st), 100U);
+}

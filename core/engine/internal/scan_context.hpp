@@ -35,7 +35,7 @@ struct Candidate
   std::uint32_t dir;
   std::string name;
   ino_t ino;
-  std::uint64_t size;
+  std::uint64_t size;  // what it takes on disk (sys::counted_size): its size, less when sparse
   nlink_t nlink;
   bool immutable;  // STATX_ATTR_IMMUTABLE when walked
 };
