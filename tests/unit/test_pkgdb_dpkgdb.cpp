@@ -95,7 +95,10 @@ TEST_F(DpkgDbSynthetic, StatusRemovedAfterOpening)
   EXPECT_EQ(db_error([&] { db->packages(); }), admin + "/status: cannot read dpkg status: No such file or directory");
 }
 
-TEST_F(DpkgDbSynthetic, ReadsAHundredThousandPathsFast)
+// A hundred thousand paths, every one read with its digest. No time limit:
+// speed is for the benchmarks (a timed test failed under AddressSanitizer on
+// a loaded machine); the duration is recorded as a property.
+TEST_F(DpkgDbSynthetic, ReadsAHundredThousandPaths)
 {
   constexpr int packages = 1500;
   constexpr int paths = 70;
@@ -122,9 +125,14 @@ TEST_F(DpkgDbSynthetic, ReadsAHundredThousandPathsFast)
   ASSERT_EQ(pkgs.size(), static_cast<std::size_t>(packages));
   EXPECT_EQ(pkgs.back().files.size(), static_cast<std::size_t>(paths + 3));
   EXPECT_EQ(pkgs.back().files.back().digest, md5_a);
-  // Typically ~0.1 s (optimised build); generous for loaded machines and
-  // sanitiser builds.
-  EXPECT_LT(seconds, 2.0);
+  std::size_t with_digest = 0;
+  for (const auto& p : pkgs) {
+    EXPECT_EQ(p.files.size(), static_cast<std::size_t>(paths + 3)) << p.name;
+    for (const auto& f : p.files) {
+      with_digest += f.digest == md5_a ? 1 : 0;
+    }
+  }
+  EXPECT_EQ(with_digest, static_cast<std::size_t>(packages) * paths);
   RecordProperty("seconds", std::to_string(seconds));
 }
 
