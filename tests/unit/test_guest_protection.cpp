@@ -88,6 +88,15 @@ TEST_F(ProtectTest, ImmutableProtectAndLiftOnRealInode)
   EXPECT_EQ(lifted->lifted(), Protection::immutable);
   sys::Fd w(::open(path("f").c_str(), O_WRONLY | O_APPEND));
   EXPECT_TRUE(w);
+  // Restored when the guard goes, unless it is told to leave it lifted (so
+  // that the fixture can remove the file).
+  ASSERT_TRUE(lifted->restore());
+  auto state = p.state(fd.get(), "f");
+  ASSERT_TRUE(state);
+  EXPECT_EQ(*state, Protection::immutable);
+  auto again = p.lift(fd.get(), "f");
+  ASSERT_TRUE(again);
+  again->leave_lifted();
 }
 
 TEST_F(ProtectTest, HardlinkModeProtectsNothingButLifts)
