@@ -13,6 +13,7 @@
 // result: failures are logged through rpmlog.
 #include "guest/background.hpp"
 #include "guest/hook_records.hpp"
+#include "guest/runtime.hpp"
 #include "guest/split.hpp"
 
 #include <rpm/rpmfi.h>
@@ -134,6 +135,12 @@ try {
       *p = std::string(cwd) + "/" + *p;
     }
   }
+  // The runtime directory (locks, lift journal) is opened here, on the host:
+  // the file hooks run chrooted into the guest, where it cannot be reached.
+  RpmLogReporter reporter;
+  if (pkgunify::prepare_runtime_dir()) {
+    pkgunify::recover_lifted(reporter);
+  }
   rpmPluginSetData(plugin, state.release());
   return RPMRC_OK;
 } catch (...) {
@@ -163,7 +170,11 @@ try {
   // A worker of an earlier transaction may still link this root's files: it
   // finishes before this transaction touches them (its gate opens first).
   s->gates.clear();
-  pkgunify::wait_for_background(s->root);
+  if (!pkgunify::wait_for_background(s->root)) {
+    rpmlog(RPMLOG_WARNING,
+           "pkgunify: the unification of the last transaction on %s still runs after %lld s; going on\n",
+           s->root.c_str(), static_cast<long long>(pkgunify::k_worker_wait.count()));
+  }
   return RPMRC_OK;
 } catch (...) {
   return RPMRC_OK;

@@ -3,12 +3,18 @@
 // one it names.
 //
 // Exit status: 0 all went well; 1 some files (or objects) failed, each named
-// on stderr; 2 usage or configuration error.
+// on stderr; 2 usage or configuration error; 128 + N stopped by signal N
+// (SIGINT 130, SIGTERM 143, SIGHUP 129), with every shared file protected
+// again (sys/signals.hpp).
 #include "cli/command.hpp"
 #include "cli/commands/commands.hpp"
 #include "cli/common.hpp"
+#include "guest/runtime.hpp"
+#include "sys/signals.hpp"
 
 #include <CLI/CLI.hpp>
+
+#include <unistd.h>
 
 #include <iostream>
 
@@ -32,6 +38,12 @@ main(int argc, char** argv)
     return k_exit_usage;
   }
   raise_fd_limit();
+  pkgunify::sys::defer_termination_signals();
+  if (::geteuid() == 0) {
+    // What a killed run left lifted is protected again before anything else.
+    CliReporter reporter(Progress::hidden);
+    pkgunify::recover_lifted(reporter);
+  }
   for (const auto& command : commands) {
     if (command->chosen()) {
       return run_command(*command, std::cout);

@@ -29,6 +29,8 @@ add_scan_options(CLI::App& cmd, CommonOptions& o, ScanFlags& flags)
     ->check(CLI::IsMember(k_create_mode_names.names()));
   cmd.add_option("--min-size", flags.min_size, "Smallest file to unify, in bytes (overrides the policy)");
   cmd.add_flag("--ignore-mtime", flags.ignore_mtime, "Share files that differ only in mtime");
+  cmd.add_flag("--trusted-roots", flags.trusted_roots,
+               "No root's user is hostile: allows link mode immutable on XFS and btrfs (overrides the policy)");
   cmd.add_option("--link", flags.link, "Link mode (overrides the policy): " + joined(k_link_mode_names.names()))
     ->check(CLI::IsMember(k_link_mode_names.names()));
 }
@@ -48,6 +50,7 @@ scan_request(const CommonOptions& o, const ScanFlags& flags, std::vector<std::st
   }
   r.overrides.min_size = flags.min_size;
   r.overrides.ignore_mtime = flags.ignore_mtime;
+  r.overrides.trusted_roots = flags.trusted_roots;
   r.dry_run = flags.dry_run;
   r.jobs = o.jobs;
   return r;

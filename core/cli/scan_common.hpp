@@ -22,6 +22,7 @@ struct ScanFlags
   std::optional<std::string> link;
   std::optional<std::uint64_t> min_size;
   bool ignore_mtime = false;
+  bool trusted_roots = false;
 };
 
 // --store, --policy, --json, --db, --dry-run, --jobs, --create, --min-size,

@@ -2,10 +2,14 @@
 // link to its object (guest/exchange.hpp does the replacement), and the
 // object carries the mode's protection (guest/protection.hpp lifts it while
 // a link is added).
+#include "engine/internal/object_safety.hpp"
 #include "engine/internal/scan_context.hpp"
 #include "guest/exchange.hpp"
+#include "guest/metadata.hpp"
+#include "guest/runtime.hpp"
 #include "guest/temp_name.hpp"
 #include "sys/fs.hpp"
+#include "sys/lease.hpp"
 #include "sys/lock.hpp"
 #include "sys/read.hpp"
 #include "sys/xattr.hpp"
@@ -33,7 +37,7 @@ same_content_state(const struct stat& a, const struct stat& b)
          && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
 }
 
-enum class LinkResult { linked, already, emlink, changed, failed, eperm };
+enum class LinkResult { linked, already, emlink, changed, failed, eperm, tampered };
 
 LinkResult
 link_result(ExchangeResult r)
@@ -70,6 +74,8 @@ private:
   void commit_locked(Prepared& p) override;
   enum class Made { again, stop };
   Made make_object(Prepared& p, unsigned successor, std::size_t i, bool& adopted);
+  Made adopt(Prepared& p, std::size_t i, bool& adopted);
+  Made copy_instead(Prepared& p, std::size_t i);
   void link_group(Prepared& p);
   LinkResult link_protected(const Candidate& c, Prepared& p, unsigned successor, const struct stat& ost);
   LinkResult link_path(const Candidate& c, Prepared& p, unsigned successor, const struct stat& ost);
@@ -274,17 +280,7 @@ HardlinkStrategy::make_object(Prepared& p, unsigned successor, std::size_t i, bo
       p.tmp.close();
     }
   } else if (p.adopt && successor == 0 && p.publishes) {
-    // p.publishes: a syncfs made this inode durable before commit.
-    struct stat now;
-    if (::fstat(p.fd.get(), &now) != 0 || !sys::same_file_state(now, p.st)) {
-      m_ctx.skip("changed", p.end - i);
-      return Made::stop;
-    }
-    pub = store.publish(p.fd.get(), p.id, 0);
-    if (pub && *pub) {
-      ++m_ctx.stats.objects_created;
-      adopted = true;
-    }
+    return adopt(p, i, adopted);
   } else if (successor > 0) {
     if (auto s = create_successor(p.id, successor); !s) {
       m_ctx.fail(s.error().message, p.end - i);
@@ -300,6 +296,76 @@ HardlinkStrategy::make_object(Prepared& p, unsigned successor, std::size_t i, bo
     m_ctx.fail(pub.error().message, p.end - i);
     return Made::stop;
   }
+  return Made::again;
+}
+
+// Makes the guest's inode the object, when that is safe: with protection,
+// only under a read lease (nobody holds it open for writing, and nobody
+// opened it for writing until it was protected); else a copy of it
+// becomes the object.
+HardlinkStrategy::Made
+HardlinkStrategy::adopt(Prepared& p, std::size_t i, bool& adopted)
+{
+  const Store& store = m_ctx.store;
+  const std::string disp = m_ctx.display(m_ctx.candidates[p.begin]);
+  sys::ReadLease lease;
+  if (m_ctx.protector.wanted() != Protection::none) {
+    auto l = sys::ReadLease::take(p.fd.get(), disp);
+    if (!l) {
+      m_ctx.reporter.warning(l.error().message + ": its object is a copy, not the file itself");
+      return copy_instead(p, i);
+    }
+    lease = std::move(*l);
+  }
+  // p.publishes: a syncfs made this inode durable before commit; the same
+  // ctime proves that its content is what was hashed.
+  struct stat now;
+  if (::fstat(p.fd.get(), &now) != 0 || !sys::same_file_state(now, p.st)) {
+    m_ctx.skip("changed", p.end - i);
+    return Made::stop;
+  }
+  auto pub = store.publish(p.fd.get(), p.id, 0);
+  if (!pub) {
+    m_ctx.fail(pub.error().message, p.end - i);
+    return Made::stop;
+  }
+  if (!*pub) {
+    return Made::again;
+  }
+  if (lease.held()) {
+    auto proven = m_ctx.protector.protect_leased(p.fd.get(), lease, store.object_path(p.id, 0));
+    if (!proven || !*proven) {
+      (void)store.remove_object(p.id, 0);
+      if (!proven) {
+        m_ctx.fail(proven.error().message, p.end - i);
+        return Made::stop;
+      }
+      m_ctx.reporter.warning(disp + ": opened for writing while it was being adopted: its object is a copy");
+      return copy_instead(p, i);
+    }
+  }
+  ++m_ctx.stats.objects_created;
+  adopted = true;
+  return Made::again;
+}
+
+// A process holds the guest's file open for writing (or opened it while it
+// was being adopted): the object is a copy, made from the open file and
+// checked against the hash it was named by.
+HardlinkStrategy::Made
+HardlinkStrategy::copy_instead(Prepared& p, std::size_t i)
+{
+  auto copy = copy_checked(m_ctx.store, p.fd.get(), p.meta, m_ctx.kind, p.id, m_ctx.display(m_ctx.candidates[p.begin]));
+  if (!copy) {
+    m_ctx.fail(copy.error().message, p.end - i);
+    return Made::stop;
+  }
+  if (!*copy) {
+    m_ctx.skip("changed", p.end - i);
+    return Made::stop;
+  }
+  p.adopt = false;
+  p.tmp = std::move(**copy);
   return Made::again;
 }
 
@@ -354,6 +420,9 @@ HardlinkStrategy::link_group(Prepared& p)
       ++m_ctx.stats.errors;
       ++i;
       break;
+    case LinkResult::tampered:
+      m_ctx.stats.errors += p.end - i;
+      return;
     }
   }
   if (adopted && m_ctx.protector.wanted() != Protection::none) {
@@ -405,8 +474,19 @@ HardlinkStrategy::link_protected(const Candidate& c, Prepared& p, unsigned succe
     r = LinkResult::failed;
   }
   if (guard) {
-    if (auto restored = guard->restore(); !restored) {
+    bool tainted = false;
+    auto restored = guard->restore([&](const LiftCheck& check) {
+      tainted = true;
+      m_ctx.reporter.error(quarantine_tampered(m_ctx, c, p, successor, check.detail));
+    });
+    if (!restored) {
       m_ctx.reporter.error(restored.error().message);
+    } else if (!restored->clean() && !tainted) {
+      m_ctx.reporter.warning(opath + ": changed by another process while its protection was lifted to link "
+                             + m_ctx.display(c) + " (" + restored->detail + "): put back");
+    }
+    if (tainted) {
+      return LinkResult::tampered;
     }
   } else if (r == LinkResult::linked && m_ctx.protector.wanted() != Protection::none && !m_ctx.opt.dry_run) {
     // Modes whose protection allows linkage (iunlink) still protect every
@@ -596,7 +676,7 @@ HardlinkStrategy::fix_protection(Prepared& p)
     }
     guard->leave_lifted();
   } else {
-    auto lock = sys::FileLock::acquire(fd->get(), sys::FileLock::Mode::exclusive, disp);
+    auto lock = InodeLock::acquire(*st, disp);
     auto r = lock ? m_ctx.protector.protect(fd->get(), disp) : sys::Result<void>(std::unexpected(lock.error()));
     if (!r) {
       m_ctx.fail(r.error().message);

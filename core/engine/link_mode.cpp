@@ -4,14 +4,57 @@
 #include "sys/exceptions.hpp"
 #include "sys/reflink.hpp"
 
+#include <linux/magic.h>
+#include <sys/vfs.h>
+
 namespace pkgunify {
+
+namespace {
+
+// The filesystems where FS_IMMUTABLE_FL does not stop writes through an fd
+// opened before it was set (platform-facts: XFS, btrfs; ext4 refuses them).
+const char*
+immutable_leaks_held_writes(const Store& store)
+{
+  struct statfs fs;
+  if (::fstatfs(store.fd(), &fs) != 0) {
+    return nullptr;
+  }
+  switch (static_cast<unsigned long>(fs.f_type)) {
+  case XFS_SUPER_MAGIC:
+    return "XFS";
+  case BTRFS_SUPER_MAGIC:
+    return "btrfs";
+  default:
+    return nullptr;
+  }
+}
+
+[[noreturn]] void
+refuse_untrusted_immutable(const Policy& policy, const Store& store, const char* fs)
+{
+  throw ConfigError(std::string("link mode immutable does not protect shared files on ") + fs + " (" + store.path()
+                    + "): a process that holds a file open for writing keeps writing to it after it is made "
+                      "immutable. Use link: reflink (copies share extents, each guest writes its own), or set "
+                      "trusted_roots: true in "
+                    + policy.source + " if no guest's user can be hostile");
+}
+
+}  // namespace
 
 LinkMode
 resolve_link_mode(const Policy& policy, VserverKernel& vserver, const Store& store)
 {
   LinkMode mode = policy.link;
+  const char* weak_fs = store.exists() ? immutable_leaks_held_writes(store) : nullptr;
   if (mode == LinkMode::auto_select) {
     mode = vserver.probe() ? LinkMode::iunlink : policy.link_fallback;
+    if (mode == LinkMode::immutable && weak_fs != nullptr && !policy.trusted_roots) {
+      mode = LinkMode::reflink;  // auto: the protection that holds there
+    }
+  }
+  if (mode == LinkMode::immutable && weak_fs != nullptr && !policy.trusted_roots) {
+    refuse_untrusted_immutable(policy, store, weak_fs);
   }
   switch (mode) {
   case LinkMode::iunlink:

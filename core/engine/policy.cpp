@@ -271,6 +271,7 @@ constexpr std::array k_keys{
   KeyHandler{"min_size", [](Policy& policy, const Item& item) { policy.min_size = parse_size(item); }},
   KeyHandler{"only_packaged", [](Policy& policy, const Item& item) { policy.only_packaged = parse_bool(item); }},
   KeyHandler{"store", set_store},
+  KeyHandler{"trusted_roots", [](Policy& policy, const Item& item) { policy.trusted_roots = parse_bool(item); }},
 };
 
 const KeyHandler*

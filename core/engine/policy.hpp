@@ -28,8 +28,12 @@ struct Policy
   LinkMode link = LinkMode::auto_select;
   LinkMode link_fallback = LinkMode::immutable;  // never auto_select or iunlink
   bool only_packaged = false;                    // unify only files that installed packages own
-  std::vector<std::string> exclude;              // glob patterns (see glob.hpp)
-  std::vector<std::string> include;              // override excludes, never /etc
+  // The roots' users are trusted not to write to shared files through an fd
+  // held open: only then is link mode immutable allowed on XFS and btrfs,
+  // where the flag does not stop such writes (docs/reliability.md).
+  bool trusted_roots = false;
+  std::vector<std::string> exclude;  // glob patterns (see glob.hpp)
+  std::vector<std::string> include;  // override excludes, never /etc
 
   // Compiled patterns; filled by compile() (the loaders call it).
   std::vector<Glob> exclude_globs;

@@ -56,6 +56,9 @@ scan_policy(const ScanRequest& request)
   if (o.ignore_mtime) {
     policy.ignore_mtime = true;
   }
+  if (o.trusted_roots) {
+    policy.trusted_roots = true;
+  }
   return policy;
 }
 

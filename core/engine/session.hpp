@@ -34,7 +34,8 @@ struct PolicyOverrides
   std::optional<LinkMode> link;
   std::optional<CreateMode> create;
   std::optional<std::uint64_t> min_size;
-  bool ignore_mtime = false;  // true: share files that differ only in mtime
+  bool ignore_mtime = false;   // true: share files that differ only in mtime
+  bool trusted_roots = false;  // true: as the policy key trusted_roots
 };
 
 struct ScanRequest

@@ -1,6 +1,8 @@
 #include "guest/background.hpp"
 
+#include "guest/runtime.hpp"
 #include "sys/fs.hpp"
+#include "sys/lock.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -18,8 +20,6 @@
 namespace pkgunify {
 
 namespace {
-
-constexpr const char* k_run_dir = "/run/pkgunify";
 
 std::string
 fnv1a_hex(std::string_view text)
@@ -112,7 +112,7 @@ wait_child(pid_t pid)
 std::string
 config_stamp_path(const std::string& policy_file)
 {
-  return std::string(k_run_dir) + "/config-" + fnv1a_hex(policy_file.empty() ? k_system_policy_path : policy_file)
+  return runtime_dir_path() + "/config-" + fnv1a_hex(policy_file.empty() ? k_system_policy_path : policy_file)
          + ".checked";
 }
 
@@ -158,20 +158,22 @@ hook_lock_path(const std::string& root)
   if (ec || real.empty()) {
     real = root;
   }
-  return std::string(k_run_dir) + "/hook-" + fnv1a_hex(real) + ".lock";
+  return runtime_dir_path() + "/hook-" + fnv1a_hex(real) + ".lock";
 }
 
-void
-wait_for_background(const std::string& root) noexcept
+bool
+wait_for_background(const std::string& root, std::chrono::milliseconds timeout) noexcept
 {
   try {
-    sys::Fd fd(::open(hook_lock_path(root).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    const std::string path = hook_lock_path(root);
+    sys::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) {
-      return;
+      return true;
     }
-    while (::flock(fd.get(), LOCK_SH) != 0 && errno == EINTR) {
-    }
+    auto lock = sys::FileLock::acquire_for(fd.get(), sys::FileLock::Mode::shared, path, timeout);
+    return lock || lock.error().code != ETIMEDOUT;
   } catch (...) {
+    return true;
   }
 }
 
@@ -185,18 +187,18 @@ start_in_background(const Command& command, const std::string& root) noexcept
     const Argv argv(command.argv);
     sys::Fd input = input_file(command.input);
     sys::Fd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
-    ::mkdir(k_run_dir, 0700);
+    (void)prepare_runtime_dir();
     sys::Fd lock(::open(hook_lock_path(root).c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!input || !devnull || !lock) {
       return {};
     }
     // Taken before the fork, so that the worker holds it from its first
     // moment and a transaction that follows at once waits for it.
-    while (::flock(lock.get(), LOCK_EX) != 0) {
-      if (errno != EINTR) {
-        return {};
-      }
+    auto held = sys::FileLock::acquire_for(lock.get(), sys::FileLock::Mode::exclusive, "", k_worker_wait);
+    if (!held) {
+      return {};
     }
+    held->dismiss();
     int gate[2];
     if (::pipe2(gate, O_CLOEXEC) != 0) {
       return {};
@@ -310,8 +312,8 @@ void
 remember_hook_config(const std::string& policy_file, const std::string& program) noexcept
 {
   try {
-    ::mkdir(k_run_dir, 0700);
-    sys::Fd dir(::open(k_run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+    (void)prepare_runtime_dir();
+    sys::Fd dir(::open(runtime_dir_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
     if (!dir) {
       return;
     }

@@ -7,6 +7,7 @@
 
 #include "sys/fd.hpp"
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -22,9 +23,14 @@ inline constexpr const char* k_system_policy_path = "/etc/pkgunify/pkgunify.yaml
 // (two roots that share a name only share a lock: they take turns).
 std::string hook_lock_path(const std::string& root);
 
-// Blocks until no background worker unifies `root` (the next transaction on
-// that root, and `pkgunify wait`, call it).
-void wait_for_background(const std::string& root) noexcept;
+// How long the next transaction waits for the worker of the one before.
+inline constexpr std::chrono::seconds k_worker_wait{120};
+
+// Waits until no background worker unifies `root` (the next transaction on
+// that root, and `pkgunify wait`, call it), at most `timeout`: false when
+// the worker still runs then (the caller goes on: the worker's exchanges
+// are verified, it only competes).
+bool wait_for_background(const std::string& root, std::chrono::milliseconds timeout = k_worker_wait) noexcept;
 
 struct Command
 {
@@ -34,7 +40,8 @@ struct Command
 
 // Commands run in "/": their arguments must be absolute paths.
 
-// Starts `command` in a detached process (its own session, adopted by init)
+// Starts `command` in a detached process (after waiting at most k_worker_wait
+// for the worker before it) (its own session, adopted by init)
 // that holds the hook lock of `root` from before this returns until it ends.
 // Standard output and error go to /dev/null: the command logs on its own.
 // The command is executed only once the returned descriptor (the write end of

@@ -1,10 +1,20 @@
 #include "guest/protection.hpp"
 
+#include "guest/metadata.hpp"
+#include "guest/runtime.hpp"
+#include "sys/fs.hpp"
+#include "sys/lease.hpp"
+#include "sys/signals.hpp"
+
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <optional>
 #include <utility>
 
 namespace pkgunify {
@@ -155,6 +165,21 @@ Protector::protect(int fd, std::string_view display)
   return apply(fd, wanted(), display);
 }
 
+sys::Result<bool>
+Protector::protect_leased(int fd, const sys::ReadLease& lease, std::string_view display)
+{
+  if (auto r = protect(fd, display); !r) {
+    return std::unexpected(r.error());
+  }
+  if (lease.intact()) {
+    return true;
+  }
+  if (auto r = clear(fd, display); !r) {
+    return std::unexpected(r.error());
+  }
+  return false;
+}
+
 sys::Result<void>
 Protector::apply(int fd, Protection p, std::string_view display)
 {
@@ -193,37 +218,134 @@ Protector::clear(int fd, std::string_view display)
   return set_inode_flags(fd, *flags & ~static_cast<unsigned>(FS_IMMUTABLE_FL), display);
 }
 
+struct LiftState
+{
+  InodeLock lock;
+  sys::ReadLease lease;
+  std::optional<FileMeta> before;
+  sys::LiftWindow window;
+  bool journaled = false;
+};
+
+namespace {
+
+// Before a protected inode is lifted: its metadata noted, a read lease (no
+// writer now, and a broken lease tells of any later one), the journal
+// record, the window that holds termination signals back.
+sys::Result<void>
+open_window(int fd, Protection restore, std::string_view display, LiftState& state)
+{
+  auto meta = read_metadata(fd, display);
+  if (!meta) {
+    return std::unexpected(meta.error());
+  }
+  state.before = std::move(*meta);
+  auto lease = sys::ReadLease::take(fd, display);
+  if (!lease) {
+    if (lease.error().code == EAGAIN) {
+      return sys::fail(lease.error().message + ": its protection is not lifted while a process can write to it",
+                       EAGAIN);
+    }
+    return sys::fail(lease.error().message
+                       + " (pkgunify lifts a shared file's protection only under a read lease; "
+                         "fs.leases-enable must be 1)",
+                     lease.error().code);
+  }
+  state.lease = std::move(*lease);
+  if (auto r = lift_journal::record(fd, restore, display); !r) {
+    return r;
+  }
+  state.journaled = true;
+  auto window = sys::LiftWindow::open();
+  if (!window) {
+    return std::unexpected(window.error());
+  }
+  state.window = std::move(*window);
+  return {};
+}
+
+std::string
+describe_change(const FileMeta& a, const FileMeta& b)
+{
+  auto octal = [](std::uint32_t m) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%04o", m);
+    return std::string(buf);
+  };
+  std::string out;
+  auto add = [&](const std::string& what) { out += (out.empty() ? "" : ", ") + what; };
+  if (a.mode != b.mode) {
+    add("mode " + octal(a.mode) + " -> " + octal(b.mode));
+  }
+  if (a.uid != b.uid || a.gid != b.gid) {
+    add("owner " + std::to_string(a.uid) + ":" + std::to_string(a.gid) + " -> " + std::to_string(b.uid) + ":"
+        + std::to_string(b.gid));
+  }
+  if (a.size != b.size) {
+    add("size " + std::to_string(a.size) + " -> " + std::to_string(b.size));
+  }
+  if (a.mtime_sec != b.mtime_sec || a.mtime_nsec != b.mtime_nsec) {
+    add("mtime");
+  }
+  if (a.xattrs != b.xattrs) {
+    add("extended attributes");
+  }
+  return out;
+}
+
+// Puts `before` back on an unprotected inode: extra xattrs removed, owner,
+// xattrs, mode and mtime set.
+sys::Result<void>
+repair_metadata(int fd, const FileMeta& before, const FileMeta& now, std::string_view display)
+{
+  for (const auto& [name, value] : now.xattrs) {
+    const bool kept = std::ranges::any_of(before.xattrs, [&](const auto& x) { return x.first == name; });
+    if (!kept && ::fremovexattr(fd, name.c_str()) != 0 && errno != ENODATA) {
+      return sys::fail_sys("remove extended attribute " + name + " of", display);
+    }
+  }
+  return apply_metadata(fd, before, display);
+}
+
+}  // namespace
+
 sys::Result<ProtectionGuard>
 Protector::lift(int fd, std::string_view display, Lock lock)
 {
-  sys::FileLock held;
+  auto window = std::make_unique<pkgunify::LiftState>();
   if (lock == Lock::exclusive) {
-    auto l = sys::FileLock::acquire(fd, sys::FileLock::Mode::exclusive, display);
+    auto st = sys::fstat_fd(fd, display);
+    auto l = st ? InodeLock::acquire(*st, display) : sys::Result<InodeLock>(std::unexpected(st.error()));
     if (!l) {
       return std::unexpected(l.error());
     }
-    held = std::move(*l);
+    window->lock = std::move(*l);
   }
-  auto current = state(fd, display);
+  auto current = this->state(fd, display);
   if (!current) {
     return std::unexpected(current.error());
   }
   if (*current != Protection::none) {
-    if (auto r = clear(fd, display); !r) {
-      return std::unexpected(r.error());
+    auto opened = open_window(fd, *current, display, *window);
+    auto cleared = opened ? clear(fd, display) : opened;
+    if (!cleared) {
+      if (window->journaled) {
+        lift_journal::clear();
+      }
+      return std::unexpected(cleared.error());
     }
   }
-  return ProtectionGuard(*this, fd, std::string(display), *current, std::move(held));
+  return ProtectionGuard(*this, fd, std::string(display), *current, std::move(window));
 }
 
 ProtectionGuard::ProtectionGuard(Protector& protector, int fd, std::string display, Protection lifted,
-                                 sys::FileLock lock)
+                                 std::unique_ptr<LiftState> state)
   : m_protector(&protector)
   , m_fd(fd)
   , m_display(std::move(display))
   , m_lifted(lifted)
   , m_restore(lifted)
-  , m_lock(std::move(lock))
+  , m_state(std::move(state))
 {}
 
 ProtectionGuard::ProtectionGuard(ProtectionGuard&& other) noexcept
@@ -232,7 +354,7 @@ ProtectionGuard::ProtectionGuard(ProtectionGuard&& other) noexcept
   , m_display(std::move(other.m_display))
   , m_lifted(other.m_lifted)
   , m_restore(other.m_restore)
-  , m_lock(std::move(other.m_lock))
+  , m_state(std::move(other.m_state))
   , m_done(std::exchange(other.m_done, true))
 {}
 
@@ -241,14 +363,98 @@ ProtectionGuard::~ProtectionGuard()
   (void)restore();
 }
 
-sys::Result<void>
-ProtectionGuard::restore()
+void
+ProtectionGuard::restore_as(Protection p)
+{
+  m_restore = p;
+  if (m_state && m_state->journaled) {
+    (void)lift_journal::record(m_fd, p, m_display);
+  }
+}
+
+// Ends the window: journal record, lease, signals, lock, in that order (a
+// termination signal that waited ends the process when the window closes).
+static void
+finish(LiftState* state)
+{
+  if (state == nullptr) {
+    return;
+  }
+  if (state->journaled) {
+    lift_journal::clear();
+    state->journaled = false;
+  }
+  state->lease.release();
+  state->window.close();
+  state->lock.release();
+}
+
+void
+ProtectionGuard::leave_lifted()
+{
+  m_done = true;
+  finish(m_state.get());
+}
+
+sys::Result<LiftCheck>
+ProtectionGuard::check_window()
+{
+  LiftCheck c;
+  c.opened_for_writing = m_state->lease.held() && !m_state->lease.intact();
+  if (c.opened_for_writing) {
+    c.detail = "opened for writing";
+  }
+  const FileMeta& before = *m_state->before;
+  for (int attempt = 0;; ++attempt) {
+    auto now = read_metadata(m_fd, m_display);
+    if (!now) {
+      return std::unexpected(now.error());
+    }
+    if (*now == before) {
+      c.repaired = c.metadata_changed;
+      return c;
+    }
+    if (!c.metadata_changed) {
+      c.metadata_changed = true;
+      c.detail += (c.detail.empty() ? "" : "; ") + describe_change(before, *now);
+    }
+    if (attempt == 3) {
+      return c;
+    }
+    auto r = m_protector->clear(m_fd, m_display);
+    if (r) {
+      r = repair_metadata(m_fd, before, *now, m_display);
+    }
+    if (auto a = m_protector->apply(m_fd, m_restore, m_display); !a) {
+      return std::unexpected(a.error());
+    }
+    if (!r) {
+      return std::unexpected(r.error());
+    }
+  }
+}
+
+sys::Result<LiftCheck>
+ProtectionGuard::restore(const OnTainted& on_tainted)
 {
   if (m_done) {
-    return {};
+    return LiftCheck{};
   }
   m_done = true;
-  return m_protector->apply(m_fd, m_restore, m_display);
+  auto applied = m_protector->apply(m_fd, m_restore, m_display);
+  sys::Result<LiftCheck> check = LiftCheck{};
+  if (applied && m_state && m_state->before && m_restore != Protection::none) {
+    check = check_window();
+    if (check && check->tainted() && on_tainted && m_protector->clear(m_fd, m_display)) {
+      on_tainted(*check);
+      applied = m_protector->apply(m_fd, m_restore, m_display);
+    }
+  }
+  finish(m_state.get());
+  if (!applied) {
+    return std::unexpected(applied.error());
+  }
+  return check;
 }
 
 sys::Result<void>

@@ -4,14 +4,18 @@
 
 #include "guest/link_mode.hpp"
 #include "sys/error.hpp"
-#include "sys/lock.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 
 namespace pkgunify {
+
+namespace sys {
+class ReadLease;
+}  // namespace sys
 
 // The Linux-VServer inode attribute calls (vserver syscall, VCMD_fget_iattr
 // and VCMD_fset_iattr). An interface, so that the iunlink logic can be tested
@@ -46,6 +50,30 @@ std::string_view to_string(Protection p);
 Protection protection_of(LinkMode mode);
 
 class ProtectionGuard;
+struct LiftState;
+
+// What a guard saw of its inode while the protection was off: the lease it
+// held across the window (guest/runtime.hpp, sys/lease.hpp) and the inode's
+// metadata (owner, mode, size, mtime, xattrs) before and after.
+struct LiftCheck
+{
+  bool opened_for_writing = false;  // the lease broke: some process opened it for writing or truncated it
+  bool metadata_changed = false;    // someone changed owner, mode, size, mtime or xattrs meanwhile
+  bool repaired = false;            // ... and the guard put them back
+  std::string detail;               // what changed, for messages
+
+  [[nodiscard]] bool
+  clean() const
+  {
+    return !opened_for_writing && !metadata_changed;
+  }
+  // The inode can no longer be trusted to match its store name: quarantine it.
+  [[nodiscard]] bool
+  tainted() const
+  {
+    return opened_for_writing || (metadata_changed && !repaired);
+  }
+};
 
 // Applies one link mode's protection to object inodes, and lifts whatever
 // protection an inode carries (so a store can change modes) through a
@@ -65,12 +93,23 @@ public:
   // Protects the inode as the mode asks (hardlink, reflink: nothing).
   sys::Result<void> protect(int fd, std::string_view display);
 
-  // Whether lifting takes an exclusive flock of the inode first, so that
+  // Adoption's proof (a guest's own inode becoming an object): protects
+  // the inode under `lease`, taken before it was published, and checks the
+  // lease afterwards. False when someone opened it for writing meanwhile:
+  // then the protection is taken off again, and the caller un-publishes it.
+  sys::Result<bool> protect_leased(int fd, const sys::ReadLease& lease, std::string_view display);
+
+  // Whether lifting takes the inode's lock (guest/runtime.hpp: a file of
+  // the host's runtime directory, never the inode itself) first, so that
   // concurrent pkgunify runs do not restore the protection meanwhile.
   enum class Lock { none, exclusive };
 
   // Lifts the inode's protection, so that its names can be added, renamed
-  // or removed, until the guard restores it. `fd` must outlive the guard.
+  // or removed, until the guard restores it. `fd` must be open O_RDONLY and
+  // outlive the guard. A protected inode is lifted only under a read lease
+  // (refused with EAGAIN while anyone holds it open for writing), recorded in
+  // the lift journal first, inside a sys::LiftWindow (termination signals
+  // wait), with its metadata noted for restore() to check.
   sys::Result<ProtectionGuard> lift(int fd, std::string_view display, Lock lock = Lock::exclusive);
 
   [[nodiscard]] sys::Result<Protection> state(int fd, std::string_view display);
@@ -84,6 +123,30 @@ public:
 
 private:
   friend class ProtectionGuard;
+  struct LiftState;
+
+  // What a guard saw of its inode while the protection was off: the lease it
+  // held across the window (guest/runtime.hpp, sys/lease.hpp) and the inode's
+  // metadata (owner, mode, size, mtime, xattrs) before and after.
+  struct LiftCheck
+  {
+    bool opened_for_writing = false;  // the lease broke: some process opened it for writing or truncated it
+    bool metadata_changed = false;    // someone changed owner, mode, size, mtime or xattrs meanwhile
+    bool repaired = false;            // ... and the guard put them back
+    std::string detail;               // what changed, for messages
+
+    [[nodiscard]] bool
+    clean() const
+    {
+      return !opened_for_writing && !metadata_changed;
+    }
+    // The inode can no longer be trusted to match its store name: quarantine it.
+    [[nodiscard]] bool
+    tainted() const
+    {
+      return opened_for_writing || (metadata_changed && !repaired);
+    }
+  };
   sys::Result<void> apply(int fd, Protection p, std::string_view display);
   sys::Result<void> clear(int fd, std::string_view display);
 
@@ -95,6 +158,8 @@ private:
 // The one place that takes protection off an inode (FS_IMMUTABLE_FL, the
 // vserver immutable and iunlink attributes): lifted while the guard lives,
 // restored by restore() or, failing that, when it is destroyed. Move-only.
+// No guard waits on anything a guest can hold: the lock is the runtime
+// directory's, the lease is refused rather than waited for.
 class ProtectionGuard
 {
 public:
@@ -112,32 +177,31 @@ public:
   }
 
   // What restore() puts back: by default what was lifted.
-  void
-  restore_as(Protection p)
-  {
-    m_restore = p;
-  }
+  void restore_as(Protection p);
 
-  // Puts the protection back now; the guard is done afterwards.
-  sys::Result<void> restore();
+  // Puts the protection back now and checks the window: a broken lease is
+  // reported, changed metadata is put back (lifting again, at most three
+  // times). A tainted() inode is lifted once more for `on_tainted` (to move
+  // its store name aside, say), still under the lease. The guard is done
+  // afterwards.
+  using OnTainted = std::function<void(const LiftCheck&)>;
+  sys::Result<LiftCheck> restore(const OnTainted& on_tainted = {});
 
   // The inode stays unprotected: it was removed, or it became private.
-  void
-  leave_lifted()
-  {
-    m_done = true;
-  }
+  void leave_lifted();
 
 private:
   friend class Protector;
-  ProtectionGuard(Protector& protector, int fd, std::string display, Protection lifted, sys::FileLock lock);
+  ProtectionGuard(Protector& protector, int fd, std::string display, Protection lifted,
+                  std::unique_ptr<LiftState> state);
+  sys::Result<LiftCheck> check_window();
 
   Protector* m_protector;
   int m_fd;
   std::string m_display;
   Protection m_lifted;
   Protection m_restore;
-  sys::FileLock m_lock;
+  std::unique_ptr<LiftState> m_state;
   bool m_done = false;
 };
 

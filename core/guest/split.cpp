@@ -137,6 +137,13 @@ exchange_copy(Target& t, const std::string& tmpname, VserverKernel& kernel, Repo
   const ExchangeResult result = exchange_verified(request, reporter);
   if (auto r = guard->restore(); !r) {
     reporter.error(r.error().message);
+  } else if (r->tainted()) {
+    reporter.error(t.path + ": its shared inode was " + r->detail
+                   + " by some process while its protection was lifted to split it; the other guests that share "
+                     "it should be checked with 'pkgunify store fsck'");
+  } else if (!r->clean()) {
+    reporter.warning(t.path + ": its shared inode was changed by another process while its protection was lifted ("
+                     + r->detail + "): put back");
   }
   switch (result) {
   case ExchangeResult::exchanged:

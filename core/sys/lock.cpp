@@ -2,6 +2,8 @@
 
 #include <sys/file.h>
 
+#include <algorithm>
+#include <thread>
 #include <utility>
 
 namespace pkgunify::sys {
@@ -39,6 +41,26 @@ FileLock::acquire(int fd, Mode mode, std::string_view what)
 {
   const int op = mode == Mode::shared ? LOCK_SH : LOCK_EX;
   return lock_impl(fd, op, what, [](int f) { return FileLock(f); });
+}
+
+Result<FileLock>
+FileLock::acquire_for(int fd, Mode mode, std::string_view what, std::chrono::milliseconds timeout)
+{
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto pause = std::chrono::milliseconds(1);
+  for (;;) {
+    auto l = try_acquire(fd, mode, what);
+    if (l || (l.error().code != EWOULDBLOCK && l.error().code != EINTR)) {
+      return l;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return fail(std::string(what) + ": still locked by another process after "
+                    + std::to_string(timeout.count() / 1000) + " s",
+                  ETIMEDOUT);
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(100));
+  }
 }
 
 Result<FileLock>

@@ -3,6 +3,8 @@
 
 #include "sys/error.hpp"
 
+#include <chrono>
+
 namespace pkgunify::sys {
 
 class FileLock
@@ -19,10 +21,19 @@ public:
 
   // Locks the open file `fd` (which must outlive the lock). Blocks.
   static Result<FileLock> acquire(int fd, Mode mode, std::string_view what);
+  // Like acquire but waits at most `timeout`, then fails with ETIMEDOUT.
+  static Result<FileLock> acquire_for(int fd, Mode mode, std::string_view what, std::chrono::milliseconds timeout);
   // Like acquire but fails with EWOULDBLOCK instead of waiting.
   static Result<FileLock> try_acquire(int fd, Mode mode, std::string_view what);
 
   void release();
+  // Forgets the lock without unlocking it: it stays with the open file (and
+  // with a child that inherited it) until that is closed.
+  void
+  dismiss()
+  {
+    m_fd = -1;
+  }
   [[nodiscard]] bool
   held() const
   {

@@ -533,7 +533,8 @@ TEST_P(DirMtimeTest, ScanSplitAndReleaseKeepGuestDirectoryMtimes)
   for (const auto& r : roots) {
     before.push_back(snapshot(r));
   }
-  const Json j = scan_mode(roots, "immutable");
+  // XFS and btrfs allow immutable only for trusted roots (ImmutableTrustTest).
+  const Json j = scan_mode(roots, "immutable", {"--trusted-roots"});
   EXPECT_EQ(counter(j, "linked"), 9);
   for (std::size_t i = 0; i < roots.size(); ++i) {
     const auto diff = diff_snapshots(before[i], snapshot(roots[i]), dirs_too);
@@ -550,6 +551,43 @@ TEST_P(DirMtimeTest, ScanSplitAndReleaseKeepGuestDirectoryMtimes)
 }
 
 INSTANTIATE_TEST_SUITE_P(Filesystems, DirMtimeTest, ::testing::Values("ext4", "xfs", "btrfs"));
+
+// Issue #15, item 2: on XFS and btrfs the immutable flag does not stop
+// writes through an fd opened before it was set. For roots not marked
+// trusted, link mode immutable is refused there (pointing to reflink), and
+// auto picks reflink instead; ext4 keeps immutable.
+class ImmutableTrustTest
+  : public LinkModeTest
+  , public ::testing::WithParamInterface<std::string>
+{};
+
+TEST_P(ImmutableTrustTest, ImmutableOnlyWhereTheFlagStopsHeldWritersUnlessTrusted)
+{
+  if (auto why = mount_fs(GetParam()); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const bool weak = GetParam() != "ext4";
+  const auto roots = fs_roots(2);
+  write_in_roots(roots, "/usr/bin/tool", sized_spec(5000, "tool"));
+  // The store must exist for its filesystem to be known: a hardlink dry run
+  // makes none, so a first scan in auto mode creates it.
+  const Json a = scan_ok(roots, {"--link", "auto"}, fs_store());
+  EXPECT_EQ(a["link_mode"], weak ? "reflink" : "immutable");
+  const RunResult refused = run_pkgunify({"scan", "--store", fs_store(), "--link", "immutable", roots[0], roots[1]});
+  if (!weak) {
+    EXPECT_EQ(refused.exit_code, 0) << refused.describe();
+    return;
+  }
+  EXPECT_EQ(refused.exit_code, 2) << refused.describe();
+  EXPECT_NE(refused.err.find("does not protect shared files on"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("reflink"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("trusted_roots"), std::string::npos) << refused.err;
+  write_text(path("trusted.yaml"), "trusted_roots: true\nlink: immutable\n");
+  const Json t = scan_ok(roots, {"--policy", path("trusted.yaml")}, fs_store());
+  EXPECT_EQ(t["link_mode"], "immutable");
+}
+
+INSTANTIATE_TEST_SUITE_P(Filesystems, ImmutableTrustTest, ::testing::Values("ext4", "xfs", "btrfs"));
 
 // Issue #15, item 5: a 1 GiB file holding one byte became a 1 GiB dense
 // object (the guest's disk use grew by 1 GiB, the shared filesystem filled

@@ -4,6 +4,7 @@
 #include "guest/protection.hpp"
 #include "guest/split.hpp"
 #include "maintenance/maintenance.hpp"
+#include "procutil.hpp"
 #include "store/store.hpp"
 #include "sys/exceptions.hpp"
 #include "testutil.hpp"
@@ -12,6 +13,8 @@
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -28,7 +31,36 @@ namespace {
 constexpr std::uint32_t k_iunlink_bits = VserverKernel::k_immutable | VserverKernel::k_iunlink;
 
 class ProtectTest : public TempDirTest
-{};
+{
+protected:
+  // A protected file "f" with a second name "g" (a guest's), on /tmp's
+  // filesystem; "" or why the test cannot run.
+  std::string
+  protected_pair(Protector& p, sys::Fd& fd)
+  {
+    if (::geteuid() != 0) {
+      return "setting FS_IMMUTABLE_FL needs root (CAP_LINUX_IMMUTABLE)";
+    }
+    write_fixed(path("f"), "shared content");
+    if (::link(path("f").c_str(), path("g").c_str()) != 0) {
+      return "cannot link in /tmp";
+    }
+    fd = sys::Fd(::open(path("f").c_str(), O_RDONLY));
+    auto set = p.protect(fd.get(), "f");
+    if (!set) {
+      return "no immutable flag under /tmp: " + set.error().message;
+    }
+    return "";
+  }
+
+  static void
+  unprotect(Protector& p, int fd)
+  {
+    if (auto g = p.lift(fd, "f")) {
+      g->leave_lifted();
+    }
+  }
+};
 
 }  // namespace
 
@@ -86,11 +118,15 @@ TEST_F(ProtectTest, ImmutableProtectAndLiftOnRealInode)
   auto lifted = p.lift(fd.get(), "f");
   ASSERT_TRUE(lifted);
   EXPECT_EQ(lifted->lifted(), Protection::immutable);
-  sys::Fd w(::open(path("f").c_str(), O_WRONLY | O_APPEND));
-  EXPECT_TRUE(w);
+  auto off = p.state(fd.get(), "f");
+  ASSERT_TRUE(off);
+  EXPECT_EQ(*off, Protection::none);
+  EXPECT_EQ(::link(path("f").c_str(), path("g").c_str()), 0);  // what a lift is for
   // Restored when the guard goes, unless it is told to leave it lifted (so
   // that the fixture can remove the file).
-  ASSERT_TRUE(lifted->restore());
+  auto check = lifted->restore();
+  ASSERT_TRUE(check);
+  EXPECT_TRUE(check->clean());
   auto state = p.state(fd.get(), "f");
   ASSERT_TRUE(state);
   EXPECT_EQ(*state, Protection::immutable);
@@ -187,4 +223,128 @@ TEST_F(ProtectTest, IunlinkScanSplitStatusGcThroughFakeKernel)
   EXPECT_EQ(gc.removed, 1u);
   EXPECT_EQ(gc.kept, 1u);
   EXPECT_TRUE(reporter.errors.empty()) << reporter.errors.front();
+}
+
+// ---- issue #15, item 1: the lift window ----
+
+TEST_F(ProtectTest, LiftIsRefusedWhileAProcessHoldsTheInodeOpenForWriting)
+{
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "setting FS_IMMUTABLE_FL needs root";
+  }
+  write_fixed(path("f"), "content");
+  sys::Fd w(::open(path("f").c_str(), O_WRONLY));  // opened before the flag: XFS and btrfs let it write
+  sys::Fd fd(::open(path("f").c_str(), O_RDONLY));
+  FakeVserverKernel vs(false);
+  Protector p(LinkMode::immutable, vs);
+  if (auto set = p.protect(fd.get(), "f"); !set) {
+    GTEST_SKIP() << set.error().message;
+  }
+  auto lifted = p.lift(fd.get(), "f");
+  ASSERT_FALSE(lifted);
+  EXPECT_EQ(lifted.error().code, EAGAIN);
+  EXPECT_NE(lifted.error().message.find("open for writing (by pid " + std::to_string(::getpid())), std::string::npos)
+    << lifted.error().message;
+  auto st = p.state(fd.get(), "f");
+  ASSERT_TRUE(st);
+  EXPECT_EQ(*st, Protection::immutable);  // never lifted
+  w.close();
+  unprotect(p, fd.get());
+}
+
+// A second process loops on open(O_RDWR) of the guest's name while the
+// protection is off: its open gets through the permission check, then waits
+// on the lease until the flag is back; the guard sees the broken lease, and
+// the write it then tries fails (ext4) and changes nothing.
+TEST_F(ProtectTest, AWriterInTheWindowIsSeenAndCannotChangeTheContent)
+{
+  FakeVserverKernel vs(false);
+  Protector p(LinkMode::immutable, vs);
+  sys::Fd fd;
+  if (auto why = protected_pair(p, fd); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    (void)!::write(ready[1], "r", 1);
+    for (;;) {
+      const int w = ::open(path("g").c_str(), O_RDWR);
+      if (w >= 0) {
+        ::_exit(::pwrite(w, "EVIL", 4, 0) == 4 ? 10 : 11);
+      }
+    }
+  }
+  char byte;
+  ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+  bool tainted_called = false;
+  bool lifted_in_callback = false;
+  {
+    auto guard = p.lift(fd.get(), "f");
+    ASSERT_TRUE(guard) << guard.error().message;
+    ::usleep(300000);  // the child's open passes the check and waits on the lease
+    auto check = guard->restore([&](const LiftCheck&) {
+      tainted_called = true;
+      auto s = p.state(fd.get(), "f");
+      lifted_in_callback = s && *s == Protection::none;
+    });
+    ASSERT_TRUE(check) << check.error().message;
+    EXPECT_TRUE(check->opened_for_writing);
+    EXPECT_TRUE(check->tainted());
+    EXPECT_NE(check->detail.find("opened for writing"), std::string::npos);
+  }
+  EXPECT_TRUE(tainted_called);
+  EXPECT_TRUE(lifted_in_callback);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 11) << "ext4 refuses writes to an immutable inode";
+  EXPECT_EQ(pkgunify::test::read_file(path("f")), "shared content");
+  auto st = p.state(fd.get(), "f");
+  ASSERT_TRUE(st);
+  EXPECT_EQ(*st, Protection::immutable);
+  ::close(ready[0]);
+  ::close(ready[1]);
+  unprotect(p, fd.get());
+}
+
+// chmod, chown and setxattr are no opens: the lease does not see them. The
+// guard compares the metadata after the window and puts it back.
+TEST_F(ProtectTest, MetadataChangedInTheWindowIsPutBack)
+{
+  FakeVserverKernel vs(false);
+  Protector p(LinkMode::immutable, vs);
+  sys::Fd fd;
+  if (auto why = protected_pair(p, fd); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  struct stat before;
+  ASSERT_EQ(::stat(path("f").c_str(), &before), 0);
+  auto guard = p.lift(fd.get(), "f");
+  ASSERT_TRUE(guard) << guard.error().message;
+  ASSERT_EQ(::chown(path("g").c_str(), 1234, 1234), 0);
+  ASSERT_EQ(::chmod(path("g").c_str(), 04755), 0);
+  const bool xattr = ::setxattr(path("g").c_str(), "user.evil", "1", 1, 0) == 0;
+  auto check = guard->restore();
+  ASSERT_TRUE(check) << check.error().message;
+  EXPECT_FALSE(check->opened_for_writing);
+  EXPECT_TRUE(check->metadata_changed);
+  EXPECT_TRUE(check->repaired);
+  EXPECT_FALSE(check->tainted());
+  EXPECT_NE(check->detail.find("mode 0644 -> 4755"), std::string::npos) << check->detail;
+  EXPECT_NE(check->detail.find("owner 0:0 -> 1234:1234"), std::string::npos) << check->detail;
+  struct stat after;
+  ASSERT_EQ(::stat(path("g").c_str(), &after), 0);
+  EXPECT_EQ(after.st_mode, before.st_mode);
+  EXPECT_EQ(after.st_uid, before.st_uid);
+  EXPECT_EQ(after.st_gid, before.st_gid);
+  if (xattr) {
+    EXPECT_LT(::getxattr(path("g").c_str(), "user.evil", nullptr, 0), 0);
+  }
+  auto st = p.state(fd.get(), "f");
+  ASSERT_TRUE(st);
+  EXPECT_EQ(*st, Protection::immutable);
+  unprotect(p, fd.get());
 }

@@ -3,6 +3,9 @@
 #include "cli/commands/commands.hpp"
 #include "guest/background.hpp"
 
+#include <chrono>
+#include <iostream>
+
 namespace pkgunify::cli {
 
 namespace {
@@ -15,18 +18,25 @@ public:
   {
     m_cmd = app.add_subcommand("wait", "Wait until the background unification of a root (rpm plugin) is done");
     m_cmd->add_option("--root", m_root, "Root (default: /)");
+    m_cmd->add_option("--timeout", m_timeout, "Give up after this many seconds (exit status 1)")
+      ->check(CLI::PositiveNumber);
   }
 
   std::unique_ptr<Report>
   run() override
   {
     make_absolute(m_root);
-    wait_for_background(m_root.empty() ? "/" : m_root);
+    const std::string root = m_root.empty() ? "/" : m_root;
+    if (!wait_for_background(root, std::chrono::seconds(m_timeout))) {
+      std::cerr << "pkgunify: the background unification of " << root << " still runs after " << m_timeout << " s\n";
+      return std::make_unique<SilentReport>(k_exit_failures);
+    }
     return std::make_unique<SilentReport>(k_exit_ok);
   }
 
 private:
   std::string m_root;
+  long m_timeout = 3600;
 };
 
 }  // namespace
