@@ -299,10 +299,8 @@ HardlinkStrategy::make_object(Prepared& p, unsigned successor, std::size_t i, bo
   return Made::again;
 }
 
-// Makes the guest's inode the object, when that is safe: with protection,
-// only under a read lease (nobody holds it open for writing, and nobody
-// opened it for writing until it was protected); else a copy of it
-// becomes the object.
+// Makes the guest's inode the object only under a read lease (nobody held
+// it open for writing until it was protected); else a checked copy.
 HardlinkStrategy::Made
 HardlinkStrategy::adopt(Prepared& p, std::size_t i, bool& adopted)
 {
@@ -349,9 +347,7 @@ HardlinkStrategy::adopt(Prepared& p, std::size_t i, bool& adopted)
   return Made::again;
 }
 
-// A process holds the guest's file open for writing (or opened it while it
-// was being adopted): the object is a copy, made from the open file and
-// checked against the hash it was named by.
+// Someone writes to the guest's file: the object is a checked copy.
 HardlinkStrategy::Made
 HardlinkStrategy::copy_instead(Prepared& p, std::size_t i)
 {
@@ -455,7 +451,14 @@ HardlinkStrategy::link_protected(const Candidate& c, Prepared& p, unsigned succe
       return false;
     }
     guard.emplace(std::move(*g));
-    guard->restore_as(m_ctx.protector.wanted());
+    if (auto w = guard->restore_as(m_ctx.protector.wanted()); !w) {
+      if (guard->lifted() == Protection::none) {
+        guard->leave_lifted();  // nothing was lifted: the inode carried no protection
+      }
+      guard.reset();
+      m_ctx.reporter.error(w.error().message);
+      return false;
+    }
     return true;
   };
   if (m_ctx.protector.mode() == LinkMode::immutable && !m_ctx.opt.dry_run && !open_and_lift()) {
@@ -474,18 +477,7 @@ HardlinkStrategy::link_protected(const Candidate& c, Prepared& p, unsigned succe
     r = LinkResult::failed;
   }
   if (guard) {
-    bool tainted = false;
-    auto restored = guard->restore([&](const LiftCheck& check) {
-      tainted = true;
-      m_ctx.reporter.error(quarantine_tampered(m_ctx, c, p, successor, check.detail));
-    });
-    if (!restored) {
-      m_ctx.reporter.error(restored.error().message);
-    } else if (!restored->clean() && !tainted) {
-      m_ctx.reporter.warning(opath + ": changed by another process while its protection was lifted to link "
-                             + m_ctx.display(c) + " (" + restored->detail + "): put back");
-    }
-    if (tainted) {
+    if (restore_checked(m_ctx, *guard, c, p, successor) == Restored::tainted) {
       return LinkResult::tampered;
     }
   } else if (r == LinkResult::linked && m_ctx.protector.wanted() != Protection::none && !m_ctx.opt.dry_run) {

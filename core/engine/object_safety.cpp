@@ -66,4 +66,22 @@ quarantine_tampered(const Context& ctx, const Candidate& c, const Prepared& p, u
          + "): check them with 'pkgunify store fsck', give them private copies with 'pkgunify split'";
 }
 
+Restored
+restore_checked(const Context& ctx, ProtectionGuard& guard, const Candidate& c, const Prepared& p, unsigned successor)
+{
+  bool tainted = false;
+  auto restored = guard.restore([&](const LiftCheck& check) {
+    tainted = true;
+    ctx.reporter.error(quarantine_tampered(ctx, c, p, successor, check.detail));
+  });
+  if (!restored) {
+    ctx.reporter.error(restored.error().message);
+  } else if (!restored->clean() && !tainted) {
+    ctx.reporter.warning(ctx.store.object_path(p.id, successor)
+                         + ": changed by another process while its protection was lifted to link " + ctx.display(c)
+                         + " (" + restored->detail + "): put back");
+  }
+  return tainted ? Restored::tainted : Restored::clean;
+}
+
 }  // namespace pkgunify::scan

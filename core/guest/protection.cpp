@@ -363,13 +363,25 @@ ProtectionGuard::~ProtectionGuard()
   (void)restore();
 }
 
-void
+sys::Result<void>
 ProtectionGuard::restore_as(Protection p)
 {
   m_restore = p;
-  if (m_state && m_state->journaled) {
-    (void)lift_journal::record(m_fd, p, m_display);
+  if (!m_state || m_done) {
+    return {};
   }
+  if (m_state->journaled) {
+    return lift_journal::record(m_fd, p, m_display);
+  }
+  if (p == Protection::none) {
+    return {};
+  }
+  auto opened = open_window(m_fd, p, m_display, *m_state);
+  if (!opened && m_state->journaled) {
+    lift_journal::clear();
+    m_state->journaled = false;
+  }
+  return opened;
 }
 
 // Ends the window: journal record, lease, signals, lock, in that order (a

@@ -176,8 +176,11 @@ public:
     return m_lifted;
   }
 
-  // What restore() puts back: by default what was lifted.
-  void restore_as(Protection p);
+  // What restore() puts back: by default what was lifted. Restoring a
+  // protection onto an inode that carried none (a new object) opens the
+  // same window as a lift: lease, metadata, journal, signals; so that fails
+  // too while someone holds the inode open for writing.
+  sys::Result<void> restore_as(Protection p);
 
   // Puts the protection back now and checks the window: a broken lease is
   // reported, changed metadata is put back (lifting again, at most three

@@ -1,12 +1,19 @@
 #include "reliability.hpp"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <stdexcept>
+#include <thread>
 
 namespace pkgunify::itest::reliability {
 
@@ -137,6 +144,33 @@ Tally::print() const
   if (const char* report = std::getenv("PKGUNIFY_RELIABILITY_REPORT"); report && *report) {
     std::ofstream(report, std::ios::app) << line.str() << '\n';
   }
+}
+
+// Starts `args` (stdout and stderr to `log`), sends SIGKILL after `delay`
+// and reaps it. True when the process was still running at that moment.
+bool
+run_and_kill(const std::vector<std::string>& args, std::chrono::microseconds delay, const std::string& log)
+{
+  const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw std::runtime_error("open " + log + ": " + std::strerror(errno));
+  }
+  pid_t pid = 0;
+  try {
+    pid = spawn_command(args, fd, fd);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  std::this_thread::sleep_for(delay);
+  int status = 0;
+  const bool running = ::waitpid(pid, &status, WNOHANG) == 0;
+  if (running) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+  }
+  return running;
 }
 
 }  // namespace pkgunify::itest::reliability

@@ -6,6 +6,7 @@
 
 #include "harness.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -59,5 +60,9 @@ struct Tally
 
   void print() const;
 };
+
+// Starts `args` (stdout and stderr to `log`), sends SIGKILL after `delay`
+// and reaps it. True when the process was still running at that moment.
+bool run_and_kill(const std::vector<std::string>& args, std::chrono::microseconds delay, const std::string& log);
 
 }  // namespace pkgunify::itest::reliability

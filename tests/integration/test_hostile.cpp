@@ -6,12 +6,15 @@
 #include "reliability.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <set>
 #include <thread>
@@ -243,6 +246,207 @@ TEST_P(HostileTest, FileRewrittenWhileHashedNeverReachesAnotherGuest)
     tally.lost += lost ? 1 : 0;
   }
   RecordProperty("linked_while_written", linked_while_written);
+  tally.print();
+}
+
+// ---- issue #15: races on the lift windows, locks, kills --------------------
+
+// Guest 1's root loops on everything a root may do to its own unified files
+// (open for writing and write, truncate, chmod, chown, setxattr, flock)
+// while scans link four more guests to the same objects, split and release
+// run: every lift of a shared inode is a window for it. No other guest's
+// file may change, in content or metadata, and every run must finish.
+TEST_P(HostileTest, RacesOnLiftedSharedFilesNeverReachAnotherGuest)
+{
+  if (GetParam() == "hardlink") {
+    GTEST_SKIP() << "hardlink mode lifts nothing and protects nothing: its guests are trusted (docs/link-modes.md)";
+  }
+  auto rng = make_rng("lift-window-" + GetParam());
+  const int n = trials(3);
+  Tally tally;
+  tally.kind = "hostile-lift-window-" + GetParam();
+  int seen = 0;
+  std::uint64_t tries = 0;
+  for (int t = 0; t < n; ++t) {
+    SCOPED_TRACE("trial " + std::to_string(t));
+    reset(make_roots(6));
+    const auto roots = make_roots(6);
+    std::vector<std::string> files;
+    for (int k = 0; k < 24; ++k) {
+      files.push_back("usr/lib/f" + std::to_string(k));
+      write_in_roots(roots, files.back(), sized_spec(8192, "lift-" + std::to_string(k)));
+    }
+    std::vector<Snapshot> others;
+    for (std::size_t g = 1; g < roots.size(); ++g) {
+      others.push_back(snapshot(roots[g]));
+    }
+    ASSERT_EQ(scan({roots[0], roots[1]}).exit_code, 0);
+    std::string errors;
+    {
+      auto arng = std::mt19937_64(rng());
+      Attacker guest([&](const std::atomic<bool>& stop) {
+        while (!stop) {
+          const std::string p = roots[0] + "/" + files[arng() % files.size()];
+          ++tries;
+          switch (arng() % 6) {
+          case 0:
+            if (const int fd = ::open(p.c_str(), O_RDWR | O_CLOEXEC | O_NONBLOCK); fd >= 0) {
+              (void)!::pwrite(fd, "EVIL", 4, 0);
+              ::close(fd);
+            }
+            break;
+          case 1:
+            (void)!::truncate(p.c_str(), 1);
+            break;
+          case 2:
+            (void)!::chmod(p.c_str(), 04777);
+            break;
+          case 3:
+            (void)!::chown(p.c_str(), 4242, 4242);
+            break;
+          case 4:
+            (void)!::setxattr(p.c_str(), "user.evil", "1", 1, 0);
+            break;
+          default:
+            if (const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+              ::flock(fd, LOCK_EX);
+              std::this_thread::sleep_for(std::chrono::microseconds(500));
+              ::close(fd);
+            }
+          }
+        }
+      });
+      const RunResult r = scan(roots, {"--jobs", "2"});
+      EXPECT_FALSE(r.timed_out) << r.describe();
+      EXPECT_LE(r.exit_code, 1) << r.describe();
+      errors += r.err;
+      const RunResult sp = run_pkgunify({"split", roots[2] + "/" + files[0]}, 60);
+      const RunResult rel = run_pkgunify({"release", roots[3] + "/" + files[1]}, 60);
+      EXPECT_FALSE(sp.timed_out || rel.timed_out);
+      errors += sp.err + rel.err;
+      guest.stop();
+    }
+    ++tally.trials;
+    seen += errors.find("while its protection was lifted") != std::string::npos ? 1 : 0;
+    bool lost = false;
+    for (std::size_t g = 1; g < roots.size(); ++g) {
+      const auto problems = guest_problems(others[g - 1], snapshot(roots[g]), false);
+      if (!problems.empty()) {
+        lost = true;
+        ADD_FAILURE() << roots[g] << " changed:\n" << join_lines(problems) << "\n" << errors;
+      }
+    }
+    tally.lost += lost ? 1 : 0;
+    const RunResult fsck = store_cmd("fsck");
+    tally.failed += fsck.exit_code != 0 ? 1 : 0;
+    EXPECT_EQ(fsck.exit_code, 0) << fsck.describe();
+  }
+  RecordProperty("windows_seen_tampered", seen);
+  std::cout << "reliability: " << tally.kind << " " << tries << " guest calls, " << seen
+            << " trials where a lift saw a change\n";
+  tally.print();
+}
+
+// A guest's root holds flock(LOCK_EX) and flock(LOCK_SH) on its own unified
+// files (the shared inodes): scan, split, release, unprotect and gc never
+// wait on it, since pkgunify locks only files of its own.
+TEST_P(HostileTest, GuestLocksOnSharedInodesStallNothing)
+{
+  Tally tally;
+  tally.kind = "hostile-flock-" + GetParam();
+  const auto roots = make_roots(3);
+  for (const char* f : {"usr/bin/a", "usr/bin/b", "usr/bin/c"}) {
+    write_in_roots(roots, f, sized_spec(6000, f));
+  }
+  ASSERT_EQ(scan({roots[0], roots[1]}).exit_code, 0);
+  const int ex = ::open((roots[0] + "/usr/bin/a").c_str(), O_RDONLY | O_CLOEXEC);
+  const int sh = ::open((roots[0] + "/usr/bin/b").c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(ex, 0);
+  ASSERT_GE(sh, 0);
+  ASSERT_EQ(::flock(ex, LOCK_EX), 0);
+  ASSERT_EQ(::flock(sh, LOCK_SH), 0);
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<RunResult> runs;
+  runs.push_back(scan(roots, {}, store()));
+  runs.push_back(run_pkgunify({"split", roots[1] + "/usr/bin/a"}, 60));
+  runs.push_back(run_pkgunify({"release", roots[2] + "/usr/bin/b"}, 60));
+  runs.push_back(store_cmd("unprotect"));
+  runs.push_back(store_cmd("gc"));
+  for (const auto& r : runs) {
+    ++tally.trials;
+    tally.failed += (r.timed_out || r.exit_code != 0) ? 1 : 0;
+    EXPECT_FALSE(r.timed_out) << r.describe();
+    EXPECT_EQ(r.exit_code, 0) << r.describe();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(60));
+  EXPECT_EQ(stat_path(roots[1] + "/usr/bin/a").nlink, 1u);
+  ::close(ex);
+  ::close(sh);
+  tally.print();
+}
+
+// SIGKILL at random moments of scans that link a new guest to protected
+// objects (so inside lift windows, some of the time): whatever a kill left
+// unprotected, the next pkgunify run of any kind protects again from the
+// lift journal before it does anything else.
+TEST_P(HostileTest, AKillInALiftWindowIsProtectedAgainByTheNextRun)
+{
+  if (GetParam() == "hardlink") {
+    GTEST_SKIP() << "hardlink mode lifts nothing";
+  }
+  auto rng = make_rng("kill-lift-" + GetParam());
+  const int n = trials(6);
+  Tally tally;
+  tally.kind = "crash-lift-window-" + GetParam();
+  int left_lifted = 0;
+  const auto roots = make_roots(2);
+  for (int k = 0; k < 800; ++k) {
+    write_in_roots({roots[0]}, "usr/lib/f" + std::to_string(k), sized_spec(3000, "kill-" + std::to_string(k)));
+  }
+  ASSERT_EQ(scan({roots[0]}).exit_code, 0);
+  // Shared objects (a guest name besides the store's) without their flag.
+  auto unprotected = [&] {
+    int count = 0;
+    for (const auto& o : store_objects(store())) {
+      count += (o.nlink >= 3 && !has_immutable_flag(o.path)) ? 1 : 0;
+    }
+    return count;
+  };
+  std::chrono::microseconds full{0};
+  for (int t = -1; t < n; ++t) {
+    SCOPED_TRACE("trial " + std::to_string(t));
+    clear_protection(roots[1]);
+    fs::remove_all(roots[1]);
+    for (int k = 0; k < 800; ++k) {
+      write_in_roots({roots[1]}, "usr/lib/f" + std::to_string(k), sized_spec(3000, "kill-" + std::to_string(k)));
+    }
+    const Snapshot before = snapshot(roots[1]);
+    std::vector<std::string> args{PKGUNIFY_BINARY, "scan",   "--store", store(),  "--link",
+                                  GetParam(),      "--jobs", "1",       roots[0], roots[1]};
+    if (t < 0) {  // how long an uninterrupted run takes: the kills fall inside it
+      const auto start = std::chrono::steady_clock::now();
+      ASSERT_EQ(run_command(args).exit_code, 0);
+      full = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+      continue;
+    }
+    const auto delay =
+      std::chrono::microseconds(std::uniform_int_distribution<long>(full.count() / 5, full.count())(rng));
+    ++tally.trials;
+    if (run_and_kill(args, delay, path("kill.log"))) {
+      ++tally.killed;
+    }
+    left_lifted += unprotected() > 0 ? 1 : 0;
+    const RunResult next = store_cmd("stats");
+    EXPECT_EQ(next.exit_code, 0) << next.describe();
+    const int still = unprotected();
+    EXPECT_EQ(still, 0) << "shared objects left unprotected after the next run";
+    const auto problems = guest_problems(before, snapshot(roots[1]), true);
+    tally.lost += problems.empty() ? 0 : 1;
+    EXPECT_TRUE(problems.empty()) << join_lines(problems);
+    tally.failed += still > 0 ? 1 : 0;
+  }
+  RecordProperty("kills_that_left_a_lift", left_lifted);
+  std::cout << "reliability: " << tally.kind << " " << left_lifted << " kills left a shared object lifted\n";
   tally.print();
 }
 

@@ -23,33 +23,6 @@ namespace {
 using namespace reliability;
 namespace fs = std::filesystem;
 
-// Starts `args` (stdout and stderr to `log`), sends SIGKILL after `delay`
-// and reaps it. True when the process was still running at that moment.
-bool
-run_and_kill(const std::vector<std::string>& args, std::chrono::microseconds delay, const std::string& log)
-{
-  const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    throw std::runtime_error("open " + log + ": " + std::strerror(errno));
-  }
-  pid_t pid = 0;
-  try {
-    pid = spawn_command(args, fd, fd);
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  ::close(fd);
-  std::this_thread::sleep_for(delay);
-  int status = 0;
-  const bool running = ::waitpid(pid, &status, WNOHANG) == 0;
-  if (running) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
-  }
-  return running;
-}
-
 // `store fsck --json`: empty when clean, else what it found.
 std::string
 fsck_problems(const std::string& store)

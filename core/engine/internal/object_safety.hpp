@@ -5,6 +5,7 @@
 
 #include "engine/internal/scan_context.hpp"
 #include "guest/metadata.hpp"
+#include "guest/protection.hpp"
 #include "store/identity.hpp"
 #include "store/store.hpp"
 #include "sys/error.hpp"
@@ -28,5 +29,13 @@ sys::Result<std::optional<sys::Fd>> copy_checked(const Store& store, int fd, con
 // where it went, how many guest names it has and some of them.
 std::string quarantine_tampered(const Context& ctx, const Candidate& c, const Prepared& p, unsigned successor,
                                 const std::string& detail);
+
+enum class Restored { clean, tainted };
+
+// Restores the protection `guard` lifted to link `c` to the object (p.id,
+// successor) and reports what the window saw: changes put back (a warning),
+// a tainted object (quarantined, an error), a failure (an error).
+Restored restore_checked(const Context& ctx, ProtectionGuard& guard, const Candidate& c, const Prepared& p,
+                         unsigned successor);
 
 }  // namespace pkgunify::scan
