@@ -450,6 +450,35 @@ TEST_P(HostileTest, AKillInALiftWindowIsProtectedAgainByTheNextRun)
   tally.print();
 }
 
+// Issue #15, item 2: adopting a guest's inode as the object while a guest
+// process holds it open for writing let that process write into every
+// guest later linked to it (XFS and btrfs let writes through such an fd
+// after the flag). Adoption is now proven by a read lease, else the object
+// is a copy: the held fd keeps writing to the guest's old inode only.
+TEST_P(HostileTest, AFileHeldOpenForWritingIsCopiedNotAdopted)
+{
+  const auto roots = make_roots(2);
+  const FileSpec v0 = sized_spec(20000, "held");
+  write_in_roots(roots, "usr/lib/held", v0);
+  const int w = ::open((roots[0] + "/usr/lib/held").c_str(), O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(w, 0);
+  const ino_t held_ino = stat_path(roots[0] + "/usr/lib/held").ino;
+  const RunResult r = scan(roots, {"--create", "adopt"});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  const bool protects = GetParam() != "hardlink";
+  if (protects) {
+    EXPECT_NE(r.err.find("its object is a copy"), std::string::npos) << r.err;
+    EXPECT_FALSE(object_with_inode(store(), held_ino)) << "the held inode became the object";
+  }
+  EXPECT_EQ(stat_path(roots[0] + "/usr/lib/held").ino, stat_path(roots[1] + "/usr/lib/held").ino);
+  ASSERT_EQ(::pwrite(w, "EVIL", 4, 0), 4);  // into the old inode (protected modes), or the shared one (hardlink)
+  ::close(w);
+  if (protects) {
+    EXPECT_EQ(read_file(roots[1] + "/usr/lib/held"), v0.content);
+    EXPECT_EQ(read_file(roots[0] + "/usr/lib/held"), v0.content);
+  }
+}
+
 // A guest file that is a hard link to a file outside every root (planted, or
 // left by a move): the outside file never becomes a store object, never gets
 // the protection flag and keeps its content, in copy and in adopt mode.
