@@ -3,6 +3,7 @@
 #include "guest/metadata.hpp"
 #include "maintenance/internal/lifter.hpp"
 #include "sys/fs.hpp"
+#include "sys/lease.hpp"
 #include "sys/read.hpp"
 
 #include <sys/stat.h>
@@ -155,7 +156,8 @@ private:
       fail(bytes.error().message);
       return;
     }
-    const bool intact = identity.matches(id);
+    const std::string held = held_for_writing(fd->get(), display);
+    const bool intact = identity.matches(id) && held.empty();
     std::lock_guard lock(m_mu);
     ++m_result.checked;
     m_result.bytes_read += *bytes;
@@ -163,10 +165,27 @@ private:
       return;
     }
     ++m_result.corrupt;
-    m_reporter.error(display + ": content or metadata do not match the object's name");
+    m_reporter.error(held.empty() ? display + ": content or metadata do not match the object's name" : held);
     if (m_repair == Repair::quarantine) {
       quarantine(fd->get(), id, successor, display);
     }
+  }
+
+  // A protected object that some process holds open for writing (it got
+  // in while the protection was lifted): it cannot be trusted to keep its
+  // content, and no run lifts it meanwhile. "" when it is not.
+  std::string
+  held_for_writing(int fd, const std::string& display)
+  {
+    auto state = m_lifter.protector.state(fd, display);
+    if (!state || *state == Protection::none) {
+      return {};
+    }
+    auto lease = sys::ReadLease::take(fd, display);
+    if (lease || lease.error().code != EAGAIN) {
+      return {};
+    }
+    return lease.error().message + ", though it is protected: the guests linked to it can no longer trust it";
   }
 
   // Moves the corrupt object `fd` aside; the mutex is held. A protected
