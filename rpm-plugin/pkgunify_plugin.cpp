@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // rpm transaction plugin: hands the non-config files each transaction
 // installed to the pkgunify command, and releases unified files that rpm is
 // about to replace or erase. A thin shim: no unification logic of its own.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Real packages for the tests: .rpm built with rpmbuild, .deb with dpkg-deb,
 // installed into guest roots with `rpm --root` and `dpkg --root`.
 #pragma once

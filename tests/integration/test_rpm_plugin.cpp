@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The rpm transaction plugin in real rpm transactions: packages built with
 // rpmbuild, installed, upgraded and erased with `rpm --root GUEST`, the
 // plugin loaded from a plugin directory of the test's own
