@@ -157,6 +157,12 @@ rpm_in(const std::string& root, const std::string& args)
 }
 
 ShellResult
+rpm_in_with_hooks(const std::string& root, const std::string& args)
+{
+  return shell("env -u PKGUNIFY_HOOKS rpm --root " + quote(root) + " " + args);
+}
+
+ShellResult
 dpkg_in(const std::string& root, const std::string& args)
 {
   return shell("dpkg --root=" + quote(root) + " --log=/dev/null " + args);
