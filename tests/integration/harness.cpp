@@ -30,15 +30,6 @@ namespace pkgunify::itest {
 
 namespace {
 
-// The pkgunify packages may be installed on this host: their dpkg hook lines
-// (/etc/dpkg/dpkg.cfg.d/pkgunify) and rpm plugin would act on the tests' own
-// `dpkg --root` and `rpm --root` runs, with the host's policy and store.
-// PKGUNIFY_HOOKS=off keeps them out (pkgunify(8), ENVIRONMENT) for every
-// command the tests start; the tests of the build tree's rpm plugin turn it
-// on for their rpm runs only (rpm_in_with_hooks). The tests' dpkg hook lines
-// are their own --pre-invoke/--post-invoke options, which do not look at it.
-[[maybe_unused]] const bool g_installed_hooks_off = ::setenv("PKGUNIFY_HOOKS", "off", 1) == 0;
-
 [[noreturn]] void
 throw_sys(const std::string& what, const std::string& path)
 {

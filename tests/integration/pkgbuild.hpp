@@ -57,9 +57,9 @@ void dpkg_init_root(const std::string& root);
 ShellResult rpm_in(const std::string& root, const std::string& args);
 ShellResult dpkg_in(const std::string& root, const std::string& args);
 // `rpm --root ROOT ARGS` with the pkgunify hooks on (PKGUNIFY_HOOKS unset;
-// the harness sets it to off for every other command): for the runs that
-// load the build tree's plugin with --define '__plugindir DIR', which also
-// keeps an installed plugin out.
+// tests/installed_hooks_off.cpp sets it to off for every other command): for
+// the runs that load the build tree's plugin with --define '__plugindir DIR',
+// which also keeps an installed plugin out.
 ShellResult rpm_in_with_hooks(const std::string& root, const std::string& args);
 
 }  // namespace pkgunify::itest
