@@ -82,6 +82,13 @@ packaging_test_cleanup() {
   mountpoint -q "$fs" && umount "$fs"
   [ -z "$log_backup" ] || mv "$log_backup" /var/log/pkgunify.log
   rm -rf "$work"
+  # There was none at the start (packaging_test_setup): one made while the
+  # test ran is a failure it reported, and must not stay on the host.
+  if [ -e /.pkgunify-store ]; then
+    echo "removing /.pkgunify-store, made while the test ran" >&2
+    chattr -R -i /.pkgunify-store 2>/dev/null
+    rm -rf /.pkgunify-store
+  fi
 }
 
 host_left_alone() { # WHEN
