@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The layers of core/ (ARCHITECTURE.md). Each is a static library named
 # pkgunify_<layer> in core/<layer>/, and may use only the layers it names in
 # DEPENDS: the libraries are linked accordingly, and the layer check

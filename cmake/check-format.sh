@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # check-format.sh ROOT: fails, naming the files, when a C++ file of core/,
 # rpm-plugin/ or tests/ is not formatted as .clang-format says. Exit status
 # 77 (skip) without clang-format.

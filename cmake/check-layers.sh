@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The layer check (cmake/PkgunifyLayers.cmake, ARCHITECTURE.md):
 #   check-layers.sh ROOT STAMP "folder=layer,layer|folder=..."
 # Fails, printing "file:line: message" for each, when a file of a folder

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The size check (ARCHITECTURE.md, "Size"): check-size.sh ROOT [MAX_BODY
 # [MAX_FILE]]. In this code's style (.clang-format) a function body opens
 # with a brace alone on its line, after a line ending in ")" (or "const",

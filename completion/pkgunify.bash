@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # bash completion for pkgunify(8).
 # Keep in sync with the CLI: tests/packaging/check-completion compares these
 # lists with `pkgunify --help` and `pkgunify COMMAND --help`.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // rpm transaction plugin: hands the non-config files each transaction
 // installed to the pkgunify command, and releases unified files that rpm is
 // about to replace or erase. A thin shim: no unification logic of its own.
@@ -32,11 +33,13 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstdlib>
 
 #include <map>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #ifndef PKGUNIFY_PROGRAM
@@ -121,9 +124,21 @@ parse_options(State& state, const char* opts)
   }
 }
 
+// PKGUNIFY_HOOKS=off in the environment: the plugin stays out of this rpm
+// run altogether, as if it were not installed (pkgunify(8), ENVIRONMENT).
+bool
+hooks_off()
+{
+  const char* v = std::getenv("PKGUNIFY_HOOKS");
+  return v && std::string_view(v) == "off";
+}
+
 rpmRC
 init(rpmPlugin plugin, rpmts /*ts*/) noexcept
 try {
+  if (hooks_off()) {
+    return RPMRC_NOTFOUND;  // rpm drops a plugin whose init says so, quietly
+  }
   auto state = std::make_unique<State>();
   if (const char* opts = rpmPluginOpts(plugin)) {
     parse_options(*state, opts);

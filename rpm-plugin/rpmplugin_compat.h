@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* The rpm transaction plugin interface of rpm 4.18, for systems whose
  * librpm-dev does not install <rpm/rpmplugin.h> (Debian's does not). The
  * layout matches rpm 4.18's struct rpmPluginHooks_s: twelve hooks, from init

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // What every command of the pkgunify command is: a unit that registers its
 // options, runs, and gives back a report; and the one place that prints
 // reports (run_command).

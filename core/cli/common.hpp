@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Shared pieces of the pkgunify command: exit status, reporter, options,
 // store and package database lookup, JSON text.
 #pragma once

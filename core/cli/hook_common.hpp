@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // What the commands package-manager hooks run (sync, dpkg-release,
 // unify-files) share: their options, the root they work on, a reporter that
 // also logs, and hook mode, in which nothing makes the package manager fail.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The pkgunify command: a thin front end over the core library. Each
 // command is one unit (commands/); this parses the command line and runs the
 // one it names.

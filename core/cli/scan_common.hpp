@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // What the commands that unify (scan, pkg) share: their options, the scan
 // set-up they ask for, running the unifier with a progress line, and their
 // report.

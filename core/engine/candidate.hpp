@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The one rule for what a scan may unify, used by the scan (engine) and by
 // `status` (maintenance), so that both count the same candidates.
 #pragma once

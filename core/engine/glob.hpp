@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Path glob patterns for policies.
 //
 // Syntax (matched against absolute paths inside a root, e.g. "/usr/bin/ls"):

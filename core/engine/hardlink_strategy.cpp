@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Link modes hardlink, immutable and iunlink: every candidate becomes a hard
 // link to its object (guest/exchange.hpp does the replacement), and the
 // object carries the mode's protection (guest/protection.hpp lifts it while

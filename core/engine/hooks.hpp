@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The entry points package-manager hooks use (rpm plugin, dpkg hooks). They
 // never throw: every failure is reported and counted, because a hook must
 // never make a package manager fail.

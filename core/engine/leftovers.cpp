@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Temporary names of interrupted runs (guest/temp_name.hpp): each is either
 // a replacement that was never exchanged (the original is there: remove the
 // temporary), or the original itself, swapped out and never removed or

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Which link mode a run uses: `auto` resolved, and the mode probed on the
 // store's filesystem.
 #pragma once

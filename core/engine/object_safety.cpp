@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "engine/internal/object_safety.hpp"
 
 #include "sys/read.hpp"

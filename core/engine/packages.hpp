@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Package-manager knowledge as the engine uses it: which paths of a root are
 // configuration files (never unified) and which belong to a package.
 #pragma once

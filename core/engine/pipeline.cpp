@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The scan pipeline: worker threads prepare candidate groups in inode order
 // (LinkStrategy::prepare: read and hash), a bounded queue carries them to
 // this thread, which commits them (LinkStrategy::commit: publish and link).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The unification policy: what is a candidate, where the store lives, how
 // objects are created. Parsed from YAML (policies/default.yaml documents the
 // format); see docs/policy.md.

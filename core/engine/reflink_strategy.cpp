@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Link mode reflink: the file keeps its inode and shares its extents with
 // the object (btrfs, XFS). It is hashed where it is; only a file whose
 // object is new is cloned into a temporary store file, and that clone (which

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The Unifier: what the walk (or a hook's list of files) finds becomes the
 // candidate list of a scan::Context; run() hands it to the pipeline with the
 // link mode's strategy.

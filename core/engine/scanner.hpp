@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The unification engine behind `pkgunify scan` (and, later, `pkg` and the
 // package-manager hooks): finds candidate files in guest roots, hashes each
 // once, and replaces it atomically by a hard link to its store object.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Setting up a run: the policy a command or hook uses, the store it works
 // on, and, for a scan, the policy's overrides and the resolved link mode.
 // The CLI (scan, pkg, and the commands that only read the store) and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // What `pkgunify sync` remembers about a root between package-manager runs,
 // kept on the host (never inside a guest, which controls its own files):
 // the database's change marker and every package's stamp. A sync whose

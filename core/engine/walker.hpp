@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Walks a guest root without following symlinks or crossing mounts. Each
 // directory is opened with openat2 beneath the root, so a guest that swaps a
 // directory for a symlink while the walk runs gets the walk refused for that

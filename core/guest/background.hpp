@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Running the pkgunify command for package-manager hooks: in the background
 // (the rpm plugin's worker), or waited for with its messages passed on; the
 // per-root lock a worker holds; and the memory of a hook configuration that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The verified exchange: the one way pkgunify replaces a file inside a guest
 // (scan linking it to its object, split and release giving it a private
 // copy). The replacement is put next to the file under a temporary name

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The records a package-manager hook hands to `pkgunify unify-files` on its
 // standard input: one per file the transaction wrote, each the kind's
 // letter, the path inside the root, and a NUL ("F/usr/bin/ls\0" a file,

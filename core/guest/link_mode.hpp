@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The link modes (docs/link-modes.md) and how objects are created: the two
 // enums policies, the command line and the hooks name, each with its one
 // table of names.

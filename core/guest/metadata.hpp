@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The metadata hard links share, which a file keeps when pkgunify moves it
 // between inodes (split, release, new objects): owner, mode, size, mtime and
 // extended attributes.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Protection of unified files: what keeps one guest from changing a file
 // every guest shares. docs/link-modes.md explains the modes.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The one way to open a guest root an admin names: every command that works
 // on roots (scan, status, verify, list, the hooks) opens it here, and
 // resolves what lies inside it beneath the descriptor (sys/fs.hpp).

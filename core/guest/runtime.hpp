@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The host's runtime directory, /run/pkgunify (PKGUNIFY_RUNTIME_DIR names
 // another): root's own, out of every guest's reach. It holds what pkgunify
 // runs share with each other and with no guest:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // `pkgunify split`: gives a unified guest path its own private copy again.
 #pragma once
 

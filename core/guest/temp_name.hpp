@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The temporary names pkgunify gives files inside guest directories while
 // it replaces them, and how a later run recognises leftovers of an
 // interrupted one.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // `pkgunify store stats|fsck|gc|unprotect` and `pkgunify status`: one header
 // and one source file per command; this one includes them all.
 #pragma once

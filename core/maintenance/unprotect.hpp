@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // `pkgunify store unprotect`.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // `pkgunify verify ROOT`: compares a root's unified files with the digests
 // its package database records. A mismatch means the store object (shared by
 // every guest linking to it) is corrupt or was changed.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A .deb is an ar archive: "debian-binary" ("2.0\n"), then
 // control.tar[.comp] and data.tar[.comp]. The inner tarballs are read
 // straight from the ar member through a libarchive read callback, so a large

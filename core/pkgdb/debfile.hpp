@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Reading a .deb without installing it: its name, version, architecture and
 // the paths of its data archive, with the conffiles marked. libarchive reads
 // the ar container and the (compressed) tarballs inside it.

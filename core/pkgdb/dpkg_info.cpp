@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A package's files from dpkg's info directory: the file list, the md5sums
 // attached to it, and the conffiles (the status file's Conffiles field and
 // info/<pkg>.conffiles) marked. Read with plain POSIX I/O by the rules of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // dpkg's status file: deb822 stanzas, read with libapt-pkg's pkgTagFile, each
 // with "Status: want flag state" and a "Conffiles:" field of
 // " /path <md5>[ flag...]" lines. Every line is checked here too, so that a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // dpkg's database: the status file read with libapt-pkg (dpkg_status.cpp),
 // the journal dpkg keeps while it runs applied on top of it, and the info
 // files of each installed package (dpkg_info.cpp).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // dpkg's database (ROOT/var/lib/dpkg) read with libapt-pkg.
 #pragma once
 

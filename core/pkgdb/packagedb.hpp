@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // What the package managers know about a root: which files each installed
 // package owns, which of them are configuration files, and their digests.
 // The core knows this interface only; the rpm (librpm) and dpkg (libapt-pkg)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Opening the package database of a root: rpm through librpm, dpkg through
 // libapt-pkg. Only this library links librpm and libapt-pkg.
 #pragma once

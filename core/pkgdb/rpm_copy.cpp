@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "pkgdb/internal/rpm_copy.hpp"
 
 #include "pkgdb/internal/db_files.hpp"

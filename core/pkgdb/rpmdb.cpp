@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "pkgdb/rpmdb.hpp"
 
 #include "pkgdb/internal/db_files.hpp"

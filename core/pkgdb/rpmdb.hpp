@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // rpm's database of a root, and .rpm package headers, read with librpm.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The identity of a store object: SHA-256 over a canonical encoding of the
 // inode metadata that hard links share, followed by the content.
 // docs/store-format.md specifies the encoding byte by byte.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The content-addressed hash store. Layout (docs/store-format.md):
 //
 //   STORE/format            "pkgunify-store 1\n"

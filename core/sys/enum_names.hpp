@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // One table per enum: the names an enum's values have in policies, on the
 // command line and in JSON, and the lookups both ways. Every spelling of a
 // value comes from its table.

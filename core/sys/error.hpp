@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Error values for the util layer: functions here never throw, they return
 // Result<T>. The domain layer turns errors into exceptions where it must.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Domain-layer exceptions. The util layer returns Result<T>; code above it
 // throws these, and the CLI maps them to exit codes.
 #pragma once

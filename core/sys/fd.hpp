@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A move-only owner of a file descriptor. No implicit conversion to int.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Filesystem helpers. Everything inside a guest root is resolved relative to
 // a directory fd with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 // RESOLVE_NO_XDEV), so no symlink a guest plants, and no directory it swaps

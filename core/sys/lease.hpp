@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Read leases (fcntl F_SETLEASE F_RDLCK): the kernel grants one only while
 // nobody holds the file open for writing, and breaks it when someone opens
 // the file for writing or truncates it. That opener waits in open() until the

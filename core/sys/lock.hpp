@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // flock(2)-based advisory locks, RAII. Retries EINTR.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "sys/read.hpp"
 
 #include "sys/fd.hpp"

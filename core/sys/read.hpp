@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Reading files: the one chunked reader every content read goes through
 // (hashing, copying, verifying), and the one reader of small files whole
 // (policies, package databases, store format, stamps).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Extent sharing on btrfs and XFS: FICLONE, FIDEDUPERANGE, FIEMAP.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The third error channel (ARCHITECTURE.md): per-file failures and warnings
 // are reported and counted, and the operation goes on with the next file.
 // Knows nothing of the domain; the CLI prints, the hooks log.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Termination signals and lift windows. While some thread has taken the
 // protection off a shared inode (a LiftWindow is open), SIGINT, SIGTERM and
 // SIGHUP wait: the process exits when the last window closes, with status

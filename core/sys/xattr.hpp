@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Extended attributes of an open file, as raw bytes.
 #pragma once
 

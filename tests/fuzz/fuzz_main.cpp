@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // One libFuzzer executable per target: fuzz_<target>, built with
 // -DPKGUNIFY_FUZZ=ON by clang (see docs/reliability.md). An error message
 // that does not name its file counts as a finding, like a crash.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The parsers pkgunify feeds with untrusted or hand-written input, wrapped
 // for fuzzing: the policy parser, the dpkg status reader, the dpkg info
 // files (.list, .md5sums), the .deb reader, the rpm database reader

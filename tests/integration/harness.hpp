@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Fixture library for the integration tests: they run the real pkgunify
 // binary (PKGUNIFY_BINARY) on directory trees built in a fresh temporary
 // directory and check the outcome by inode numbers and byte comparison.

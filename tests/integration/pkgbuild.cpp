@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "pkgbuild.hpp"
 
 #include "harness.hpp"
@@ -153,6 +154,12 @@ ShellResult
 rpm_in(const std::string& root, const std::string& args)
 {
   return shell("rpm --root " + quote(root) + " " + args);
+}
+
+ShellResult
+rpm_in_with_hooks(const std::string& root, const std::string& args)
+{
+  return shell("env -u PKGUNIFY_HOOKS rpm --root " + quote(root) + " " + args);
 }
 
 ShellResult

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Real packages for the tests: .rpm built with rpmbuild, .deb with dpkg-deb,
 // installed into guest roots with `rpm --root` and `dpkg --root`.
 #pragma once
@@ -55,5 +56,10 @@ void dpkg_init_root(const std::string& root);
 // `rpm --root ROOT ARGS` and `dpkg --root=ROOT --log=/dev/null ARGS`.
 ShellResult rpm_in(const std::string& root, const std::string& args);
 ShellResult dpkg_in(const std::string& root, const std::string& args);
+// `rpm --root ROOT ARGS` with the pkgunify hooks on (PKGUNIFY_HOOKS unset;
+// tests/installed_hooks_off.cpp sets it to off for every other command): for
+// the runs that load the build tree's plugin with --define '__plugindir DIR',
+// which also keeps an installed plugin out.
+ShellResult rpm_in_with_hooks(const std::string& root, const std::string& args);
 
 }  // namespace pkgunify::itest

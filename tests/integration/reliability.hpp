@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Shared pieces of the reliability tests (test_reliability.cpp): guest trees
 // with every kind of file pkgunify must keep intact, the comparison that
 // says whether a guest lost anything, and the trial counter whose totals the

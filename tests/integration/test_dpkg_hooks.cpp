@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The dpkg hooks in real dpkg runs: packages built with dpkg-deb, installed,
 // upgraded, removed and purged with `dpkg --root=GUEST`, with the hook lines
 // of dpkg-hook/pkgunify.dpkg.cfg.in given as --pre-invoke/--post-invoke (the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Hostile guests: a guest that swaps directories for symlinks while a scan
 // runs, rewrites a file while it is hashed, plants hard links to files
 // outside its root, or uses odd bytes in names. pkgunify must never read,

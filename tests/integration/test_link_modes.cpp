@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Link modes on real filesystems made by the tests: ext4 (immutable,
 // hardlink), btrfs and XFS (reflink), each in a loop-mounted image. Skipped,
 // with the reason, without root, loop devices or the mkfs tools.

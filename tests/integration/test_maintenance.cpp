@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // `pkgunify split`, `store stats|gc|fsck` and `status` on a known tree.
 #include "harness.hpp"
 

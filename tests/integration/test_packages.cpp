@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Package databases end to end: packages built with rpmbuild and dpkg-deb,
 // installed into guest roots with `rpm --root` and `dpkg --root`, unified by
 // the real pkgunify binary. Config files (in /etc and elsewhere) must never

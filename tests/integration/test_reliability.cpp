@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Reliability: pkgunify killed with SIGKILL at random moments, runs at the
 // same time, a full filesystem. Each test runs a few trials in the normal
 // test run; PKGUNIFY_RELIABILITY_TRIALS=N runs N of each kind (the long

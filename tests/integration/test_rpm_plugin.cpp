@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The rpm transaction plugin in real rpm transactions: packages built with
 // rpmbuild, installed, upgraded and erased with `rpm --root GUEST`, the
 // plugin loaded from a plugin directory of the test's own
@@ -90,9 +91,10 @@ protected:
   rpm_plugged(const std::string& root, const std::string& args, const std::string& policy_file = {},
               const std::string& extra = {})
   {
-    const ShellResult r = rpm_in(root, plugin_macros(policy_file.empty() ? policy() : policy_file,
-                                                     "log=" + worker_log() + (extra.empty() ? "" : " " + extra))
-                                         + " " + args);
+    const ShellResult r =
+      rpm_in_with_hooks(root, plugin_macros(policy_file.empty() ? policy() : policy_file,
+                                            "log=" + worker_log() + (extra.empty() ? "" : " " + extra))
+                                + " " + args);
     const RunResult w = run_pkgunify({"wait", "--root", root});
     EXPECT_EQ(w.exit_code, 0) << w.describe();
     return r;
@@ -218,12 +220,58 @@ TEST_F(RpmPluginTest, TestTransactionsAndNoPluginsChangeNothing)
 
   // Disabling just this plugin with its macro works too.
   const std::string g3 = guest("g3");
-  const ShellResult r = rpm_in(g3, "--define '__plugindir " + m_plugindir
-                                     + "' --define '__transaction_pkgunify %{nil}' "
-                                       "-i --nodeps "
-                                     + m_v1);
+  const ShellResult r = rpm_in_with_hooks(g3, "--define '__plugindir " + m_plugindir
+                                                + "' --define '__transaction_pkgunify %{nil}' "
+                                                  "-i --nodeps "
+                                                + m_v1);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_FALSE(exists(m_store));
+}
+
+// PKGUNIFY_HOOKS=off (what the harness sets for every other test's rpm
+// runs) keeps the plugin out of a transaction, as if it were not installed:
+// nothing unified, nothing released, not a word from it. Other values leave
+// it on.
+TEST_F(RpmPluginTest, HooksOffInTheEnvironmentKeepThePluginOut)
+{
+  if (auto why = setup("immutable", ""); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const std::string macros = plugin_macros(policy(), "sync log=" + worker_log());
+  auto rpm_env = [&](const std::string& value, const std::string& g, const std::string& args) {
+    return shell("PKGUNIFY_HOOKS=" + value + " rpm --root " + quote(g) + " " + macros + " " + args);
+  };
+  const std::string g1 = guest("g1");
+  const std::string g2 = guest("g2");
+  for (const auto& g : {g1, g2}) {
+    const ShellResult r = rpm_env("off", g, "-i --nodeps " + m_v1);
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(r.output.find("pkgunify"), std::string::npos) << r.output;
+  }
+  EXPECT_FALSE(exists(m_store));
+  EXPECT_FALSE(exists(worker_log()));
+  EXPECT_EQ(stat_path(g1 + "/usr/bin/pkgu-app").nlink, 1u);
+  EXPECT_NE(stat_path(g1 + "/usr/bin/pkgu-app").ino, stat_path(g2 + "/usr/bin/pkgu-app").ino);
+
+  // Any other value: on. g3 and g4 share their files, protected.
+  const std::string g3 = guest("g3");
+  const std::string g4 = guest("g4");
+  for (const auto& g : {g3, g4}) {
+    const ShellResult r = rpm_env(g == g3 ? "on" : "", g, "-i --nodeps " + m_v1);
+    ASSERT_EQ(r.status, 0) << r.output;
+  }
+  ASSERT_EQ(stat_path(g3 + "/usr/bin/pkgu-app").ino, stat_path(g4 + "/usr/bin/pkgu-app").ino);
+  ASSERT_TRUE(has_immutable_flag(g3 + "/usr/bin/pkgu-app"));
+
+  // Off, the plugin releases nothing either: rpm cannot replace the
+  // protected file, as without pkgunify, and the shared file stays intact.
+  const ShellResult up = rpm_env("off", g3, "-U --nodeps " + m_v2);
+  EXPECT_NE(up.status, 0) << up.output;
+  EXPECT_EQ(up.output.find("pkgunify"), std::string::npos) << up.output;
+  EXPECT_EQ(read_file(g3 + "/usr/bin/pkgu-app"), std::string(40000, 'a') + "1.0");
+  EXPECT_EQ(stat_path(g3 + "/usr/bin/pkgu-app").ino, stat_path(g4 + "/usr/bin/pkgu-app").ino);
+  EXPECT_TRUE(has_immutable_flag(g4 + "/usr/bin/pkgu-app"));
+  EXPECT_EQ(rpm_in(g4, "-V pkgu-app").status, 0);
 }
 
 TEST_F(RpmPluginTest, APluginProblemNeverFailsTheTransaction)
@@ -292,7 +340,7 @@ TEST_F(RpmPluginTest, SynchronousOptionUnifiesInsideTheTransaction)
   const std::string g1 = guest("g1");
   const std::string g2 = guest("g2");
   for (const auto& g : {g1, g2}) {
-    const ShellResult r = rpm_in(g, plugin_macros(policy(), "sync") + " -i --nodeps " + m_v1);
+    const ShellResult r = rpm_in_with_hooks(g, plugin_macros(policy(), "sync") + " -i --nodeps " + m_v1);
     ASSERT_EQ(r.status, 0) << r.output;
   }
   // No wait: with "sync" the files are unified when rpm returns.
@@ -340,13 +388,13 @@ TEST_F(RpmPluginTest, OnlyConfigFilesStartNoWorker)
   const std::string g1 = guest("g1");
   // The last program= wins.
   const std::string unrunnable = plugin_macros(policy(), "program=" + path("no-such") + " sync");
-  const ShellResult r = rpm_in(g1, unrunnable + " -i --nodeps " + rpm);
+  const ShellResult r = rpm_in_with_hooks(g1, unrunnable + " -i --nodeps " + rpm);
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(r.output.find("pkgunify"), std::string::npos) << r.output;
   EXPECT_FALSE(exists(m_store));
   // The same with a file to unify does try to run it, and says so.
   const std::string g2 = guest("g2");
-  const ShellResult r2 = rpm_in(g2, unrunnable + " -i --nodeps " + m_v1);
+  const ShellResult r2 = rpm_in_with_hooks(g2, unrunnable + " -i --nodeps " + m_v1);
   EXPECT_EQ(r2.status, 0) << r2.output;
   EXPECT_NE(r2.output.find(path("no-such") + ": cannot be executed"), std::string::npos) << r2.output;
 }
@@ -364,7 +412,7 @@ TEST_F(RpmPluginTest, RelativeOptionPathsAreTakenFromRpmsDirectory)
   const std::string g1 = guest("g1");
   // The last program= wins over the build tree's absolute one.
   const ShellResult r =
-    shell("cd " + quote(tmp()) + " && rpm --root " + quote(g1) + " "
+    shell("cd " + quote(tmp()) + " && env -u PKGUNIFY_HOOKS rpm --root " + quote(g1) + " "
           + plugin_macros("relative.yaml", "program=bin/pkgunify log=worker.log") + " -i --nodeps " + m_v1);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(r.output.find("pkgunify:"), std::string::npos) << r.output;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // `pkgunify scan` on real trees: results are checked by inode numbers, link
 // counts and byte comparison, never by trusting pkgunify's own report alone.
 #include "harness.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The fixture of the dpkg database unit tests (test_pkgdb_dpkgdb.cpp,
 // test_pkgdb_dpkg_status.cpp, test_pkgdb_dpkg_info.cpp): a synthetic admin
 // dir and helpers to look into what the reader returns.

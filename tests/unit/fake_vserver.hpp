@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A fake Linux-VServer kernel: keeps each inode's iattr bits in memory, so the
 // iunlink logic runs on a mainline kernel.
 #pragma once

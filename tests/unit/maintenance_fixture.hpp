@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The fixture of the maintenance unit tests (stats, fsck, gc, status,
 // unprotect): three guests scanned into one store.
 #pragma once

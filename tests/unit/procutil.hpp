@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Helpers for unit tests that build packages with real tools: run a
 // command, write and read files.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The fixture of the engine's scan tests (pipeline, link strategies): guest
 // roots and a store on one filesystem, a scan through the public Unifier,
 // and what the scan left behind. As root the files live on a tmpfs of their

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A filesystem mounted for one test: tmpfs or ramfs in memory, or btrfs, XFS
 // or ext4 on a sparse image in /dev/shm, loop-mounted (the commands
 // tests/integration/harness.cpp uses). Needs root; unmounted, with its

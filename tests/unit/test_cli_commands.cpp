@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The command table of pkgunify: registration, option checks from the enum
 // tables, and how running a command maps failures to exit statuses.
 #include "cli/command.hpp"

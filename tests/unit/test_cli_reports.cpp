@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The reports of the pkgunify commands print as text and JSON through one
 // place (print_report).
 #include "cli/command.hpp"

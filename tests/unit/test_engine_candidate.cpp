@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // engine/candidate.cpp: the one rule for what a scan (and status) may unify.
 #include "engine/candidate.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Link mode hardlink (core/engine/hardlink_strategy.cpp): objects made by
 // copy or by adopting the guest's inode, every name replaced by a link to
 // its object, objects whose metadata changed refused, files that changed

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Temporary names of an interrupted run (guest/temp_name.hpp) that a scan
 // finds: core/engine/leftovers.cpp removes or renames them back, or leaves
 // them with a warning, and only when no other run holds the store.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "engine/link_mode.hpp"
 
 #include "fake_vserver.hpp"

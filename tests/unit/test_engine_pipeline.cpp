@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The scan pipeline (core/engine/pipeline.cpp): worker threads prepare the
 // candidates in inode order, one committer links them, within a descriptor
 // budget, reporting progress. Through the public Unifier, on trees large

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Link mode reflink (core/engine/reflink_strategy.cpp): identical files keep
 // their inodes and share their extents with the object, on a btrfs (or XFS)
 // scratch filesystem.

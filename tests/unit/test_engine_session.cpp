@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "engine/session.hpp"
 #include "sys/exceptions.hpp"
 #include "testutil.hpp"

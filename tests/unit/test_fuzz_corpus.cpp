@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Every file of the fuzzing seed corpus (tests/fuzz/corpus/<target>/) through
 // its parser, as the fuzzers run it: each input is accepted or gives a clear
 // error naming its file; nothing else escapes. This is the fuzzers'

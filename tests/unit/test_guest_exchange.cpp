@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The verified exchange (guest/exchange.cpp): the one way a guest file is
 // replaced.
 #include "guest/exchange.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "guest/hook_records.hpp"
 #include "sys/exceptions.hpp"
 

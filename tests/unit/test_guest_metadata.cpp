@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "guest/metadata.hpp"
 
 #include "sys/fd.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // open_root (guest/root.cpp): the one way to open a guest root.
 #include "guest/root.hpp"
 #include "sys/exceptions.hpp"

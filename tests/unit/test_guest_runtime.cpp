@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The runtime directory: inode locks with bounded waits, the lift journal and
 // what the next run does with a killed run's records (issue #15, items 3
 // and 8).

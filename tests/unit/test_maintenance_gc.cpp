@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // maintenance/gc.cpp
 #include "maintenance_fixture.hpp"
 

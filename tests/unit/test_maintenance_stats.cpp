@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // maintenance/stats.cpp
 #include "maintenance_fixture.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // .deb reader: packages built by dpkg-deb with every compression it offers,
 // a data.tar.bz2 package assembled with ar, and broken files.
 #include "pkgdb/debfile.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // dpkg's info directory (core/pkgdb/dpkg_info.cpp), through the dpkg
 // database: file lists, md5sums and conffiles, the info file names of
 // Multi-Arch: same packages, and corrupt or missing info files.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // dpkg's status file (core/pkgdb/dpkg_status.cpp), through the dpkg
 // database: package states, the Conffiles field, and corrupt files
 // reported with their line.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The dpkg database reader as a whole (core/pkgdb/dpkgdb.cpp): opening it,
 // packages() by name, the journal of updates/, stamps and the change
 // marker on synthetic admin dirs, and a guest root with real packages built

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A guest's root user writes its own package database, which pkgunify reads
 // as root on the host (issue #15, items 6 and 7): every file of it has a
 // size limit (a sparse file fails at once, without costing its apparent

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // open_package_db: which database a root has, probed without creating
 // anything; a synthetic dpkg status file and an empty rpm database made by
 // `rpm --initdb`.

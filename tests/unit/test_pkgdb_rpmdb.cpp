@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // rpm database reader: a root made with `rpm --initdb`, a package built by
 // rpmbuild from a minimal spec and installed with `rpm --root -i`, read
 // back through open_package_db; and the package file read through

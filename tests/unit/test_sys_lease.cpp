@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Read leases: refused while a writer exists (naming it), broken by a later
 // open for writing (issue #15, items 1 and 2).
 #include "sys/fd.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Termination signals wait for lift windows (issue #15, item 8).
 #include "sys/signals.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Shared fixture for unit tests: a fresh temporary directory per test.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The commands of pkgunify, one unit each (commands/NAME.cpp).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // pkgunify dpkg-release: before a dpkg run, releases the protected unified
 // files of the packages it will change.
 #pragma once

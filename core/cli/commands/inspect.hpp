@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // pkgunify inspect: which files of .rpm or .deb package files would be
 // unified.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // pkgunify list: each file of a root's packages, config or not, candidate
 // or not, and why.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // pkgunify pkg: unifies exactly the files of the named installed packages of
 // a root.
 #include "cli/commands/commands.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // pkgunify scan: unifies the files of guest roots.
 #include "cli/commands/commands.hpp"
 #include "cli/scan_common.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // pkgunify split and pkgunify release: give unified guest paths their
 // private copy again (release: before a package manager replaces them).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // pkgunify status: how much of each root is unified, and in which link mode.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // pkgunify store stats, fsck, gc, unprotect: inspect and maintain the hash
 // store.
 #pragma once

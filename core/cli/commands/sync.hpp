@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // pkgunify sync: unifies the files of the packages that changed since the
 // last sync of a root (after dpkg runs, from the dpkg trigger,
 // periodically).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // pkgunify unify-files: unifies the files a transaction installed, listed
 // on standard input as hook records (guest/hook_records.hpp). What the rpm
 // plugin's worker runs. With --check: only checks the policy and link mode,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // pkgunify verify: compares the unified files of roots with their package
 // database's digests.
 #pragma once

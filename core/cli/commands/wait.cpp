@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // pkgunify wait: waits until the background unification of a root (the rpm
 // plugin's worker) is done.
 #include "cli/commands/commands.hpp"

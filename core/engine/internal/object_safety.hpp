@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // What the hard-link strategy does when a guest's inode cannot be trusted:
 // a checked copy instead of adoption, and quarantine of an object tampered
 // with while its protection was lifted (issue #15, items 1 and 2).

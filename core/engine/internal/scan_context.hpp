@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // What the parts of a scan share (private to the engine): the roots and
 // candidates the walk found, the statistics, and the work item a worker
 // hands to the committer. scanner.cpp fills it, pipeline.cpp runs it through

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Lifting the protection of store objects, for the maintenance commands that
 // move or remove an object's names (fsck --repair, gc) or ask what protects
 // a guest file (status).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // How the readers reach a guest's package database. The guest's root user
 // writes it; pkgunify reads it as root on the host. So:
 // - its directory is opened beneath the root by the rules of every guest

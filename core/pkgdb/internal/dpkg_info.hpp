@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The info directory of dpkg's database (ADMINDIR/info), which holds about
 // 100k paths per root: a package's file list (<pkg>.list, "/." first), its
 // digests (<pkg>.md5sums, "<md5>  relative/path") and the conffiles of its

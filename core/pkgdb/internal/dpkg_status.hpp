@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // dpkg's status file, and the journal files of ADMINDIR/updates/ (which have
 // its format), parsed with libapt-pkg's deb822 reader. Private to
 // core/pkgdb; no libapt-pkg type shows here.

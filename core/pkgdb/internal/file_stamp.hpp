@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // How the readers put a file's stat in a stamp or change marker. Private to
 // core/pkgdb.
 #pragma once

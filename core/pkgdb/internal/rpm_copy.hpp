@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A private copy of a guest's rpm database, which librpm reads instead of
 // the guest's. librpm (and sqlite below it) open a database by path: they
 // would follow any symlink a guest planted there and open, as root, whatever

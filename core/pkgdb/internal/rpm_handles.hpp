@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // RAII owners of librpm handles, and a scope that captures what librpm logs.
 // Private to core/pkgdb: nothing outside this directory sees an rpm type.
 #pragma once

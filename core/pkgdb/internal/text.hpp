@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Text helpers the Debian readers share (dpkg's database, .deb control
 // members): lines with their numbers, trimming, field names, md5 digests,
 // conffiles lines.
