@@ -11,15 +11,15 @@ _pkgunify_options()
 {
     local common="-h --help --json"
     case $1 in
-        scan) echo "$common --store --policy --db -n --dry-run -j --jobs --create --min-size --ignore-mtime --link" ;;
-        pkg) echo "$common --store --policy --db -n --dry-run -j --jobs --create --min-size --ignore-mtime --link --root" ;;
+        scan) echo "$common --store --policy --db -n --dry-run -j --jobs --create --min-size --ignore-mtime --trusted-roots --link" ;;
+        pkg) echo "$common --store --policy --db -n --dry-run -j --jobs --create --min-size --ignore-mtime --trusted-roots --link --root" ;;
         list) echo "$common --policy --db --root" ;;
         inspect) echo "$common --policy" ;;
         verify) echo "$common --store --policy --db" ;;
         sync) echo "$common --policy --root --hook --log --host --db --state-dir" ;;
         dpkg-release) echo "$common --policy --root --hook --log --host" ;;
         unify-files) echo "$common --policy --root --hook --log --host --check" ;;
-        wait) echo "-h --help --root" ;;
+        wait) echo "-h --help --root --timeout" ;;
         split | release) echo "$common -n --dry-run" ;;
         status) echo "$common --store --policy --files" ;;
         store) echo "-h --help" ;;

@@ -96,15 +96,20 @@ stripe_of(const struct stat& st)
   return static_cast<unsigned>(h % k_stripes);
 }
 
+std::string
+stripe_name(unsigned stripe)
+{
+  return (stripe < 10 ? "inode-0" : "inode-") + std::to_string(stripe);
+}
+
 sys::Result<int>
 stripe_fd(unsigned stripe)
 {
   Runtime& r = runtime();
   std::lock_guard lock(r.mutex);
   if (!r.stripes[stripe]) {
-    char name[16];
-    std::snprintf(name, sizeof name, "inode-%02u", stripe);
-    r.stripes[stripe] = sys::Fd(::openat(r.locks.get(), name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+    const std::string name = stripe_name(stripe);
+    r.stripes[stripe] = sys::Fd(::openat(r.locks.get(), name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!r.stripes[stripe]) {
       return sys::fail_sys("open", runtime_dir_path() + "/locks/" + name);
     }
@@ -173,7 +178,7 @@ InodeLock::acquire(const struct stat& st, std::string_view display, std::chrono:
   auto timed_out = [&] {
     return sys::fail(std::string(display) + ": gave up after " + std::to_string(timeout.count() / 1000)
                        + " s waiting for another pkgunify run that has it lifted (lock " + runtime_dir_path()
-                       + "/locks/inode-" + (stripe < 10 ? "0" : "") + std::to_string(stripe) + ")",
+                       + "/locks/" + stripe_name(stripe) + ")",
                      ETIMEDOUT);
   };
   std::timed_mutex& mutex = runtime().stripe_mutex[stripe];
