@@ -124,30 +124,6 @@ public:
 
 private:
   friend class ProtectionGuard;
-  struct LiftState;
-
-  // What a guard saw of its inode while the protection was off: the lease it
-  // held across the window (guest/runtime.hpp, sys/lease.hpp) and the inode's
-  // metadata (owner, mode, size, mtime, xattrs) before and after.
-  struct LiftCheck
-  {
-    bool opened_for_writing = false;  // the lease broke: some process opened it for writing or truncated it
-    bool metadata_changed = false;    // someone changed owner, mode, size, mtime or xattrs meanwhile
-    bool repaired = false;            // ... and the guard put them back
-    std::string detail;               // what changed, for messages
-
-    [[nodiscard]] bool
-    clean() const
-    {
-      return !opened_for_writing && !metadata_changed;
-    }
-    // The inode can no longer be trusted to match its store name: quarantine it.
-    [[nodiscard]] bool
-    tainted() const
-    {
-      return opened_for_writing || (metadata_changed && !repaired);
-    }
-  };
   sys::Result<void> apply(int fd, Protection p, std::string_view display);
   sys::Result<void> clear(int fd, std::string_view display);
 
