@@ -38,7 +38,7 @@ refuse_untrusted_immutable(const Policy& policy, const Store& store, const char*
                     + "): a process that holds a file open for writing keeps writing to it after it is made "
                       "immutable. Use link: reflink (copies share extents, each guest writes its own), or set "
                       "trusted_roots: true in "
-                    + policy.source + " if no guest's user can be hostile");
+                    + policy.source + " (or pass --trusted-roots) if no guest's user can be hostile");
 }
 
 }  // namespace
