@@ -4,7 +4,9 @@
 // temporary), or the original itself, swapped out and never removed or
 // swapped back (the original name is free: rename it back).
 #include "engine/internal/scan_context.hpp"
+#include "guest/protection.hpp"
 #include "guest/temp_name.hpp"
+#include "sys/fs.hpp"
 #include "sys/lock.hpp"
 
 #include <fcntl.h>
@@ -28,16 +30,39 @@ clean_leftover(Context& ctx, const Leftover& l)
     return;
   }
   const std::string original = guest_temp_original(l.name).value_or(std::string());
+  // A name of a protected inode (the shared object a killed split or scan
+  // had swapped out, protected again by recover_lifted) moves only lifted.
+  auto lifted_retry = [&](const auto& op) {
+    if (op()) {
+      return true;
+    }
+    if (errno != EPERM) {
+      return false;
+    }
+    const std::string display = ctx.display(l.root, l.dir, l.name);
+    auto fd = sys::open_regular_at(*dfd, l.name, O_RDONLY, display);
+    auto guard =
+      fd ? ctx.protector.lift(fd->get(), display) : sys::Result<ProtectionGuard>(std::unexpected(fd.error()));
+    if (!guard) {
+      ctx.reporter.error(guard.error().message);
+      return false;
+    }
+    const bool done = op();
+    (void)guard->restore();
+    return done;
+  };
+  auto remove = [&] { return ::unlinkat(*dfd, l.name.c_str(), 0) == 0; };
   bool cleaned = false;
   if (!original.empty()) {
     struct stat ost;
     if (::fstatat(*dfd, original.c_str(), &ost, AT_SYMLINK_NOFOLLOW) == 0) {
-      cleaned = ::unlinkat(*dfd, l.name.c_str(), 0) == 0;
+      cleaned = lifted_retry(remove);
     } else if (errno == ENOENT) {
-      cleaned = ::renameat2(*dfd, l.name.c_str(), *dfd, original.c_str(), RENAME_NOREPLACE) == 0;
+      cleaned =
+        lifted_retry([&] { return ::renameat2(*dfd, l.name.c_str(), *dfd, original.c_str(), RENAME_NOREPLACE) == 0; });
     }
   } else if (ctx.object_inodes().contains(st.st_ino)) {
-    cleaned = ::unlinkat(*dfd, l.name.c_str(), 0) == 0;
+    cleaned = lifted_retry(remove);
   } else {
     ctx.reporter.warning(ctx.display(l.root, l.dir, l.name)
                          + ": temporary file of an interrupted pkgunify run whose original name is unknown; "
