@@ -14,8 +14,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <optional>
+#include <thread>
 #include <utility>
 
 namespace pkgunify {
@@ -241,7 +243,14 @@ open_window(int fd, Protection restore, std::string_view display, LiftState& sta
     return std::unexpected(meta.error());
   }
   state.before = std::move(*meta);
+  // Another pkgunify run may hold a new object open for writing for a
+  // moment (its copy, just published): wait for that, bounded; a guest
+  // process that holds it longer is refused.
   auto lease = sys::ReadLease::take(fd, display);
+  for (int wait_ms = 1; !lease && lease.error().code == EAGAIN && wait_ms <= 512; wait_ms *= 2) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+    lease = sys::ReadLease::take(fd, display);
+  }
   if (!lease) {
     if (lease.error().code == EAGAIN) {
       return sys::fail(lease.error().message + ": its protection is not lifted while a process can write to it",
