@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 
 using namespace pkgunify;
 using pkgunify::test::CollectingReporter;
@@ -236,4 +237,36 @@ TEST_F(RuntimeTest, TerminationWaitsUntilTheProtectionIsBack)
     ::close(f);
   }
   unprotect(p, fd.get());
+}
+
+// A runtime directory that others may write to is refused, naming it: a
+// local user could otherwise plant locks or journal records.
+TEST(RuntimeDir, ANonPrivateDirectoryIsRefused)
+{
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "the runtime directory must be root's";
+  }
+  char tmpl[] = "/tmp/pkgunify-unit.XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = std::string(tmpl) + "/run";
+  ASSERT_EQ(::mkdir(dir.c_str(), 0777), 0);
+  ASSERT_EQ(::chmod(dir.c_str(), 0777), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::setenv("PKGUNIFY_RUNTIME_DIR", dir.c_str(), 1);
+    if (runtime_dir_path() != dir) {
+      ::_exit(77);  // this process read the environment before
+    }
+    auto r = prepare_runtime_dir();
+    ::_exit(!r && r.error().message.find(dir + ": not private") != std::string::npos ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  std::filesystem::remove_all(tmpl);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 77) {
+    GTEST_SKIP() << "the runtime directory's path was read before this test (run it on its own)";
+  }
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
