@@ -2,9 +2,12 @@
 #include "cli/commands/split.hpp"
 
 #include "cli/commands/commands.hpp"
+#include "cli/package_release.hpp"
 #include "guest/split.hpp"
+#include "sys/exceptions.hpp"
 
 #include <ostream>
+#include <set>
 
 namespace pkgunify::cli {
 
@@ -28,6 +31,14 @@ public:
     m_release = app.add_subcommand("release", "Turn unified guest paths into private, writable files "
                                               "(lifting protection) before a package manager replaces them");
     add_options(*m_release);
+    m_release->add_option("--root", m_root,
+                          "Guest root: the paths are paths inside it, as the guest sees them (its directory symlinks "
+                          "followed inside the root only); only protected files are released");
+    m_release
+      ->add_flag("--packages", m_packages,
+                 "With --root: the arguments are installed packages, by name or as .deb/.rpm files inside the root")
+      ->needs("--root");
+    m_release->add_flag("--stdin", m_stdin, "Take the arguments from standard input, NUL-terminated (the agent)");
   }
 
   [[nodiscard]] bool
@@ -39,6 +50,15 @@ public:
   std::unique_ptr<Report>
   run() override
   {
+    if (m_stdin) {
+      m_paths = read_nul_list();
+    }
+    if (!m_root.empty()) {
+      return release_in_root();
+    }
+    if (m_paths.empty()) {
+      throw ConfigError("no PATH given");
+    }
     make_absolute(m_paths);
     auto report = std::make_unique<SplitReport>();
     report->verb = m_split->parsed() ? SplitVerb::split : SplitVerb::release;
@@ -61,17 +81,47 @@ public:
   }
 
 private:
+  // release --root ROOT: paths or packages inside a guest.
+  std::unique_ptr<Report>
+  release_in_root()
+  {
+    if (m_dry_run) {
+      throw ConfigError("release --root: --dry-run is not supported there");
+    }
+    make_absolute(m_root);
+    auto report = std::make_unique<SplitReport>();
+    report->verb = SplitVerb::release;
+    CliReporter reporter(Progress::hidden);
+    ReleaseCounts counts;
+    if (m_packages) {
+      std::set<std::string> names;
+      for (const auto& p : m_paths) {
+        names.insert(p.ends_with(".deb") || p.ends_with(".rpm") ? package_file_name({.root = m_root}, p) : p);
+      }
+      counts = release_packages(m_root, names, reporter);
+    } else {
+      counts = release_guest_paths(m_root, m_paths, reporter);
+    }
+    report->split = counts.released;
+    report->not_shared = counts.not_needed;
+    report->failed = counts.failed;
+    return report;
+  }
+
   void
   add_options(CLI::App& cmd)
   {
     cmd.add_flag("--json", m_common.json, "Print a machine-readable summary");
     cmd.add_flag("--dry-run,-n", m_dry_run, "Change nothing");
-    cmd.add_option("PATH", m_paths, "Files (absolute host paths)")->required();
+    cmd.add_option("PATH", m_paths, "Files (absolute host paths)");
   }
 
   CLI::App* m_split = nullptr;
   CLI::App* m_release = nullptr;
   bool m_dry_run = false;
+  bool m_packages = false;
+  bool m_stdin = false;
+  std::string m_root;
   std::vector<std::string> m_paths;
 };
 
