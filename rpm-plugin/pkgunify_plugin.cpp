@@ -12,6 +12,16 @@
 // starting the worker): rpm loads no policy parser and no hash library for
 // it. No exception crosses into rpm, and no hook changes a transaction's
 // result: failures are logged through rpmlog.
+//
+// Guest mode (the plugin loaded as "pkgunify_guest", as the pkgunify-guest
+// package installs it inside a guest, docs/guests.md): rpm runs inside the
+// guest, without the capability to lift protection, so the host's agent
+// does the work: before the transaction, the protected files it will
+// replace or erase are released through the agent's socket in one request
+// (fsm_file_pre catches any it missed), and tsm_post hands the installed
+// files to the agent. Without a reachable agent: one line, and rpm goes on
+// as it would without pkgunify.
+#include "guest/agent_protocol.hpp"
 #include "guest/background.hpp"
 #include "guest/hook_records.hpp"
 #include "guest/runtime.hpp"
@@ -32,9 +42,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -88,6 +101,9 @@ struct State
   bool synchronous = false;                   // option "sync": unify inside the transaction
   bool host = false;                          // option "host": also unify transactions on the root "/"
   std::string log = "/var/log/pkgunify.log";  // option "log=FILE": the worker's messages
+  bool guest = false;                         // guest mode: through the host's agent
+  std::string socket;                         // guest mode: the agent's socket
+  bool agent_gone = false;                    // guest mode: said once per transaction
   bool skip = false;                          // test transaction
   bool collect = false;                       // unify what this transaction installs
   std::string root;
@@ -162,11 +178,103 @@ try {
   return RPMRC_NOTFOUND;  // drop the plugin quietly
 }
 
+rpmRC
+init_guest(rpmPlugin plugin, rpmts /*ts*/) noexcept
+try {
+  if (hooks_off()) {
+    return RPMRC_NOTFOUND;
+  }
+  auto state = std::make_unique<State>();
+  state->guest = true;
+  state->socket = pkgunify::agent::client_socket_path();
+  rpmPluginSetData(plugin, state.release());
+  return RPMRC_OK;
+} catch (...) {
+  return RPMRC_NOTFOUND;
+}
+
 void
 cleanup(rpmPlugin plugin) noexcept
 {
   delete state_of(plugin);  // closes the gates: the workers start
   rpmPluginSetData(plugin, nullptr);
+}
+
+// ---- guest mode ----------------------------------------------------------
+
+// Sends `r` to the agent; says once per transaction that there is none.
+void
+ask_agent(State& s, const pkgunify::agent::Request& r, std::chrono::seconds timeout)
+{
+  if (s.agent_gone || r.args.empty()) {
+    return;
+  }
+  auto a = pkgunify::agent::call(s.socket, r, timeout);
+  if (!a) {
+    const int code = a.error().code;
+    if (code == ENOENT || code == ECONNREFUSED || code == EAGAIN || code == ENOTDIR || code == EACCES) {
+      rpmlog(RPMLOG_WARNING, "pkgunify: no pkgunify agent at %s (%s): rpm goes on without pkgunify\n", s.socket.c_str(),
+             std::strerror(code));
+      s.agent_gone = true;
+    } else {
+      log_line("the agent at " + s.socket + ": " + a.error().message);
+    }
+    return;
+  }
+  for (const auto* lines : {&a->failures, &a->errors}) {
+    for (const auto& l : *lines) {
+      log_line(l);
+    }
+  }
+}
+
+// The regular files of the transaction's elements that are protected now:
+// what rpm will replace (an element's new files) or erase (a removed one's).
+std::vector<std::string>
+protected_files_of(rpmts ts)
+{
+  std::vector<std::string> out;
+  rpmtsi it = rpmtsiInit(ts);
+  for (rpmte te; (te = rpmtsiNext(it, static_cast<rpmElementTypes>(0)));) {
+    rpmfiles files = rpmteFiles(te);
+    rpmfi fi = rpmfilesIter(files, RPMFI_ITER_FWD);
+    while (fi && rpmfiNext(fi) >= 0) {
+      const char* fn = rpmfiFN(fi);
+      if (fn && S_ISREG(rpmfiFMode(fi)) && pkgunify::is_protected_file(fn)) {
+        out.emplace_back(fn);
+      }
+    }
+    rpmfiFree(fi);
+    rpmfilesFree(files);
+  }
+  rpmtsiFree(it);
+  return out;
+}
+
+rpmRC
+tsm_pre_guest(State& s, rpmts ts)
+{
+  s.agent_gone = false;
+  // rpm --root from inside a guest: a root the agent knows nothing of.
+  s.collect = s.root == "/";
+  if (s.collect && !s.skip) {
+    pkgunify::agent::Request r;
+    r.verb = pkgunify::agent::Verb::release;
+    r.args = protected_files_of(ts);
+    ask_agent(s, r, std::chrono::seconds(600));
+  }
+  return RPMRC_OK;
+}
+
+void
+tsm_post_guest(State& s, const std::string& records)
+{
+  pkgunify::agent::Request r;
+  r.verb = pkgunify::agent::Verb::unify;
+  for (std::size_t start = 0, nul; (nul = records.find('\0', start)) != std::string::npos; start = nul + 1) {
+    r.args.push_back(records.substr(start, nul - start));
+  }
+  ask_agent(s, r, std::chrono::seconds(30));
 }
 
 rpmRC
@@ -178,6 +286,9 @@ try {
   s->skip = (rpmtsFlags(ts) & (RPMTRANS_FLAG_TEST | RPMTRANS_FLAG_JUSTDB)) != 0;
   const char* root = rpmtsRootDir(ts);
   s->root = root && *root ? root : "/";
+  if (s->guest) {
+    return tsm_pre_guest(*s, ts);
+  }
   // The host's own transactions are left alone unless asked for: a host
   // runs guests, it is rarely one itself (protected files are released all
   // the same, should an admin have unified the host).
@@ -231,6 +342,15 @@ try {
   }
   const char* fn = rpmfiFN(fi);
   if (!fn) {
+    return RPMRC_OK;
+  }
+  if (s->guest) {
+    if (s->collect && pkgunify::is_protected_file(fn)) {  // one the transaction's release missed
+      pkgunify::agent::Request r;
+      r.verb = pkgunify::agent::Verb::release;
+      r.args = {fn};
+      ask_agent(*s, r, std::chrono::seconds(600));
+    }
     return RPMRC_OK;
   }
   RpmLogReporter reporter;
@@ -301,6 +421,10 @@ try {
   if (!any_file) {
     return RPMRC_OK;
   }
+  if (s->guest) {
+    tsm_post_guest(*s, records);
+    return RPMRC_OK;
+  }
   // A bad policy or link mode is reported here, through rpm's log; a check
   // that passed is remembered until the policy, pkgunify or the boot
   // changes. The worker's own messages (store, files) go to its log file.
@@ -331,6 +455,21 @@ extern "C" {
 // The one symbol rpm looks up: <name>_hooks.
 __attribute__((visibility("default"))) rpmPluginHooks_s pkgunify_hooks = {
   .init = init,
+  .cleanup = cleanup,
+  .tsm_pre = tsm_pre,
+  .tsm_post = tsm_post,
+  .psm_pre = psm_pre,
+  .psm_post = psm_post,
+  .scriptlet_pre = nullptr,
+  .scriptlet_fork_post = nullptr,
+  .scriptlet_post = nullptr,
+  .fsm_file_pre = fsm_file_pre,
+  .fsm_file_post = fsm_file_post,
+  .fsm_file_prepare = nullptr,
+};
+// The same plugin in guest mode, for %__transaction_pkgunify_guest.
+__attribute__((visibility("default"))) rpmPluginHooks_s pkgunify_guest_hooks = {
+  .init = init_guest,
   .cleanup = cleanup,
   .tsm_pre = tsm_pre,
   .tsm_post = tsm_post,

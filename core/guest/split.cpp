@@ -225,4 +225,13 @@ release_if_protected(const std::string& path, DirResolution resolution, Reporter
   return ReleaseResult::failed;
 }
 
+bool
+is_protected_file(const std::string& path) noexcept
+{
+  struct stat st;
+  std::uint64_t attributes = 0;
+  return sys::stat_entry(AT_FDCWD, path.c_str(), st, attributes) == 0 && S_ISREG(st.st_mode)
+         && (attributes & (STATX_ATTR_IMMUTABLE | STATX_ATTR_APPEND)) != 0;
+}
+
 }  // namespace pkgunify

@@ -42,4 +42,9 @@ enum class ReleaseResult { not_needed, released, failed };
 // cannot leave it). One statx when there is nothing to release.
 ReleaseResult release_if_protected(const std::string& path, DirResolution resolution, Reporter& reporter) noexcept;
 
+// `path` (directory symlinks followed: the caller's own view, as inside a
+// guest) is a regular file whose protection (immutable, append-only) would
+// make a package manager's change fail. One statx.
+bool is_protected_file(const std::string& path) noexcept;
+
 }  // namespace pkgunify

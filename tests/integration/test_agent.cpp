@@ -358,6 +358,15 @@ TEST_F(AgentTest, AGuestCannotReleaseAnotherGuestsFiles)
   make_symlink(g2 + k_tool, g1 + "/usr/bin/evil-abs");
   make_symlink("../../../g2/usr/bin/pkgu-agentdemo", g1 + "/usr/bin/evil-rel");
   make_symlink(g2 + "/usr/bin", g1 + "/usr/evil-dir");
+  // A build chroot often has /proc mounted, seen from the host too: its
+  // magic links lead out of the root.
+  make_dirs(g1 + "/proc");
+  ASSERT_EQ(::mount("proc", (g1 + "/proc").c_str(), "proc", 0, nullptr), 0) << std::strerror(errno);
+  struct Unmount
+  {
+    std::string dir;
+    ~Unmount() { ::umount2(dir.c_str(), MNT_DETACH); }
+  } unmount{g1 + "/proc"};
   start_agent();
   ASSERT_TRUE(wait_for_socket("g1", true)) << read_file(path("agent.log"));
   const Snapshot before = snapshot(m_top + "/g2");
@@ -371,6 +380,8 @@ TEST_F(AgentTest, AGuestCannotReleaseAnotherGuestsFiles)
     "/usr/evil-dir/pkgu-agentdemo",
     "/proc/self/root" + g2 + k_tool,
     "/proc/1/root" + g2 + k_tool,
+    "/proc/thread-self/root" + g2 + k_tool,
+    "/proc/" + std::to_string(::getpid()) + "/cwd/../g2" + k_tool,
     "relative/path",
   };
   const std::string a = call_from(g1, "g1", request(Verb::release, evil));
