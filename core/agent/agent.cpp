@@ -48,6 +48,13 @@ Server::setup_signals()
     throw ConfigError(sys::sys_error("signalfd", "the agent").message);
   }
   ::signal(SIGPIPE, SIG_IGN);  // a guest that hangs up is an EPIPE, not the end of the agent
+  // A socket per guest and one per connection: as many descriptors as the
+  // hard limit allows (systemd's is 524288); children get the soft one back.
+  if (::getrlimit(RLIMIT_NOFILE, &m_files_limit) == 0) {
+    rlimit raised = m_files_limit;
+    raised.rlim_cur = raised.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &raised);
+  }
 }
 
 // The registry directory is watched, so that a guest added or removed is

@@ -24,15 +24,16 @@ namespace pkgunify::agent {
 
 struct Limits
 {
-  std::size_t connections_per_guest = 8;  // open at once (reading, waiting, answering)
-  std::size_t queued_per_guest = 8;       // jobs not started yet, waited for or not
-  std::size_t queued_bytes = std::size_t{64} << 20;
-  std::size_t connections = 1024;                  // all guests
-  unsigned jobs = 2;                               // children at once, all guests
-  std::chrono::milliseconds request_time{10'000};  // from accept to the whole request
-  std::chrono::milliseconds answer_time{10'000};   // to take the answer
-  std::chrono::seconds release_time{600};          // release, release-packages, dpkg-release
-  std::chrono::seconds unify_time{3600};           // unify, sync
+  std::size_t connections_per_guest = 8;               // open at once (reading, waiting, answering)
+  std::size_t queued_per_guest = 8;                    // jobs not started yet, waited for or not
+  std::size_t queued_bytes = std::size_t{64} << 20;    // jobs waiting, all guests
+  std::size_t buffered_bytes = std::size_t{64} << 20;  // requests being read, all guests
+  std::size_t connections = 1024;                      // all guests
+  unsigned jobs = 2;                                   // children at once, all guests
+  std::chrono::milliseconds request_time{10'000};      // from accept to the whole request
+  std::chrono::milliseconds answer_time{10'000};       // to take the answer
+  std::chrono::seconds release_time{600};              // release, release-packages, dpkg-release
+  std::chrono::seconds unify_time{3600};               // unify, sync
   std::chrono::seconds status_time{300};
   std::chrono::seconds rescan{30};  // the registry is read again (also on SIGHUP, and when it changes)
 };

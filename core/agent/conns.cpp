@@ -92,13 +92,18 @@ Server::on_conn(Conn& c, short revents)
   for (;;) {
     const ssize_t n = ::recv(c.fd.get(), buf, sizeof(buf), 0);
     if (n > 0) {
-      if (c.in.size() + static_cast<std::size_t>(n) > k_max_request) {
+      const auto got = static_cast<std::size_t>(n);
+      if (c.in.size() + got > k_max_request || m_buffered_bytes + got > m_o.limits.buffered_bytes) {
         Answer a;
-        a.errors.push_back("the request is longer than " + std::to_string(k_max_request) + " bytes");
+        a.outcome = c.in.size() + got > k_max_request ? Outcome::error : Outcome::busy;
+        a.errors.push_back(a.outcome == Outcome::error
+                             ? "the request is longer than " + std::to_string(k_max_request) + " bytes"
+                             : "the agent is reading too many requests at once; try again later");
         answer(c.id, a);
         return;
       }
-      c.in.append(buf, static_cast<std::size_t>(n));
+      c.in.append(buf, got);
+      m_buffered_bytes += got;
       continue;
     }
     if (n == 0) {
@@ -125,8 +130,7 @@ Server::request_complete(Conn& c)
   Job job;
   job.bytes = c.in.size();
   job.request = std::move(*r);
-  c.in.clear();
-  c.in.shrink_to_fit();
+  forget_input(c);
   const bool queued_only = !job.request.wait && (job.request.verb == Verb::unify || job.request.verb == Verb::sync);
   job.conn = queued_only ? 0 : id;
   c.state = ConnState::waiting;
@@ -173,7 +177,7 @@ Server::answer(std::uint64_t conn, const Answer& a)
   }
   Conn& c = it->second;
   c.linger = c.state == ConnState::reading;
-  c.in.clear();
+  forget_input(c);
   c.out = encode(a);
   c.out_done = 0;
   c.state = ConnState::writing;
@@ -204,12 +208,21 @@ Server::write_some(Conn& c)
 }
 
 void
+Server::forget_input(Conn& c)
+{
+  m_buffered_bytes -= c.in.size();
+  c.in.clear();
+  c.in.shrink_to_fit();
+}
+
+void
 Server::close_conn(std::uint64_t id)
 {
   auto it = m_conns.find(id);
   if (it == m_conns.end()) {
     return;
   }
+  forget_input(it->second);
   if (auto s = m_slots.find(it->second.guest); s != m_slots.end() && s->second.connections > 0) {
     --s->second.connections;
   }
@@ -254,7 +267,7 @@ Server::schedule()
     s->queue.pop_front();
     m_queued_bytes -= job.bytes;
     const std::uint64_t conn = job.conn;
-    auto child = start_child(m_o, *s, std::move(job), m_mask);
+    auto child = start_child(m_o, *s, std::move(job), m_mask, m_files_limit);
     if (!child) {
       Answer a;
       a.errors.push_back(child.error().message);

@@ -36,8 +36,9 @@ c_argv(std::vector<std::string>& argv)
 // process of one thread: setenv is safe here.)
 [[noreturn]] void
 exec_child(std::vector<std::string> argv, std::array<int, 3> fds, const sigset_t& unblock, bool background,
-           const std::string& runtime_dir)
+           const std::string& runtime_dir, const rlimit& files)
 {
+  (void)::setrlimit(RLIMIT_NOFILE, &files);
   // Its locks and lift journal are the agent's runtime directory's.
   ::setenv("PKGUNIFY_RUNTIME_DIR", runtime_dir.c_str(), 1);
   for (int i = 0; i < 3; ++i) {
@@ -172,7 +173,7 @@ job_time(const Limits& l, Verb v)
 }
 
 sys::Result<Child>
-start_child(const Options& o, const Slot& slot, Job job, const sigset_t& unblock)
+start_child(const Options& o, const Slot& slot, Job job, const sigset_t& unblock, const rlimit& files)
 {
   auto in = make_pipe();
   auto out = make_pipe();
@@ -188,7 +189,7 @@ start_child(const Options& o, const Slot& slot, Job job, const sigset_t& unblock
   }
   if (pid == 0) {
     exec_child(std::move(argv), {in->read.get(), out->write.get(), err->write.get()}, unblock, background,
-               o.runtime_dir);
+               o.runtime_dir, files);
   }
   Child c;
   c.pid = pid;

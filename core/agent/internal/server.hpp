@@ -11,6 +11,7 @@
 #include "sys/fd.hpp"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -135,7 +136,8 @@ std::vector<std::string> job_argv(const Options& o, const Slot& slot, const Requ
 std::string job_input(const Request& r);
 std::chrono::seconds job_time(const Limits& l, Verb v);
 // Starts the child; its pipes are non-blocking.
-sys::Result<Child> start_child(const Options& o, const Slot& slot, Job job, const sigset_t& unblock);
+sys::Result<Child> start_child(const Options& o, const Slot& slot, Job job, const sigset_t& unblock,
+                               const rlimit& files);
 // The answer for a child that ended.
 Answer answer_of(const Child& c);
 // Reads what a pipe has (bounded: beyond `limit` bytes the rest is dropped);
@@ -188,6 +190,7 @@ private:
   void answer(std::uint64_t conn, const Answer& a);
   void write_some(Conn& c);
   void close_conn(std::uint64_t id);
+  void forget_input(Conn& c);
   void schedule();
   Slot* next_slot();
 
@@ -198,6 +201,8 @@ private:
   std::vector<Child> m_children;
   std::vector<std::string> m_registry_errors;
   std::size_t m_queued_bytes = 0;
+  std::size_t m_buffered_bytes = 0;  // Conn::in of every connection
+  rlimit m_files_limit{};            // RLIMIT_NOFILE as the agent found it: its children get it back
   std::uint64_t m_next_conn = 1;
   std::size_t m_round_robin = 0;
   sys::Fd m_signals;
