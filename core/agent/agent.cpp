@@ -97,7 +97,7 @@ Server::rescan()
     }
   }
   for (const auto& name : gone) {
-    drop_slot(name);
+    drop_slot(name, "guest " + name + " is no longer registered");
   }
 }
 
@@ -113,7 +113,7 @@ Server::update_slot(const GuestEntry& e)
   auto fresh = make_slot(e);
   if (!fresh) {
     if (known) {
-      drop_slot(e.name);
+      drop_slot(e.name, "its registry entry " + e.file + " is not usable");
     }
     m_log.error("guest " + e.name + " (" + e.file + "): " + fresh.error().message + "; not served");
     return;
@@ -139,14 +139,14 @@ Server::update_slot(const GuestEntry& e)
 }
 
 void
-Server::drop_slot(const std::string& name)
+Server::drop_slot(const std::string& name, const std::string& why)
 {
   auto it = m_slots.find(name);
   if (it == m_slots.end()) {
     return;
   }
   Answer gone;
-  gone.errors.push_back("guest " + name + " is no longer registered");
+  gone.errors.push_back(why);
   for (auto& job : it->second.queue) {
     m_queued_bytes -= job.bytes;
     if (job.conn) {
@@ -156,7 +156,7 @@ Server::drop_slot(const std::string& name)
   it->second.queue.clear();
   close_slot(it->second);
   m_slots.erase(it);
-  note("guest " + name + " is no longer served");
+  note("guest " + name + ": " + why);
 }
 
 void
@@ -307,7 +307,7 @@ Server::begin_stop()
     names.push_back(name);
   }
   for (const auto& name : names) {
-    drop_slot(name);
+    drop_slot(name, "the agent is stopping");
   }
 }
 

@@ -168,7 +168,7 @@ private:
   void watch_registry();
   void rescan();
   void update_slot(const GuestEntry& e);
-  void drop_slot(const std::string& name);
+  void drop_slot(const std::string& name, const std::string& why);
   void on_signal();
   void poll_once();
   void dispatch(const PollRef& r, short revents);
