@@ -78,7 +78,7 @@ TEST(CliCommands, EveryCommandInHelpOrder)
     names.push_back(sub->get_name());
   }
   EXPECT_EQ(names, (std::vector<std::string>{"scan", "pkg", "list", "inspect", "verify", "sync", "dpkg-release",
-                                             "unify-files", "wait", "split", "release", "status", "store"}));
+                                             "unify-files", "wait", "split", "release", "status", "store", "guest"}));
 }
 
 TEST(CliCommands, LinkAndCreateModesComeFromTheirTables)
