@@ -3,30 +3,38 @@
 # Keep in sync with the CLI: tests/packaging/check-completion compares these
 # lists with `pkgunify --help` and `pkgunify COMMAND --help`.
 
-_pkgunify_commands="scan pkg list inspect verify sync dpkg-release unify-files wait split release status store"
+_pkgunify_commands="scan pkg list inspect verify sync dpkg-release unify-files wait split release status store guest agent"
 _pkgunify_store_commands="stats fsck gc unprotect"
+_pkgunify_guest_commands="add remove list"
 
-# Options per command ("store stats" and friends as "store-stats").
+# Options per command ("store stats" and friends as "store-stats", "guest add"
+# as "guest-add").
 _pkgunify_options()
 {
     local common="-h --help --json"
     case $1 in
-        scan) echo "$common --store --policy --db -n --dry-run -j --jobs --create --min-size --ignore-mtime --trusted-roots --link" ;;
+        scan) echo "$common --store --policy --db -n --dry-run -j --jobs --create --min-size --ignore-mtime --trusted-roots --link --all --guests-dir" ;;
         pkg) echo "$common --store --policy --db -n --dry-run -j --jobs --create --min-size --ignore-mtime --trusted-roots --link --root" ;;
         list) echo "$common --policy --db --root" ;;
         inspect) echo "$common --policy" ;;
         verify) echo "$common --store --policy --db" ;;
         sync) echo "$common --policy --root --hook --log --host --db --state-dir" ;;
-        dpkg-release) echo "$common --policy --root --hook --log --host" ;;
+        dpkg-release) echo "$common --policy --root --hook --log --host --args-from-stdin --cwd" ;;
         unify-files) echo "$common --policy --root --hook --log --host --check" ;;
         wait) echo "-h --help --root --timeout" ;;
-        split | release) echo "$common -n --dry-run" ;;
-        status) echo "$common --store --policy --files" ;;
+        split) echo "$common -n --dry-run" ;;
+        release) echo "$common -n --dry-run --root --packages --stdin" ;;
+        status) echo "$common --store --policy --files --all --guests-dir" ;;
         store) echo "-h --help" ;;
         store-stats) echo "$common --store --policy --memory" ;;
         store-fsck) echo "$common --store --policy --repair -j --jobs" ;;
         store-gc) echo "$common --store --policy -n --dry-run" ;;
         store-unprotect) echo "$common --store --policy -n --dry-run" ;;
+        guest) echo "-h --help" ;;
+        guest-add) echo "$common --policy --guests-dir" ;;
+        guest-remove) echo "$common --guests-dir" ;;
+        guest-list) echo "$common --policy --guests-dir" ;;
+        agent) echo "-h --help --runtime-dir --guests-dir --policy -j --jobs --request-timeout" ;;
         '') echo "-h --help --version" ;;
     esac
 }
@@ -46,13 +54,15 @@ _pkgunify()
                     [[ " $_pkgunify_commands " == *" ${words[i]} "* ]] && cmd=${words[i]}
                 elif [[ $cmd == store && " $_pkgunify_store_commands " == *" ${words[i]} "* ]]; then
                     cmd=store-${words[i]}
+                elif [[ $cmd == guest && " $_pkgunify_guest_commands " == *" ${words[i]} "* ]]; then
+                    cmd=guest-${words[i]}
                 fi
                 ;;
         esac
     done
 
     case $prev in
-        --store | --state-dir)
+        --store | --state-dir | --guests-dir)
             _filedir -d
             return
             ;;
@@ -95,6 +105,19 @@ _pkgunify()
             ;;
         store)
             COMPREPLY=($(compgen -W "$_pkgunify_store_commands" -- "$cur"))
+            ;;
+        guest)
+            COMPREPLY=($(compgen -W "$_pkgunify_guest_commands" -- "$cur"))
+            ;;
+        guest-add | guest-remove)
+            # NAME, then (add) ROOT; guest names are the registry's files.
+            local dir=${PKGUNIFY_GUESTS_DIR:-/etc/pkgunify/guests.d} names
+            names=$(cd "$dir" 2>/dev/null && for f in *.yaml; do [[ -e $f ]] && echo "${f%.yaml}"; done)
+            if [[ $cmd == guest-remove ]]; then
+                COMPREPLY=($(compgen -W "$names" -- "$cur"))
+            elif [[ ${words[cword - 1]} != add ]]; then
+                _filedir -d
+            fi
             ;;
         scan | verify | status)
             _filedir -d

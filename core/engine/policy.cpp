@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "engine/policy.hpp"
 
+#include "engine/internal/yaml_doc.hpp"
 #include "sys/exceptions.hpp"
 #include "sys/fd.hpp"
 #include "sys/read.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
-#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -16,7 +16,6 @@
 #include <charconv>
 #include <cstring>
 #include <limits>
-#include <sstream>
 #include <utility>
 
 namespace pkgunify {
@@ -33,49 +32,6 @@ is_under_etc(std::string_view path)
   }
   const auto rest = path.substr(start);
   return rest.starts_with("etc") && (rest.size() == 3 || rest[3] == '/');
-}
-
-std::string
-located(std::string_view source, const YAML::Mark& mark, std::string_view message)
-{
-  std::string result(source);
-  if (!mark.is_null()) {
-    result += ':';
-    result += std::to_string(mark.line + 1);
-    result += ':';
-    result += std::to_string(mark.column + 1);
-  }
-  result += ": ";
-  result += message;
-  return result;
-}
-
-bool
-is_quoted(const YAML::Node& node)
-{
-  // yaml-cpp tags plain scalars "?" and quoted ones "!".
-  return node.IsScalar() && node.Tag() == "!";
-}
-
-// How a value looks, for "expected X, got Y" messages.
-std::string
-describe(const YAML::Node& node)
-{
-  switch (node.Type()) {
-  case YAML::NodeType::Undefined:
-  case YAML::NodeType::Null:
-    return "an empty value";
-  case YAML::NodeType::Sequence:
-    return "a sequence";
-  case YAML::NodeType::Map:
-    return "a mapping";
-  case YAML::NodeType::Scalar:
-    break;
-  }
-  std::string result = is_quoted(node) ? "the quoted string '" : "'";
-  result += node.Scalar();
-  result += '\'';
-  return result;
 }
 
 // One "key: value" pair of the policy file, handed to a key's handler.
@@ -104,7 +60,7 @@ public:
     std::string text = m_key.Scalar();
     text += ": ";
     text += message;
-    throw ConfigError(located(m_source, mark, text));
+    throw ConfigError(yaml::located(m_source, mark, text));
   }
 
   [[noreturn]] void
@@ -116,7 +72,7 @@ public:
   [[noreturn]] void
   fail_expected(std::string_view expected) const
   {
-    fail_at(m_value, "expected " + std::string(expected) + ", got " + describe(m_value));
+    fail_at(m_value, "expected " + std::string(expected) + ", got " + yaml::describe(m_value));
   }
 
   // The value as a string; any scalar will do.
@@ -134,7 +90,7 @@ public:
   void
   require_plain_scalar(std::string_view expected) const
   {
-    if (!m_value.IsScalar() || is_quoted(m_value)) {
+    if (!m_value.IsScalar() || yaml::is_quoted(m_value)) {
       fail_expected(expected);
     }
   }
@@ -235,7 +191,7 @@ set_patterns(const Item& item, std::vector<std::string>& patterns, std::vector<G
   std::vector<Glob> new_globs;
   for (const auto& element : value) {
     if (!element.IsScalar()) {
-      item.fail_at(element, "expected a pattern, got " + describe(element));
+      item.fail_at(element, "expected a pattern, got " + yaml::describe(element));
     }
     auto glob = Glob::compile(element.Scalar());
     if (!glob) {
@@ -372,123 +328,20 @@ default_policy()
 
 namespace {
 
-// Counts the documents of a YAML stream, stopping at the second one.
-// YAML::LoadAll of yaml-cpp 0.7 never returns on some malformed streams (a
-// lone ",": its parser reports an endless series of empty documents, each
-// one appended to the result until memory runs out; upstream issue 1040, fixed
-// after 0.8), so the documents are counted with a bound before one is loaded.
-class DocumentCounter : public YAML::EventHandler
-{
-public:
-  void
-  OnDocumentStart(const YAML::Mark& mark) override
-  {
-    if (++count == 2) {
-      second = mark;
-    }
-  }
-  void
-  OnDocumentEnd() override
-  {}
-  void
-  OnNull(const YAML::Mark& mark, YAML::anchor_t) override
-  {
-    node(mark);
-  }
-  void
-  OnAlias(const YAML::Mark& mark, YAML::anchor_t) override
-  {
-    node(mark);
-  }
-  void
-  OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override
-  {
-    node(mark);
-  }
-  void
-  OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override
-  {
-    node(mark);
-  }
-  void
-  OnSequenceEnd() override
-  {}
-  void
-  OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override
-  {
-    node(mark);
-  }
-  void
-  OnMapEnd() override
-  {}
-
-  int count = 0;
-  YAML::Mark second;  // where the second document's root node starts
-
-private:
-  void
-  node(const YAML::Mark& mark)
-  {
-    if (count == 2 && !second_node) {
-      second = mark;
-      second_node = true;
-    }
-  }
-  bool second_node = false;
-};
-
-// The one document of `text`, or nullopt when it has none (empty text or
-// only comments).
-std::optional<YAML::Node>
-read_document(std::string_view text, std::string_view source)
-{
-  try {
-    const std::string input(text);
-    std::istringstream stream(input);
-    YAML::Parser parser(stream);
-    DocumentCounter counter;
-    while (counter.count < 2 && parser.HandleNextDocument(counter)) {
-    }
-    if (counter.count > 1) {
-      throw ConfigError(located(source, counter.second, "expected a single YAML document"));
-    }
-    if (counter.count == 0) {
-      return std::nullopt;
-    }
-    return YAML::Load(input);
-  } catch (const YAML::Exception& e) {
-    throw ConfigError(located(source, e.mark, e.msg));
-  }
-}
-
-// Remembers the keys seen so far (name, 1-based line) and fails on a
-// repeated one.
-void
-check_not_seen(std::vector<std::pair<std::string, int>>& seen, const YAML::Node& key, std::string_view source)
-{
-  const std::string& name = key.Scalar();
-  const auto previous = std::find_if(seen.begin(), seen.end(), [&](const auto& item) { return item.first == name; });
-  if (previous != seen.end()) {
-    throw ConfigError(located(source, key.Mark(),
-                              "duplicate key '" + name + "' (first on line " + std::to_string(previous->second) + ")"));
-  }
-  seen.emplace_back(name, key.Mark().line + 1);
-}
-
 // Hands each "key: value" of the mapping `root` to its key's handler.
 void
 apply_keys(Policy& policy, const YAML::Node& root, std::string_view source)
 {
-  std::vector<std::pair<std::string, int>> seen;
+  yaml::SeenKeys seen;
   for (const auto& entry : root) {
     const YAML::Node& key = entry.first;
     if (!key.IsScalar()) {
-      throw ConfigError(located(source, key.Mark(), "expected a key name, got " + describe(key)));
+      throw ConfigError(yaml::located(source, key.Mark(), "expected a key name, got " + yaml::describe(key)));
     }
-    check_not_seen(seen, key, source);
+    yaml::check_not_seen(seen, key, source);
     const KeyHandler* handler = find_key(key.Scalar());
     if (!handler) {
-      throw ConfigError(located(source, key.Mark(), "unknown key '" + key.Scalar() + "'"));
+      throw ConfigError(yaml::located(source, key.Mark(), "unknown key '" + key.Scalar() + "'"));
     }
     handler->handler(policy, Item(source, key, entry.second));
   }
@@ -499,14 +352,15 @@ apply_keys(Policy& policy, const YAML::Node& root, std::string_view source)
 Policy
 parse_policy(std::string_view text, std::string_view source)
 {
-  const std::optional<YAML::Node> document = read_document(text, source);
+  const std::optional<YAML::Node> document = yaml::read_document(text, source);
   Policy policy = default_policy();
   policy.source = source;
   if (!document || document->IsNull()) {
     return policy;
   }
   if (!document->IsMap()) {
-    throw ConfigError(located(source, document->Mark(), "expected a mapping of keys, got " + describe(*document)));
+    throw ConfigError(
+      yaml::located(source, document->Mark(), "expected a mapping of keys, got " + yaml::describe(*document)));
   }
   apply_keys(policy, *document, source);
   return policy;

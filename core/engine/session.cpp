@@ -37,6 +37,15 @@ run_store_path(const std::string& given, const Policy& policy, const std::vector
   return Store::default_location(roots.front());
 }
 
+std::string
+filesystem_store_path(const Policy& policy, dev_t dev, const std::string& root)
+{
+  if (policy.store && Store::absent(*policy.store).dev() == dev) {
+    return *policy.store;
+  }
+  return Store::default_location(root);
+}
+
 Policy
 scan_policy(const ScanRequest& request)
 {

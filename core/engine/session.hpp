@@ -9,6 +9,8 @@
 #include "engine/scanner.hpp"
 #include "store/store.hpp"
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,6 +26,12 @@ Policy load_run_policy(const std::string& file);
 // The store of a run: `given` (--store), else the policy's `store:`, else
 // the default next to the first root. ConfigError without any of them.
 std::string run_store_path(const std::string& given, const Policy& policy, const std::vector<std::string>& roots);
+
+// The store of the roots on filesystem `dev` (`root` one of them), as
+// `scan --all` gives each filesystem its own: the policy's store when it is
+// on that filesystem (or will be, made where it is missing), else the
+// default at the top of it (Store::default_location).
+std::string filesystem_store_path(const Policy& policy, dev_t dev, const std::string& root);
 
 // Who runs the scan: a package-manager hook creates objects as the policy's
 // hook_create says (files it just wrote), a command as its create says.

@@ -7,6 +7,7 @@
 #include "engine/scanner.hpp"
 #include "maintenance/fsck.hpp"
 #include "maintenance/gc.hpp"
+#include "maintenance/guest_list.hpp"
 #include "maintenance/stats.hpp"
 #include "maintenance/status.hpp"
 #include "maintenance/unprotect.hpp"

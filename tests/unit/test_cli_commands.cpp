@@ -77,8 +77,9 @@ TEST(CliCommands, EveryCommandInHelpOrder)
   for (const auto* sub : cli.app.get_subcommands({})) {
     names.push_back(sub->get_name());
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"scan", "pkg", "list", "inspect", "verify", "sync", "dpkg-release",
-                                             "unify-files", "wait", "split", "release", "status", "store"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"scan", "pkg", "list", "inspect", "verify", "sync", "dpkg-release", "unify-files",
+                                      "wait", "split", "release", "status", "store", "guest", "agent"}));
 }
 
 TEST(CliCommands, LinkAndCreateModesComeFromTheirTables)

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The reports of the pkgunify commands print as text and JSON through one
 // place (print_report).
+#include "cli/all_guests.hpp"
 #include "cli/command.hpp"
+#include "cli/commands/guest.hpp"
 #include "cli/commands/inspect.hpp"
 #include "cli/commands/split.hpp"
 #include "cli/commands/status.hpp"
@@ -179,4 +181,66 @@ TEST(CliReports, ASilentReportPrintsNothing)
   EXPECT_EQ(printed(r, OutputFormat::as_json, &status), "");
   EXPECT_EQ(status, k_exit_usage);
   EXPECT_EQ(printed(r, OutputFormat::as_text), "");
+}
+
+TEST(CliReports, GroupsReportNamesEachGroupsStoreAndGuests)
+{
+  GroupsReport r;
+  r.command = "status";
+  r.guests_dir = "/etc/pkgunify/guests.d";
+  GroupsReport::Part& ok = r.parts.emplace_back();
+  ok.group.store = "/srv/.pkgunify-store";
+  ok.group.guests = {{"a", "/srv/a", "", ""}, {"b", "/srv/b", "", ""}};
+  auto status = std::make_unique<StatusReport>();
+  status->store = ok.group.store;
+  ok.report = std::move(status);
+  GroupsReport::Part& failed = r.parts.emplace_back();
+  failed.group.store = "/data/.pkgunify-store";
+  failed.group.policy_file = "/etc/p.yaml";
+  failed.group.guests = {{"c", "/data/c", "/etc/p.yaml", ""}};
+  failed.error = "no store at /data/.pkgunify-store (no format file)";
+  failed.error_status = k_exit_usage;
+  int rc = -1;
+  const std::string text = printed(r, OutputFormat::as_text, &rc);
+  EXPECT_EQ(rc, k_exit_usage);
+  EXPECT_EQ(text,
+            "store /srv/.pkgunify-store (guests a, b):\nstore /data/.pkgunify-store (guests c):\nfailed: no store "
+            "at /data/.pkgunify-store (no format file)\n");
+  const json j = r.to_json();
+  EXPECT_EQ(j["groups"][0]["store"], "/srv/.pkgunify-store");
+  EXPECT_TRUE(j["groups"][0]["policy"].is_null());
+  EXPECT_EQ(j["groups"][0]["guests"], json::array({"a", "b"}));
+  EXPECT_EQ(j["groups"][1]["policy"], "/etc/p.yaml");
+  EXPECT_EQ(j["groups"][1]["error"], failed.error);
+  r.parts.pop_back();
+  EXPECT_EQ(r.exit_status(), k_exit_ok);
+  r.errors.push_back("guest d: guest root /x: No such file or directory");
+  EXPECT_EQ(r.exit_status(), k_exit_failures);
+}
+
+TEST(CliReports, GuestListWarningsAreNoFailure)
+{
+  GuestListReport r;
+  r.guests_dir = "/etc/pkgunify/guests.d";
+  GuestInfo& g = r.guests.emplace_back();
+  g.entry = {"web", "/srv/web", "", "/etc/pkgunify/guests.d/web.yaml"};
+  g.root_exists = true;
+  g.store = "/srv/.pkgunify-store";
+  g.store_exists = true;
+  g.unified_files = 3;
+  g.unified_bytes = 2048;
+  g.warnings.push_back("pid 7 (sleep) in guest web keeps CAP_LINUX_IMMUTABLE in its bounding set: it can lift the "
+                       "protection of shared files");
+  int rc = -1;
+  const std::string text = printed(r, OutputFormat::as_text, &rc);
+  EXPECT_EQ(rc, k_exit_ok);
+  EXPECT_EQ(text, "web: /srv/web\n  3 files unified, 2.0 KiB shared, saves 0 B (store /srv/.pkgunify-store); agent not "
+                  "served\n  warning: "
+                    + g.warnings[0] + "\n");
+  const json j = r.to_json();
+  EXPECT_EQ(j["guests"][0]["agent"], "not served");
+  EXPECT_EQ(j["guests"][0]["unified_bytes"], 2048);
+  EXPECT_EQ(j["guests"][0]["warnings"].size(), 1u);
+  r.errors.push_back("/etc/pkgunify/guests.d/x.yaml:1:1: unknown key 'a'");
+  EXPECT_EQ(r.exit_status(), k_exit_failures);
 }

@@ -22,6 +22,7 @@ std::unique_ptr<Command> make_split_command();  // split and release
 std::unique_ptr<Command> make_status_command();
 std::unique_ptr<Command> make_store_command();  // store stats, fsck, gc, unprotect
 std::unique_ptr<Command> make_agent_command();
+std::unique_ptr<Command> make_guest_command();  // guest add, remove, list
 
 // Every command, in the order `pkgunify --help` lists them.
 std::vector<std::unique_ptr<Command>> make_commands();

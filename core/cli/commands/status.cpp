@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "cli/commands/status.hpp"
 
+#include "cli/all_guests.hpp"
 #include "cli/commands/commands.hpp"
 #include "sys/fs.hpp"
 
@@ -19,15 +20,34 @@ public:
     m_cmd = app.add_subcommand("status", "Show how much of each root is unified, and in which link mode");
     add_common_options(*m_cmd, m_common, StoreOption::with);
     m_cmd->add_flag("--files", m_list_files, "List every unified file with its mode");
-    m_cmd->add_option("ROOT", m_roots, "Guest root directories")->required();
+    auto* roots = m_cmd->add_option("ROOT", m_roots, "Guest root directories");
+    add_all_guests_options(*m_cmd, m_all, roots);
   }
 
   std::unique_ptr<Report>
   run() override
   {
+    require_roots_or_all(m_all, m_roots);
     make_absolute(m_common.store);
-    make_absolute(m_roots);
-    const auto [policy, store] = open_policy_and_store(m_common, m_roots);
+    if (!m_all.all) {
+      make_absolute(m_roots);
+      return status(m_common, m_roots);
+    }
+    make_absolute(m_all.guests_dir);
+    return run_groups("status", m_all, m_common.policy, [&](const GuestGroup& group) {
+      const std::vector<std::string> roots = guest_roots(group);
+      CommonOptions o = m_common;
+      o.policy = group.policy_file;
+      o.store = group.store;
+      return status(o, roots);
+    });
+  }
+
+private:
+  [[nodiscard]] std::unique_ptr<Report>
+  status(const CommonOptions& o, const std::vector<std::string>& roots) const
+  {
+    const auto [policy, store] = open_policy_and_store(o, roots);
     CliReporter reporter(Progress::hidden);
     auto report = std::make_unique<StatusReport>();
     report->store = store.path();
@@ -39,27 +59,28 @@ public:
       };
     }
     try {
-      report->roots = roots_status(store, policy, reporter, each);
+      report->roots = roots_status(store, policy, roots, reporter, each);
     } catch (...) {
       report->fail(std::current_exception());
     }
     return report;
   }
 
-private:
   // The one place the roots' status is computed: with each root's package
   // database, as a scan reads it, so that both count the same candidates.
   [[nodiscard]] std::vector<RootStatus>
-  roots_status(const Store& store, const Policy& policy, Reporter& reporter, const FileModeFn& each) const
+  roots_status(const Store& store, const Policy& policy, const std::vector<std::string>& roots, Reporter& reporter,
+               const FileModeFn& each) const
   {
     PackageFilters filters;
-    for (const auto& r : m_roots) {
+    for (const auto& r : roots) {
       filters.push_back(package_filter(m_common, r, policy));
     }
-    return root_status(store, policy, m_roots, reporter, each, nullptr, filters);
+    return root_status(store, policy, roots, reporter, each, nullptr, filters);
   }
 
   bool m_list_files = false;
+  AllGuestsOptions m_all;
   std::vector<std::string> m_roots;
 };
 
