@@ -156,6 +156,8 @@ scan_json(const ScanStats& s)
     j["skipped"][reason] = n;
   }
   j["errors"] = s.errors;
+  j["batches"] = s.batches;
+  j["largest_batch"] = s.largest_batch;
   return j;
 }
 

@@ -96,9 +96,8 @@ HardlinkStrategy::prepare(std::size_t begin, std::size_t end, std::vector<char>&
   p->begin = begin;
   p->end = end;
   const Candidate& c = m_ctx.candidates[begin];
-  if (c.nlink > 1 && m_ctx.object_inodes().contains(c.ino)) {
-    const bool want = m_ctx.protector.wanted() != Protection::none;
-    p->outcome = (c.immutable == want || m_ctx.opt.dry_run) ? Outcome::already : Outcome::fix_protection;
+  if (const auto known = m_ctx.known_object(c); known != Context::Known::no) {
+    p->outcome = known == Context::Known::linked ? Outcome::already : Outcome::fix_protection;
     return p;
   }
   if (c.immutable) {

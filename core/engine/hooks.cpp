@@ -7,6 +7,8 @@
 #include "guest/split.hpp"
 #include "sys/exceptions.hpp"
 
+#include <unordered_set>
+
 namespace pkgunify {
 
 bool

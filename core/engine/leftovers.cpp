@@ -79,31 +79,46 @@ clean_leftover(Context& ctx, const Leftover& l)
 // leftover: every run holds a shared flock on the store directory while it
 // works, and only a run that gets it exclusively (no other run active)
 // cleans leftovers; the others leave them to the next run that is alone.
-sys::FileLock
-clean_leftovers(Context& ctx, sys::Fd& run_fd)
+// The walk runs batches while it goes, so the leftovers it found are
+// cleaned at the end: the original names were unified meanwhile or are
+// still free, and a rename back leaves the file for the next run.
+void
+RunLock::hold(Context& ctx)
 {
-  if (ctx.opt.dry_run || !ctx.store.exists()) {
-    return {};
+  if (m_held || ctx.opt.dry_run || !ctx.store.exists()) {
+    return;
   }
-  run_fd = sys::Fd(::openat(ctx.store.fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!run_fd) {
+  m_held = true;
+  m_fd = sys::Fd(::openat(ctx.store.fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!m_fd) {
     ctx.reporter.warning(sys::sys_error("open", ctx.store.path()).message);
-    return {};
+    return;
   }
-  if (!ctx.leftovers.empty()) {
-    if (auto alone = sys::FileLock::try_acquire(run_fd.get(), sys::FileLock::Mode::exclusive, ctx.store.path())) {
-      for (const auto& l : ctx.leftovers) {
-        clean_leftover(ctx, l);
-      }
-    }
-  }
-  // Shared from here on (flock converts the exclusive lock, if held).
-  auto lock = sys::FileLock::acquire(run_fd.get(), sys::FileLock::Mode::shared, ctx.store.path());
+  auto lock = sys::FileLock::acquire(m_fd.get(), sys::FileLock::Mode::shared, ctx.store.path());
   if (!lock) {
     ctx.reporter.warning(lock.error().message);
-    return {};
+    return;
   }
-  return std::move(*lock);
+  m_lock = std::move(*lock);
+}
+
+void
+RunLock::clean_leftovers(Context& ctx)
+{
+  if (ctx.opt.dry_run || !ctx.store.exists() || ctx.leftovers.empty()) {
+    return;
+  }
+  hold(ctx);
+  if (!m_fd) {
+    return;
+  }
+  // flock converts a held lock; its shared lock is given up first either way.
+  m_lock.release();
+  if (auto alone = sys::FileLock::try_acquire(m_fd.get(), sys::FileLock::Mode::exclusive, ctx.store.path())) {
+    for (const auto& l : ctx.leftovers) {
+      clean_leftover(ctx, l);
+    }
+  }
 }
 
 }  // namespace pkgunify::scan

@@ -26,7 +26,8 @@ using Group = std::pair<std::size_t, std::size_t>;  // candidate range of one in
 // two (the guest file and the unpublished object): the ones in the queue,
 // the batch the committer took, and those waiting for one syncfs. The
 // reserve keeps room for the store (its 256 fan-out directories and a few
-// more), the directory cache, the workers' own files and standard streams.
+// more), the roots (a thousand guests hold a thousand), the directory
+// cache, the workers' own files and standard streams.
 struct Budget
 {
   std::size_t queue = 1;    // capacity of the queue between workers and committer
@@ -35,10 +36,10 @@ struct Budget
 };
 
 Budget
-descriptor_budget(unsigned jobs)
+descriptor_budget(unsigned jobs, std::size_t roots)
 {
   constexpr std::size_t k_max_items = 8192;
-  const std::size_t reserve = 320 + 4 * static_cast<std::size_t>(jobs);
+  const std::size_t reserve = 320 + 4 * static_cast<std::size_t>(jobs) + roots;
   std::size_t items = k_max_items;
   struct rlimit rl = {};
   if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
@@ -162,7 +163,7 @@ public:
     if (m_durable.size() >= m_budget) {
       flush();
     }
-    report_progress(ProgressCall::now_and_then);
+    report_progress();
   }
 
   void
@@ -182,15 +183,14 @@ public:
     m_durable.clear();
   }
 
-  enum class ProgressCall { now_and_then, final };
-
+  // Now and then; the Unifier reports the end of the run.
   void
-  report_progress(ProgressCall call)
+  report_progress()
   {
     const auto now = std::chrono::steady_clock::now();
-    if ((call == ProgressCall::final || now - m_last_progress > std::chrono::milliseconds(200)) && m_ctx.opt.progress) {
+    if (now - m_last_progress > std::chrono::milliseconds(200) && m_ctx.opt.progress) {
       m_last_progress = now;
-      m_ctx.opt.progress(m_ctx.stats, m_done, m_ctx.candidates.size());
+      m_ctx.opt.progress(m_ctx.stats, m_ctx.done, m_ctx.stats.candidates);
     }
   }
 
@@ -203,7 +203,7 @@ private:
     } catch (const std::exception& e) {
       m_ctx.fail(e.what());
     }
-    m_done += p.count();
+    m_ctx.done += p.count();
   }
 
   void
@@ -234,7 +234,6 @@ private:
   LinkStrategy& m_strategy;
   std::size_t m_budget;
   std::vector<std::unique_ptr<Prepared>> m_durable;
-  std::uint64_t m_done = 0;
   std::chrono::steady_clock::time_point m_last_progress = std::chrono::steady_clock::now();
 };
 
@@ -263,7 +262,7 @@ run_pipeline(Context& ctx, LinkStrategy& strategy)
   jobs = static_cast<unsigned>(std::min<std::size_t>(jobs, std::max<std::size_t>(1, groups.size())));
   // A deep queue lets the workers read on while the committer waits for a
   // syncfs or links a group of files, as deep as the descriptors allow.
-  const Budget budget = descriptor_budget(jobs);
+  const Budget budget = descriptor_budget(jobs, ctx.roots.size());
   WorkQueue queue(budget.queue, jobs);
   std::atomic<std::size_t> next{0};
   std::vector<std::thread> threads;
@@ -278,7 +277,6 @@ run_pipeline(Context& ctx, LinkStrategy& strategy)
   for (auto& t : threads) {
     t.join();
   }
-  committer.report_progress(Committer::ProgressCall::final);
 }
 
 }  // namespace pkgunify::scan

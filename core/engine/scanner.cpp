@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// The Unifier: what the walk (or a hook's list of files) finds becomes the
-// candidate list of a scan::Context; run() hands it to the pipeline with the
-// link mode's strategy.
+// The Unifier: what the walk (or a hook's list of files) finds is collected
+// in batches of bounded size (the Collector); each full batch goes to the
+// pipeline with the link mode's strategy while the walk goes on, and run()
+// hands over the rest. Files that are links to their store object already
+// are counted by the walk and never queued.
 #include "engine/scanner.hpp"
 
 #include "engine/internal/scan_context.hpp"
@@ -16,6 +18,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <chrono>
+
 namespace pkgunify {
 
 namespace scan {
@@ -29,21 +34,43 @@ Context::Context(const Store& s, ScanOptions o, Reporter& r)
   , protector(opt.link, opt.vserver ? *opt.vserver : *own_vserver)
 {}
 
-const std::unordered_set<ino_t>&
+const InodeSet&
 Context::object_inodes()
 {
   std::call_once(m_inodes_once, [this] { m_object_inodes = store.object_inodes(); });
   return m_object_inodes;
 }
 
-std::uint32_t
-Context::intern_dir(const std::string& dir)
+Context::Known
+Context::known_object(const Candidate& c)
 {
+  if (opt.link == LinkMode::reflink || c.nlink <= 1 || !object_inodes().contains(c.ino)) {
+    return Known::no;
+  }
+  const bool want = protector.wanted() != Protection::none;
+  return (c.immutable == want || opt.dry_run) ? Known::linked : Known::fix_protection;
+}
+
+std::uint32_t
+Batch::intern_dir(const std::string& dir)
+{
+  if (!dirs.empty() && dirs.back() == dir) {
+    return static_cast<std::uint32_t>(dirs.size() - 1);  // the walk's entries come directory by directory
+  }
   auto [it, inserted] = dir_index.try_emplace(dir, static_cast<std::uint32_t>(dirs.size()));
   if (inserted) {
     dirs.push_back(dir);
   }
   return it->second;
+}
+
+void
+Batch::clear()
+{
+  dirs.clear();
+  dir_index.clear();
+  candidates.clear();
+  leftovers.clear();
 }
 
 std::string
@@ -142,42 +169,212 @@ open_candidate(Context& ctx, Prepared& p)
 
 }  // namespace scan
 
-struct Unifier::Impl : scan::Context
+namespace {
+
+// Leftovers kept for the end of the run; a guest that names more files like
+// temporaries gets the rest cleaned by the next runs.
+constexpr std::size_t k_max_leftovers = 65536;
+
+}  // namespace
+
+namespace scan {
+
+// Collects what the walk finds in batches and runs each once it is full.
+struct Collector : Context
 {
-  using Context::Context;
+  Collector(const Store& s, ScanOptions o, Reporter& r)
+    : Context(s, std::move(o), r)
+    , limit(opt.batch_size ? opt.batch_size : k_default_batch_size)
+  {}
+
+  std::size_t limit;
+  scan::Batch single;  // files of one link: each inode is complete by itself
+  scan::Batch shared;  // files of several links, waiting for their other names
+  scan::Batch left;    // leftovers of interrupted runs
+  bool leftovers_capped = false;
+  std::unique_ptr<scan::LinkStrategy> strategy;
+  scan::RunLock run_lock;
+  std::chrono::steady_clock::time_point last_progress = std::chrono::steady_clock::now();
+
+  void consider(std::uint32_t root, const std::string& dir, const std::string& name, const struct stat& st,
+                std::uint64_t attributes);
+  void leftover(std::uint32_t root, const std::string& dir, const std::string& name);
+  void boundary();
+  void run_batch(scan::Batch& b);
+  void run_complete_groups();
+  void progress_now_and_then();
+  void finish();
+};
+
+}  // namespace scan
+
+struct Unifier::Impl : scan::Collector
+{
+  using Collector::Collector;
 };
 
 namespace {
 
+// Adds candidate `c` of directory `dir` to `b`.
+void
+add_candidate(scan::Batch& b, const std::string& dir, scan::Candidate c)
+{
+  c.dir = b.intern_dir(dir);
+  b.candidates.push_back(std::move(c));
+}
+
+}  // namespace
+
 // Classifies one directory entry found by the walk or named by add_file.
 void
-consider(scan::Context& ctx, std::uint32_t root, std::uint32_t dir, const std::string& name, const struct stat& st,
-         std::uint64_t attributes)
+scan::Collector::consider(std::uint32_t root, const std::string& dir, const std::string& name, const struct stat& st,
+                          std::uint64_t attributes)
 {
   if (guest_temp_original(name)) {
-    ctx.leftovers.push_back({root, dir, name});
+    leftover(root, dir, name);
     return;
   }
   if (S_ISREG(st.st_mode)) {
-    ++ctx.stats.files_seen;
+    ++stats.files_seen;
   }
-  const std::string path = sys::child_path(ctx.dirs[dir], name);
-  if (auto verdict = candidate_verdict(ctx.opt.policy, ctx.roots[root].filter.get(), path, st)) {
-    ctx.skip(verdict->key);
+  const std::string path = sys::child_path(dir, name);
+  if (auto verdict = candidate_verdict(opt.policy, roots[root].filter.get(), path, st)) {
+    skip(verdict->key);
     return;
   }
-  ++ctx.stats.candidates;
-  ctx.candidates.push_back(
-    {root, dir, name, st.st_ino, sys::counted_size(st), st.st_nlink, (attributes & STATX_ATTR_IMMUTABLE) != 0});
+  ++stats.candidates;
+  scan::Candidate c{
+    root, 0, name, st.st_ino, sys::counted_size(st), st.st_nlink, (attributes & STATX_ATTR_IMMUTABLE) != 0};
+  if (known_object(c) == Known::linked) {
+    ++stats.already_linked;  // a second scan: nothing to read, nothing to keep
+    ++done;
+    progress_now_and_then();
+    return;
+  }
+  scan::Batch& b = c.nlink > 1 ? shared : single;
+  add_candidate(b, dir, std::move(c));
+  if (b.candidates.size() < 2 * limit) {
+    return;
+  }
+  if (&b == &single) {  // one huge directory
+    run_batch(single);
+  } else {
+    run_complete_groups();
+  }
 }
+
+void
+scan::Collector::leftover(std::uint32_t root, const std::string& dir, const std::string& name)
+{
+  if (left.leftovers.size() < k_max_leftovers) {
+    left.leftovers.push_back({root, left.intern_dir(dir), name});
+  } else if (!leftovers_capped) {
+    leftovers_capped = true;
+    reporter.warning(sys::join_display(roots[root].path, sys::child_path(dir, name)) + ": more than "
+                     + std::to_string(k_max_leftovers)
+                     + " temporary names of interrupted runs; the next runs clean the rest");
+  }
+}
+
+// Between two directories: nothing the walk holds open is changed by a run.
+void
+scan::Collector::boundary()
+{
+  if (single.candidates.size() >= limit) {
+    run_batch(single);
+  }
+  if (shared.candidates.size() >= limit) {
+    run_complete_groups();
+  }
+}
+
+void
+scan::Collector::run_batch(scan::Batch& b)
+{
+  if (b.candidates.empty()) {
+    b.clear();
+    return;
+  }
+  run_lock.hold(*this);
+  if (!strategy) {
+    strategy = opt.link == LinkMode::reflink ? scan::make_reflink_strategy(*this) : scan::make_hardlink_strategy(*this);
+  }
+  ++stats.batches;
+  stats.largest_batch = std::max<std::uint64_t>(stats.largest_batch, b.candidates.size());
+  close_dir_cache();  // its directory numbers are the last batch's
+  std::swap(candidates, b.candidates);
+  std::swap(dirs, b.dirs);
+  scan::run_pipeline(*this, *strategy);
+  close_dir_cache();
+  std::swap(candidates, b.candidates);
+  std::swap(dirs, b.dirs);
+  b.clear();
+}
+
+// The shared batch is full: runs the inodes whose every name it holds, and
+// keeps the others for their names still to come -- unless they fill half
+// of it, then they run too (an inode whose names are split over two batches
+// is read once in each; its object is the same).
+void
+scan::Collector::run_complete_groups()
+{
+  auto& all = shared.candidates;
+  std::sort(all.begin(), all.end(), [](const scan::Candidate& a, const scan::Candidate& b) { return a.ino < b.ino; });
+  scan::Batch complete;
+  scan::Batch keep;
+  for (std::size_t i = 0; i < all.size();) {
+    std::size_t j = i + 1;
+    while (j < all.size() && all[j].ino == all[i].ino) {
+      ++j;
+    }
+    scan::Batch& to = j - i >= all[i].nlink ? complete : keep;
+    for (; i < j; ++i) {
+      add_candidate(to, shared.dirs[all[i].dir], std::move(all[i]));
+    }
+  }
+  shared = std::move(keep);
+  run_batch(complete);
+  if (shared.candidates.size() > limit / 2) {
+    run_batch(shared);
+  }
+}
+
+void
+scan::Collector::progress_now_and_then()
+{
+  if (!opt.progress || done % 4096 != 0) {
+    return;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_progress > std::chrono::milliseconds(200)) {
+    last_progress = now;
+    opt.progress(stats, done, stats.candidates);
+  }
+}
+
+void
+scan::Collector::finish()
+{
+  run_batch(single);
+  run_batch(shared);
+  close_dir_cache();
+  std::swap(dirs, left.dirs);
+  std::swap(leftovers, left.leftovers);
+  run_lock.clean_leftovers(*this);
+  close_dir_cache();
+  if (opt.progress) {
+    opt.progress(stats, done, stats.candidates);
+  }
+}
+
+namespace {
 
 // What the walk of one root reports to the Unifier.
 struct TreeVisitor : WalkVisitor
 {
-  scan::Context& impl;
+  scan::Collector& impl;
   std::uint32_t root;
-  std::uint32_t current = 0;
-  TreeVisitor(scan::Context& i, std::uint32_t r) : impl(i), root(r) {}
+  TreeVisitor(scan::Collector& i, std::uint32_t r) : impl(i), root(r) {}
 
   bool
   enter_dir(const std::string& dir, const struct stat& st) override
@@ -185,20 +382,23 @@ struct TreeVisitor : WalkVisitor
     if (st.st_ino == impl.store.ino() && st.st_dev == impl.store.dev()) {
       return false;  // the store itself lives in this root
     }
-    if (!impl.seen_dirs.insert(st.st_ino).second) {
-      return false;  // overlapping roots: walked already
+    // Overlapping roots (one inside another, or one given twice): a root's
+    // directory is walked once. Directories have one name each, so only
+    // the roots' directories need remembering.
+    if (impl.root_inodes.contains(st.st_ino) && !impl.walked_roots.insert(st.st_ino).second) {
+      return false;
     }
     if (dir != "/" && impl.opt.policy.prunes(dir)) {
       return false;
     }
-    current = impl.intern_dir(dir);
+    impl.boundary();
     return true;
   }
 
   void
-  entry(const std::string& /*dir*/, const std::string& name, const struct stat& st, std::uint64_t attributes) override
+  entry(const std::string& dir, const std::string& name, const struct stat& st, std::uint64_t attributes) override
   {
-    consider(impl, root, current, name, st, attributes);
+    impl.consider(root, dir, name, st, attributes);
   }
 
   void
@@ -226,6 +426,7 @@ std::size_t
 Unifier::add_root(const std::string& path, std::shared_ptr<const PackageFilter> filter)
 {
   GuestRoot root = m_impl->store.open_root(path);
+  m_impl->root_inodes.insert(root.st.st_ino);
   m_impl->roots.push_back({std::move(root.path), std::move(root.fd), root.st, std::move(filter)});
   return m_impl->roots.size() - 1;
 }
@@ -269,22 +470,15 @@ Unifier::add_file(std::size_t root, const std::string& path)
     }
     return;
   }
-  consider(impl, static_cast<std::uint32_t>(root), impl.intern_dir(dir), name, st, attributes);
+  impl.consider(static_cast<std::uint32_t>(root), dir, name, st, attributes);
+  impl.boundary();
 }
 
 ScanStats
 Unifier::run()
 {
-  auto& ctx = static_cast<scan::Context&>(*m_impl);
-  // Held shared while the run may create guest temporaries (leftovers.cpp).
-  sys::Fd run_fd;
-  const sys::FileLock run_lock = scan::clean_leftovers(ctx, run_fd);
-  ctx.close_dir_cache();
-  const auto strategy =
-    ctx.opt.link == LinkMode::reflink ? scan::make_reflink_strategy(ctx) : scan::make_hardlink_strategy(ctx);
-  scan::run_pipeline(ctx, *strategy);
-  ctx.close_dir_cache();
-  return ctx.stats;
+  m_impl->finish();
+  return m_impl->stats;
 }
 
 }  // namespace pkgunify

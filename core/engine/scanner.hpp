@@ -50,7 +50,16 @@ struct ScanStats
                                                  // (or lifted) to match the link mode
   std::uint64_t errors = 0;                      // files that failed (each reported)
   std::map<std::string, std::uint64_t> skipped;  // reason -> count
+  // How the run kept its memory bounded: the batches of candidates it ran
+  // through the pipeline and the largest of them (ScanOptions::batch_size
+  // bounds it: at most twice that).
+  std::uint64_t batches = 0;
+  std::uint64_t largest_batch = 0;
 };
+
+// Candidates a scan collects before it hashes and links them: what bounds
+// its memory (about 100 bytes a candidate), not the size of the trees.
+inline constexpr std::size_t k_default_batch_size = 65536;
 
 struct ScanOptions
 {
@@ -61,8 +70,15 @@ struct ScanOptions
   LinkMode link = LinkMode::hardlink;
   // The vserver kernel interface; null: the real syscall. Tests pass a fake.
   VserverKernel* vserver = nullptr;
-  // Called now and then from the thread that runs the scan.
+  // Called now and then from the thread that runs the scan; `total` is what
+  // the walk has found so far.
   std::function<void(const ScanStats&, std::uint64_t done, std::uint64_t total)> progress;
+  // Candidates collected before they are run: a batch of files of one link
+  // runs once it holds this many at the end of a directory (at twice this
+  // many within one). Files of several links wait in a batch of their own
+  // until their other names are found, as long as it has room. 0: the
+  // default.
+  std::size_t batch_size = 0;
 };
 
 class Unifier
@@ -78,13 +94,16 @@ public:
   // (config files are never candidates); null when the root has none.
   std::size_t add_root(const std::string& path, std::shared_ptr<const PackageFilter> filter = {});
 
-  // Walks the root and queues every candidate.
+  // Walks the root and queues every candidate; runs the batches that fill
+  // up meanwhile (hashes and links their files).
   void add_tree(std::size_t root);
 
   // Queues one file; `path` is absolute within the root. The policy applies.
+  // Runs a batch that fills up.
   void add_file(std::size_t root, const std::string& path);
 
-  // Processes everything queued. Call once.
+  // Processes everything still queued, then cleans the leftovers of
+  // interrupted runs. Call once.
   ScanStats run();
 
 private:

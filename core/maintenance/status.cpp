@@ -32,7 +32,7 @@ struct StatusContext
 {
   const Store& store;
   const Policy& policy;
-  const std::unordered_set<ino_t>& inodes;  // of the store's objects
+  const InodeSet& inodes;  // of the store's objects
   Reporter& reporter;
   const FileModeFn& each_file;
   Protector& protector;

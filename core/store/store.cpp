@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -82,6 +83,26 @@ list_dir(int dirfd, const std::string& display)
   std::vector<std::string> names;
   if (auto r = read_dir(dirfd, display, [&](const char* name, ino_t) { names.emplace_back(name); }); !r) {
     throw Error(r.error().message);
+  }
+  return names;
+}
+
+// The names in directory `dirfd` in the order of their inode numbers, read
+// before any is used: the stat of each (stats, gc, fsck, unprotect) then
+// reads the inode table in order, not at random; one fan-out directory of a
+// store of 10 million objects holds about 40,000. Throws Error.
+std::vector<std::string>
+list_dir_by_inode(int dirfd, const std::string& display)
+{
+  std::vector<std::pair<ino_t, std::string>> entries;
+  if (auto r = read_dir(dirfd, display, [&](const char* name, ino_t ino) { entries.emplace_back(ino, name); }); !r) {
+    throw Error(r.error().message);
+  }
+  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> names;
+  names.reserve(entries.size());
+  for (auto& e : entries) {
+    names.push_back(std::move(e.second));
   }
   return names;
 }
@@ -393,7 +414,7 @@ Store::open_object(const ObjectId& id, unsigned successor, Atime atime) const
 void
 Store::for_each_object(unsigned fanout, const ObjectFn& object, const StrayFn& stray) const
 {
-  for (const auto& name : list_dir(m_fanout[fanout].get(), fanout_path(fanout))) {
+  for (const auto& name : list_dir_by_inode(m_fanout[fanout].get(), fanout_path(fanout))) {
     ObjectId id;
     unsigned successor = 0;
     if (parse_object_name(fanout, name, id, successor)) {
@@ -419,12 +440,12 @@ Store::for_each_indexed(const std::function<void(unsigned, const char*, ino_t)>&
   }
 }
 
-std::unordered_set<ino_t>
+InodeSet
 Store::object_inodes() const
 {
-  std::unordered_set<ino_t> out;
-  for_each_indexed([&](unsigned, const char*, ino_t ino) { out.insert(ino); });
-  return out;
+  InodeSet::Builder out;
+  for_each_indexed([&](unsigned, const char*, ino_t ino) { out.add(ino); });
+  return out.finish();
 }
 
 std::unordered_map<ino_t, std::string>

@@ -17,6 +17,7 @@
 
 #include "guest/root.hpp"
 #include "store/identity.hpp"
+#include "store/inode_set.hpp"
 #include "sys/error.hpp"
 #include "sys/fd.hpp"
 #include "sys/lock.hpp"
@@ -29,7 +30,6 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 
 namespace pkgunify {
 
@@ -134,7 +134,9 @@ public:
 
   // Calls `object(name, id, successor)` for each object of fan-out directory
   // `fanout` and `stray(name)`, when given, for each entry that is no
-  // object. The names are read first: the callbacks may remove entries.
+  // object, in the order of their inode numbers (the stat of each follows
+  // the inode table). The names of the one directory are read first: the
+  // callbacks may remove entries. Memory: one fan-out directory's names.
   // Throws Error when the directory cannot be read.
   void for_each_object(unsigned fanout, const ObjectFn& object, const StrayFn& stray = {}) const;
 
@@ -143,7 +145,7 @@ public:
   // objects and strays alike, names beginning with '.' aside. Unreadable
   // fan-out directories are passed over; a store that does not exist has
   // none.
-  [[nodiscard]] std::unordered_set<ino_t> object_inodes() const;
+  [[nodiscard]] InodeSet object_inodes() const;
   [[nodiscard]] std::unordered_map<ino_t, std::string> object_paths_by_inode() const;
 
   // Removes the object's name from the store (gc: no guest links to it).

@@ -277,3 +277,45 @@ TEST_F(Pipeline, EveryInodeIsReadOnceForAllItsNames)
   EXPECT_EQ(objects.at("b/usr/bin/five-copy"), objects.at("a/usr/bin/five"));
   EXPECT_EQ(objects.at("b/usr/bin/five.5"), objects.at("a/usr/bin/five"));
 }
+
+// Memory is bounded by the batch, not by the trees: a scan of 2,400 names
+// in batches of 200 runs each batch once it is full (ScanStats::batches,
+// largest_batch), and links exactly what one batch would, reading each
+// inode once: the two names of a hard-linked file wait in the batch of
+// files of several links until both are found.
+TEST_F(Pipeline, BatchesOfBoundedSizeLinkWhatOneBatchWould)
+{
+  const Trees t = make_trees(base, "b");
+  ScanOptions opt = options(2);
+  opt.batch_size = 200;
+  const ScanStats s = scan(t.roots, opt, "b/store");
+  expect_first_scan(s, t);
+  expect_all_linked(linked_objects(t.roots, "b/store"), t);
+  EXPECT_GE(s.batches, t.names / 400) << describe(s);
+  EXPECT_LE(s.largest_batch, 2 * opt.batch_size) << describe(s);
+  EXPECT_GT(s.largest_batch, 0u);
+  // A second scan keeps nothing: the walk counts each link to its object.
+  const ScanStats again = scan(t.roots, opt, "b/store");
+  EXPECT_EQ(again.already_linked, t.names) << describe(again);
+  EXPECT_EQ(again.batches, 0u);
+  EXPECT_EQ(again.largest_batch, 0u);
+  EXPECT_EQ(again.bytes_read, 0u);
+}
+
+// Batches too small to hold both names of a hard-linked file: its names
+// are linked in two batches (the inode read in each), to the same object,
+// and the space is saved all the same.
+TEST_F(Pipeline, AHardLinkSplitOverTwoBatchesIsLinkedToOneObject)
+{
+  const Trees t = make_trees(base, "s");
+  ScanOptions opt = options(2);
+  opt.batch_size = 10;
+  const ScanStats s = scan(t.roots, opt, "s/store");
+  EXPECT_EQ(s.errors, 0u) << describe(s);
+  EXPECT_EQ(s.linked, t.names);
+  EXPECT_EQ(s.objects_created, static_cast<std::uint64_t>(k_contents));
+  EXPECT_GE(s.bytes_read, t.inode_bytes);
+  EXPECT_EQ(s.bytes_saved, static_cast<std::int64_t>(t.inode_bytes - t.object_bytes)) << describe(s);
+  EXPECT_LE(s.largest_batch, 2 * opt.batch_size) << describe(s);
+  expect_all_linked(linked_objects(t.roots, "s/store"), t);
+}

@@ -8,6 +8,7 @@
 #include "engine/scanner.hpp"
 #include "guest/exchange.hpp"
 #include "sys/fd.hpp"
+#include "sys/lock.hpp"
 
 #include <sys/stat.h>
 
@@ -33,7 +34,7 @@ struct Root
 struct Candidate
 {
   std::uint32_t root;
-  std::uint32_t dir;
+  std::uint32_t dir;  // in the directories of its batch
   std::string name;
   ino_t ino;
   std::uint64_t size;  // what it takes on disk (sys::counted_size): its size, less when sparse
@@ -45,8 +46,22 @@ struct Candidate
 struct Leftover
 {
   std::uint32_t root;
-  std::uint32_t dir;
+  std::uint32_t dir;  // in the directories of its batch
   std::string name;
+};
+
+// What the walk collects until it is run (scanner.cpp: Collector): the
+// candidates (or leftovers) and the directories they name, so that memory
+// is bounded by the batch, not by the trees.
+struct Batch
+{
+  std::vector<std::string> dirs;
+  std::unordered_map<std::string, std::uint32_t> dir_index;
+  std::vector<Candidate> candidates;
+  std::vector<Leftover> leftovers;
+
+  std::uint32_t intern_dir(const std::string& dir);
+  void clear();
 };
 
 enum class Outcome { ready, already, fix_protection, skipped, failed };
@@ -99,17 +114,24 @@ struct Context
   Protector protector;
 
   std::vector<Root> roots;
+  std::unordered_set<ino_t> root_inodes;   // of every root (one filesystem)
+  std::unordered_set<ino_t> walked_roots;  // root directories a walk has entered
+  // The batch being run (Collector::run_batch moves it here): the pipeline,
+  // the strategies and leftovers.cpp index these.
   std::vector<std::string> dirs;
-  std::unordered_map<std::string, std::uint32_t> dir_index;
   std::vector<Candidate> candidates;
   std::vector<Leftover> leftovers;
-  std::unordered_set<std::uint64_t> seen_dirs;  // inode numbers (one filesystem)
   ScanStats stats;
+  std::uint64_t done = 0;  // candidates finished, in all batches
 
   // Inode numbers of every store object, read once on first use.
-  const std::unordered_set<ino_t>& object_inodes();
+  const InodeSet& object_inodes();
 
-  std::uint32_t intern_dir(const std::string& dir);
+  // Whether the walk's stat of a candidate shows a link to a store object
+  // already (hard-link modes): `linked` when its protection matches the
+  // mode too, `fix_protection` when it does not. Safe from any thread.
+  enum class Known : std::uint8_t { no, linked, fix_protection };
+  Known known_object(const Candidate& c);
   [[nodiscard]] std::string display(std::uint32_t root, std::uint32_t dir, std::string_view name) const;
   [[nodiscard]] std::string display(const Candidate& c) const;
   // The candidate's path inside its root, without the leading '/'.
@@ -133,7 +155,7 @@ struct Context
 
 private:
   std::once_flag m_inodes_once;
-  std::unordered_set<ino_t> m_object_inodes;
+  InodeSet m_object_inodes;
   std::uint32_t m_cached_root = UINT32_MAX;
   std::uint32_t m_cached_dir = UINT32_MAX;
   sys::Fd m_cached_fd;
@@ -173,13 +195,27 @@ protected:
 std::unique_ptr<LinkStrategy> make_hardlink_strategy(Context& ctx);
 std::unique_ptr<LinkStrategy> make_reflink_strategy(Context& ctx);
 
-// Runs every candidate through `strategy`: worker threads prepare, this
-// thread commits (pipeline.cpp).
+// Runs every candidate of the batch in ctx.candidates through `strategy`:
+// worker threads prepare, this thread commits (pipeline.cpp). Progress is
+// reported now and then, not at the end.
 void run_pipeline(Context& ctx, LinkStrategy& strategy);
 
-// Removes the temporary names of interrupted runs, when no other run is
-// active, then holds the store's run lock shared for the rest of the scan
-// (leftovers.cpp).
-sys::FileLock clean_leftovers(Context& ctx, sys::Fd& run_fd);
+// The store's run lock, held shared while the run may create guest
+// temporaries (leftovers.cpp): taken before the first batch is run.
+class RunLock
+{
+public:
+  // Takes it, when the store exists and this is no dry run.
+  void hold(Context& ctx);
+  // Removes the temporary names of interrupted runs in ctx.leftovers, when
+  // no other run is active (the shared lock is given up first: this run
+  // has no temporaries left at its end).
+  void clean_leftovers(Context& ctx);
+
+private:
+  sys::Fd m_fd;
+  sys::FileLock m_lock;
+  bool m_held = false;
+};
 
 }  // namespace pkgunify::scan
