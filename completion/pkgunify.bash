@@ -34,7 +34,7 @@ _pkgunify_options()
         guest-add) echo "$common --policy --guests-dir" ;;
         guest-remove) echo "$common --guests-dir" ;;
         guest-list) echo "$common --policy --guests-dir" ;;
-        agent) echo "-h --help --runtime-dir --guests-dir --policy -j --jobs --request-timeout" ;;
+        agent) echo "-h --help --runtime-dir --guests-dir --policy --state-dir -j --jobs --request-timeout" ;;
         '') echo "-h --help --version" ;;
     esac
 }

@@ -44,6 +44,7 @@ struct Options
   std::string guests_dir;   // the registry
   std::string program;      // the pkgunify that carries out requests
   std::string policy;       // for guests whose entry names none (empty: pkgunify's default)
+  std::string state_dir;    // sync's state (empty: sync's default, /var/lib/pkgunify/sync)
   Limits limits;
 };
 

@@ -133,6 +133,9 @@ job_argv(const Options& o, const Slot& slot, const Request& r)
     if (!r.db.empty()) {
       argv.insert(argv.end(), {"--db", r.db});
     }
+    if (!o.state_dir.empty()) {
+      argv.insert(argv.end(), {"--state-dir", o.state_dir});
+    }
     break;
   case Verb::status:
     argv.insert(argv.end(), {"status", root});

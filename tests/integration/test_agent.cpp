@@ -3,6 +3,7 @@
 // and clients that really are inside a guest (a forked process, chrooted
 // into the guest root, with the guest's socket directory bind-mounted at
 // /run/pkgunify as an admin would), honest and hostile.
+#include "agent_harness.hpp"
 #include "guest/agent_protocol.hpp"
 #include "harness.hpp"
 #include "pkgbuild.hpp"
@@ -137,9 +138,7 @@ protected:
     if (auto why = guest_top("ext4", m_top); !why.empty()) {
       GTEST_SKIP() << why;
     }
-    m_runtime = path("run");
-    m_registry = path("guests.d");
-    make_dirs(m_registry);
+    m_agent = std::make_unique<AgentProcess>(path("run"), path("guests.d"), path("agent.log"));
     write_text(policy(), "store: " + m_top + "/store\nlink: immutable\n");
     m_v1 = build_deb(demo("1.0"), tmp());
     m_v2 = build_deb(demo("2.0"), tmp());
@@ -148,7 +147,7 @@ protected:
   void
   TearDown() override
   {
-    stop_agent();
+    m_agent.reset();
     IntegrationTest::TearDown();
   }
 
@@ -165,58 +164,26 @@ protected:
     const std::string g = m_top + "/" + name;
     dpkg_init_root(g);
     EXPECT_EQ(dpkg_in(g, "-i " + quote(m_v1)).status, 0);
-    write_text(m_registry + "/" + name + ".yaml", "root: " + g + "\n");
+    m_agent->add(name, g);
     return g;
   }
 
   [[nodiscard]] std::string
   socket_dir(const std::string& name) const
   {
-    return m_runtime + "/guests/" + name;
+    return m_agent->socket_dir(name);
   }
 
   void
   start_agent(const std::vector<std::string>& extra = {})
   {
-    std::vector<std::string> argv{
-      "env",   "PKGUNIFY_RUNTIME_DIR=" + m_runtime, PKGUNIFY_BINARY, "agent", "--guests-dir", m_registry, "--policy",
-      policy()};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    const int log = ::open(path("agent.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    m_agent = spawn_command(argv, log, log);
-    ::close(log);
+    m_agent->start(policy(), extra);
   }
 
-  // Waits until the socket of guest `name` exists (true) or not (false).
   bool
   wait_for_socket(const std::string& name, bool present, std::chrono::seconds limit = 10s)
   {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < end) {
-      if (exists(socket_dir(name) + "/agent.sock") == present) {
-        return true;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    return false;
-  }
-
-  void
-  stop_agent()
-  {
-    if (m_agent > 0) {
-      ::kill(m_agent, SIGTERM);
-      int status = 0;
-      ::waitpid(m_agent, &status, 0);
-      m_agent_status = status;
-      m_agent = -1;
-    }
-  }
-
-  [[nodiscard]] bool
-  agent_alive() const
-  {
-    return m_agent > 0 && ::kill(m_agent, 0) == 0 && ::waitpid(m_agent, nullptr, WNOHANG) == 0;
+    return m_agent->wait_for_socket(name, present, limit);
   }
 
   // `r`, sent from inside guest `root` over the socket of guest `name`.
@@ -237,12 +204,9 @@ protected:
   }
 
   std::string m_top;
-  std::string m_runtime;
-  std::string m_registry;
   std::string m_v1;
   std::string m_v2;
-  pid_t m_agent = -1;
-  int m_agent_status = 0;
+  std::unique_ptr<AgentProcess> m_agent;
 };
 
 Request
@@ -268,7 +232,7 @@ TEST_F(AgentTest, AGuestReleasesItsOwnFileAndOnlyThat)
   ASSERT_EQ(stat_path(g1 + k_tool).ino, stat_path(g2 + k_tool).ino);
   ASSERT_TRUE(has_immutable_flag(g1 + k_tool));
   start_agent();
-  ASSERT_TRUE(wait_for_socket("g1", true)) << read_file(path("agent.log"));
+  ASSERT_TRUE(wait_for_socket("g1", true)) << m_agent->log();
   ASSERT_TRUE(wait_for_socket("g2", true));
   const ino_t shared = stat_path(g2 + k_tool).ino;
 
@@ -298,7 +262,7 @@ TEST_F(AgentTest, DpkgReleaseReadsTheDebInsideTheGuest)
   make_dirs(g1 + "/root");
   ASSERT_EQ(shell("cp " + quote(m_v2) + " " + quote(g1 + "/root/demo.deb")).status, 0);
   start_agent();
-  ASSERT_TRUE(wait_for_socket("g1", true)) << read_file(path("agent.log"));
+  ASSERT_TRUE(wait_for_socket("g1", true)) << m_agent->log();
   Request r = request(Verb::dpkg_release, {"dpkg", "-i", "demo.deb"});
   r.cwd = "/root";
   const std::string a = call_from(g1, "g1", r);
@@ -326,7 +290,7 @@ TEST_F(AgentTest, SyncUnifiesWhatTheGuestInstalled)
   const std::string g2 = add_guest("g2");
   scan_guests({g1, g2});
   start_agent();
-  ASSERT_TRUE(wait_for_socket("g1", true)) << read_file(path("agent.log"));
+  ASSERT_TRUE(wait_for_socket("g1", true)) << m_agent->log();
   for (const auto& [g, name] : {std::pair{g1, "g1"}, std::pair{g2, "g2"}}) {
     const std::string rel = call_from(g, name, request(Verb::release_packages, {"pkgu-agentdemo"}));
     EXPECT_TRUE(rel.starts_with("ok")) << rel;
@@ -368,7 +332,7 @@ TEST_F(AgentTest, AGuestCannotReleaseAnotherGuestsFiles)
     ~Unmount() { ::umount2(dir.c_str(), MNT_DETACH); }
   } unmount{g1 + "/proc"};
   start_agent();
-  ASSERT_TRUE(wait_for_socket("g1", true)) << read_file(path("agent.log"));
+  ASSERT_TRUE(wait_for_socket("g1", true)) << m_agent->log();
   const Snapshot before = snapshot(m_top + "/g2");
   const ino_t shared = stat_path(g2 + k_tool).ino;
   const std::vector<std::string> evil{
@@ -408,7 +372,7 @@ TEST_F(AgentTest, AnotherGuestsSocketServesNobody)
   const std::string g2 = add_guest("g2");
   scan_guests({g1, g2});
   start_agent();
-  ASSERT_TRUE(wait_for_socket("g2", true)) << read_file(path("agent.log"));
+  ASSERT_TRUE(wait_for_socket("g2", true)) << m_agent->log();
   const std::string a = call_from(g1, "g2", request(Verb::release, {k_tool}));
   EXPECT_TRUE(a.starts_with("error")) << a;
   EXPECT_NE(a.find("is not the root of guest g2"), std::string::npos) << a;
@@ -417,7 +381,7 @@ TEST_F(AgentTest, AnotherGuestsSocketServesNobody)
   EXPECT_EQ(host->outcome, Outcome::error);
   EXPECT_TRUE(has_immutable_flag(g1 + k_tool));
   EXPECT_TRUE(has_immutable_flag(g2 + k_tool));
-  EXPECT_TRUE(agent_alive());
+  EXPECT_TRUE(m_agent->alive());
 }
 
 namespace {
@@ -464,7 +428,7 @@ TEST_F(AgentTest, GarbageFloodsAndSlowClientsDoNotStopTheAgent)
   const std::string g2 = add_guest("g2");
   scan_guests({g1, g2});
   start_agent({"--request-timeout", "2"});
-  ASSERT_TRUE(wait_for_socket("g1", true)) << read_file(path("agent.log"));
+  ASSERT_TRUE(wait_for_socket("g1", true)) << m_agent->log();
   ASSERT_TRUE(wait_for_socket("g2", true));
 
   const std::string garbage =
@@ -516,7 +480,7 @@ TEST_F(AgentTest, GarbageFloodsAndSlowClientsDoNotStopTheAgent)
   ::close(stop[0]);
   ::close(ready[0]);
   ::close(ready[1]);
-  EXPECT_TRUE(agent_alive());
+  EXPECT_TRUE(m_agent->alive());
   // And guest 1 is served again once its flood is gone.
   const std::string after = call_from(g1, "g1", request(Verb::status));
   EXPECT_TRUE(after.starts_with("ok")) << after;
@@ -529,20 +493,20 @@ TEST_F(AgentTest, TheRegistryIsFollowedWithoutARestart)
 {
   const std::string g1 = add_guest("g1");
   start_agent();
-  ASSERT_TRUE(wait_for_socket("g1", true)) << read_file(path("agent.log"));
+  ASSERT_TRUE(wait_for_socket("g1", true)) << m_agent->log();
   const std::string g2 = add_guest("g2");
   scan_guests({g1, g2});
-  EXPECT_TRUE(wait_for_socket("g2", true, 5s)) << read_file(path("agent.log"));
-  ::unlink((m_registry + "/g1.yaml").c_str());
-  EXPECT_TRUE(wait_for_socket("g1", false, 5s)) << read_file(path("agent.log"));
+  EXPECT_TRUE(wait_for_socket("g2", true, 5s)) << m_agent->log();
+  ::unlink(path("guests.d/g1.yaml").c_str());
+  EXPECT_TRUE(wait_for_socket("g1", false, 5s)) << m_agent->log();
   // A socket the guest removed (its directory mounted writable) comes back.
   ::unlink((socket_dir("g2") + "/agent.sock").c_str());
-  ::kill(m_agent, SIGHUP);
-  EXPECT_TRUE(wait_for_socket("g2", true, 5s)) << read_file(path("agent.log"));
+  ::kill(m_agent->pid(), SIGHUP);
+  EXPECT_TRUE(wait_for_socket("g2", true, 5s)) << m_agent->log();
   const std::string st = call_from(g2, "g2", request(Verb::status));
   EXPECT_TRUE(st.starts_with("ok")) << st;
-  stop_agent();
-  EXPECT_TRUE(WIFEXITED(m_agent_status) && WEXITSTATUS(m_agent_status) == 0) << m_agent_status;
+  const int status = m_agent->stop();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   EXPECT_FALSE(exists(socket_dir("g2") + "/agent.sock"));
 }
 

@@ -41,6 +41,8 @@ public:
                         + runtime_dir_path() + ")");
     m_cmd->add_option("--guests-dir", m_o.guests_dir, "The guest registry (default: " + guests_dir() + ")");
     m_cmd->add_option("--policy", m_o.policy, "Policy for the guests whose entry names none");
+    m_cmd->add_option("--state-dir", m_o.state_dir,
+                      "Where the guests' syncs remember their roots (default: /var/lib/pkgunify/sync)");
     m_cmd->add_option("--jobs,-j", m_o.limits.jobs, "Requests carried out at once, all guests together")
       ->check(CLI::Range(1, 64));
     m_cmd->add_option("--request-timeout", m_request_s, "Seconds a client has to send its whole request")
@@ -59,6 +61,7 @@ public:
     make_absolute(m_o.runtime_dir);
     make_absolute(m_o.guests_dir);
     make_absolute(m_o.policy);
+    make_absolute(m_o.state_dir);
     m_o.program = self_program();
     m_o.limits.request_time = std::chrono::seconds(m_request_s);
     CliReporter reporter(Progress::hidden);
