@@ -28,9 +28,12 @@ AgentProcess::~AgentProcess()
 void
 AgentProcess::start(const std::string& policy, const std::vector<std::string>& extra)
 {
-  std::vector<std::string> argv{
-    "env", "PKGUNIFY_RUNTIME_DIR=" + m_runtime, PKGUNIFY_BINARY, "agent", "--guests-dir", m_registry, "--policy",
-    policy};
+  // Its syncs keep their state with it: nothing in the host's /var/lib/pkgunify.
+  std::vector<std::string> argv{"env",           "PKGUNIFY_RUNTIME_DIR=" + m_runtime,
+                                PKGUNIFY_BINARY, "agent",
+                                "--guests-dir",  m_registry,
+                                "--policy",      policy,
+                                "--state-dir",   m_runtime + "/sync-state"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   const int log = ::open(m_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   m_pid = spawn_command(argv, log, log);
