@@ -4,54 +4,17 @@
 #include "cli/commands/commands.hpp"
 #include "cli/hook_common.hpp"
 #include "engine/packages.hpp"
+#include "guest/dpkg_caller.hpp"
 #include "guest/split.hpp"
 #include "pkgdb/debfile.hpp"
 #include "pkgdb/pkgdb.hpp"
 
-#include <unistd.h>
-
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 namespace pkgunify::cli {
 
 namespace {
-
-// The command line of the nearest dpkg process above this one (hooks run as
-// dpkg -> sh -c -> pkgunify); empty when there is none.
-std::vector<std::string>
-dpkg_command_line()
-{
-  pid_t pid = ::getppid();
-  for (int depth = 0; depth < 6 && pid > 1; ++depth) {
-    const std::string proc = "/proc/" + std::to_string(pid);
-    std::ifstream comm(proc + "/comm");
-    std::string name;
-    std::getline(comm, name);
-    if (name == "dpkg") {
-      std::ifstream in(proc + "/cmdline", std::ios::binary);
-      std::vector<std::string> args;
-      std::string arg;
-      while (std::getline(in, arg, '\0')) {
-        args.push_back(arg);
-      }
-      return args;
-    }
-    std::ifstream stat(proc + "/stat");
-    std::string line;
-    std::getline(stat, line);
-    const auto close = line.rfind(')');
-    if (close == std::string::npos) {
-      break;
-    }
-    std::istringstream rest(line.substr(close + 2));
-    char state;
-    rest >> state >> pid;
-  }
-  return {};
-}
 
 // dpkg -R takes the files ending in .deb below each directory.
 void
@@ -153,7 +116,9 @@ public:
     make_absolute(m_hook.root);
     return run_hook(m_hook, [this](HookReporter& reporter) -> std::unique_ptr<Report> {
       const std::string root = hook_root(m_hook);
-      const std::set<std::string> names = packages_changing(dpkg_command_line(), reporter);
+      // dpkg -> sh -c -> pkgunify (guest/dpkg_caller.hpp); no dpkg above: nothing to do.
+      const auto caller = find_dpkg_caller();
+      const std::set<std::string> names = caller ? packages_changing(caller->argv, reporter) : std::set<std::string>{};
       if (names.empty()) {
         return std::make_unique<SilentReport>(k_exit_ok);
       }
