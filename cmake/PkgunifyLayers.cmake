@@ -32,15 +32,16 @@ function(pkgunify_layer_rule folder)
   set_property(GLOBAL APPEND PROPERTY PKGUNIFY_LAYER_RULES "${folder}=${allowed}")
 endfunction()
 
-# Runs the layer check over every C++ file below core/ and rpm-plugin/ as
-# part of the build (target pkgunify_layer_check, which every layer's library
-# from core/ depends on).
+# Runs the layer check over every C++ file below core/, rpm-plugin/ and
+# guest-client/ as part of the build (target pkgunify_layer_check, which
+# every layer's library from core/ depends on).
 function(pkgunify_layer_check)
   get_property(rules GLOBAL PROPERTY PKGUNIFY_LAYER_RULES)
   list(JOIN rules "|" rules)  # one argument on the command line
   file(GLOB_RECURSE sources CONFIGURE_DEPENDS
        ${PROJECT_SOURCE_DIR}/core/*.cpp ${PROJECT_SOURCE_DIR}/core/*.hpp
-       ${PROJECT_SOURCE_DIR}/rpm-plugin/*.cpp ${PROJECT_SOURCE_DIR}/rpm-plugin/*.hpp)
+       ${PROJECT_SOURCE_DIR}/rpm-plugin/*.cpp ${PROJECT_SOURCE_DIR}/rpm-plugin/*.hpp
+       ${PROJECT_SOURCE_DIR}/guest-client/*.cpp ${PROJECT_SOURCE_DIR}/guest-client/*.hpp)
   set(stamp ${CMAKE_BINARY_DIR}/layer-check.stamp)
   add_custom_command(
     OUTPUT ${stamp}

@@ -6,12 +6,12 @@
 # "override", "noexcept"), and closes at the next line with the same
 # indentation that starts with "}"; control statements keep their brace on
 # their line. Fails, printing "file:line: ..." for each, when a function body
-# in core/ or rpm-plugin/ is longer than MAX_BODY lines (default 60) or a
-# source file longer than MAX_FILE lines (default 700).
+# in core/, rpm-plugin/ or guest-client/ is longer than MAX_BODY lines
+# (default 60) or a source file longer than MAX_FILE lines (default 700).
 set -eu
 root=$1 max_body=${2:-60} max_file=${3:-700}
 cd "$root"
-find core rpm-plugin -name '*.cpp' -o -name '*.hpp' | sort | xargs awk -v max_body="$max_body" -v max_file="$max_file" '
+find core rpm-plugin guest-client -name '*.cpp' -o -name '*.hpp' | sort | xargs awk -v max_body="$max_body" -v max_file="$max_file" '
   function indent(s) { match(s, /^ */); return RLENGTH }
   FNR == 1 { if (prevfile != "" && lines > max_file) { printf "%s:1: %d lines, more than %d\n", prevfile, lines, max_file; bad++ }
              prevfile = FILENAME; open = 0; prev = "" }

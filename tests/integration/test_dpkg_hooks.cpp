@@ -3,7 +3,8 @@
 // upgraded, removed and purged with `dpkg --root=GUEST`, with the hook lines
 // of dpkg-hook/pkgunify.dpkg.cfg.in given as --pre-invoke/--post-invoke (the
 // same as a dpkg.cfg.d file, without touching the host's dpkg
-// configuration), and the pkgunify-trigger package.
+// configuration). The guest's hook lines (pkgunify-guest) are tested in
+// test_guest_client.cpp.
 #include "harness.hpp"
 #include "pkgbuild.hpp"
 
@@ -269,42 +270,6 @@ TEST_P(DpkgHookTest, AHookProblemNeverFailsDpkg)
   EXPECT_NE(read_file(path("hook.log")).find(bad), std::string::npos);
   EXPECT_EQ(dpkg_in(g1, "--verify").status, 0);
   EXPECT_EQ(stat_path(g1 + "/usr/bin/pkgu-dapp").nlink, 1u);
-}
-
-TEST_P(DpkgHookTest, TriggerPackageSyncsAfterRunsWithoutTheHostHook)
-{
-  if (auto why = setup(GetParam()); !why.empty()) {
-    GTEST_SKIP() << why;
-  }
-  const std::string trigger = path("pkgunify-trigger.deb");
-  const ShellResult built = shell(std::string(PKGUNIFY_SOURCE_DIR) + "/dpkg-hook/build-trigger-deb " + trigger);
-  ASSERT_EQ(built.status, 0) << built.output;
-  // The trigger's postinst finds pkgunify on PATH and its policy in
-  // /etc/pkgunify: here a wrapper that passes the test's policy.
-  const std::string bindir = path("bin");
-  make_dirs(bindir);
-  write_text(bindir + "/pkgunify", "#!/bin/sh\nexec " + std::string(PKGUNIFY_BINARY) + " \"$@\" --policy " + policy()
-                                     + " --state-dir " + path("state") + "\n");
-  ASSERT_EQ(::chmod((bindir + "/pkgunify").c_str(), 0755), 0);
-  std::vector<std::string> guests;
-  for (const char* name : {"g1", "g2"}) {
-    guests.push_back(guest(name));
-    // No host hook here: runs as from inside the root (scripts without
-    // chroot, as `dpkg --root` from a host where pkgunify is installed).
-    const std::string env = "PATH=" + bindir + ":$PATH ";
-    ShellResult t =
-      shell(env + "dpkg --root=" + guests.back() + " --log=/dev/null --force-script-chrootless -i " + trigger);
-    ASSERT_EQ(t.status, 0) << t.output;
-    ShellResult r =
-      shell(env + "dpkg --root=" + guests.back() + " --log=/dev/null --force-script-chrootless -i " + m_v1);
-    ASSERT_EQ(r.status, 0) << r.output;
-  }
-  for (const char* f : k_files) {
-    EXPECT_EQ(stat_path(guests[0] + f).ino, stat_path(guests[1] + f).ino) << f;
-  }
-  for (const char* c : k_conffiles) {
-    EXPECT_EQ(stat_path(guests[0] + c).nlink, 1u) << c;
-  }
 }
 
 TEST_P(DpkgHookTest, AptFromALocalRepositoryInstallsUpgradesAndRemoves)

@@ -20,7 +20,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # off (the integration tests' does, pkgunify(8) ENVIRONMENT) must not.
 unset PKGUNIFY_HOOKS
 
-ours="pkgunify rpm-plugin-pkgunify pkgunify-dpkg-hook pkgunify-trigger"
+ours="pkgunify rpm-plugin-pkgunify pkgunify-dpkg-hook pkgunify-guest"
 work=
 fs=
 store=
@@ -46,7 +46,8 @@ packaging_test_setup() { # DEBDIR...
       skip "$p is already installed on this host; the test installs and purges it and leaves a host it did not set up alone"
     fi
   done
-  for f in /usr/bin/pkgunify /etc/pkgunify /etc/dpkg/dpkg.cfg.d/pkgunify /var/lib/pkgunify; do
+  for f in /usr/bin/pkgunify /usr/bin/pkgunify-guest /etc/pkgunify /etc/dpkg/dpkg.cfg.d/pkgunify \
+    /etc/dpkg/dpkg.cfg.d/pkgunify-guest /var/lib/pkgunify; do
     [ ! -e "$f" ] || skip "$f exists (pkgunify installed by hand?); the test would overwrite and then remove it"
   done
   # The host is no guest: neither the hook (host runs) nor the test may make
@@ -105,7 +106,8 @@ same_file() { # A B: one inode, a store object, immutable (the default policy)
 private_file() { # A B: two inodes, one link each
   [ "$(ino "$1")" != "$(ino "$2")" ] && [ "$(nlink "$1")" = 1 ] && [ "$(nlink "$2")" = 1 ]
 }
-# dpkg output must have no hook message (a hook problem, a missing binary)
+# dpkg output must have no hook message (a hook problem, a missing binary,
+# a line of the guest's client)
 # and no error or warning; but for the one warning dpkg gives when it
 # removes the plugin: /usr/lib64, which rpm's %{__plugindir} is below, also
 # holds libc6's dynamic loader (merged /usr).
@@ -114,7 +116,7 @@ quiet_run() { # WHAT CMD...
   shift
   out=$("$@" 2>&1) || fail "$what failed:
 $out"
-  if grep -Ei "pkgunify: |not found|error|warning" <<<"$out" |
+  if grep -Ei "pkgunify: |pkgunify-guest: |not found|error|warning" <<<"$out" |
      grep -v "^dpkg: warning: while removing rpm-plugin-pkgunify, directory '/usr/lib64' not empty so not removed$"; then
     fail "$what printed hook messages:
 $out"

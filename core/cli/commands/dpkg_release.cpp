@@ -4,50 +4,13 @@
 #include "cli/commands/commands.hpp"
 #include "cli/hook_common.hpp"
 #include "cli/package_release.hpp"
+#include "guest/dpkg_caller.hpp"
 
-#include <unistd.h>
-
-#include <fstream>
 #include <set>
-#include <sstream>
 
 namespace pkgunify::cli {
 
 namespace {
-
-// The command line of the nearest dpkg process above this one (hooks run as
-// dpkg -> sh -c -> pkgunify); empty when there is none.
-std::vector<std::string>
-dpkg_command_line()
-{
-  pid_t pid = ::getppid();
-  for (int depth = 0; depth < 6 && pid > 1; ++depth) {
-    const std::string proc = "/proc/" + std::to_string(pid);
-    std::ifstream comm(proc + "/comm");
-    std::string name;
-    std::getline(comm, name);
-    if (name == "dpkg") {
-      std::ifstream in(proc + "/cmdline", std::ios::binary);
-      std::vector<std::string> args;
-      std::string arg;
-      while (std::getline(in, arg, '\0')) {
-        args.push_back(arg);
-      }
-      return args;
-    }
-    std::ifstream stat(proc + "/stat");
-    std::string line;
-    std::getline(stat, line);
-    const auto close = line.rfind(')');
-    if (close == std::string::npos) {
-      break;
-    }
-    std::istringstream rest(line.substr(close + 2));
-    char state;
-    rest >> state >> pid;
-  }
-  return {};
-}
 
 class DpkgReleaseCommand final : public Command
 {
@@ -76,8 +39,14 @@ public:
         where.root = root;
         where.cwd = m_cwd.empty() ? "/" : m_cwd;
       }
-      const std::set<std::string> names =
-        packages_changing(m_args_from_stdin ? read_nul_list() : dpkg_command_line(), where, reporter);
+      // Else dpkg -> sh -c -> pkgunify (guest/dpkg_caller.hpp); no dpkg above: nothing to do.
+      std::vector<std::string> args;
+      if (m_args_from_stdin) {
+        args = read_nul_list();
+      } else if (auto caller = find_dpkg_caller()) {
+        args = std::move(caller->argv);
+      }
+      const std::set<std::string> names = packages_changing(args, where, reporter);
       if (names.empty()) {
         return std::make_unique<SilentReport>(k_exit_ok);
       }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // pkgunify sync: unifies the files of the packages that changed since the
-// last sync of a root (after dpkg runs, from the dpkg trigger,
-// periodically).
+// last sync of a root (after dpkg runs: the host's post-invoke hook, the
+// agent for a guest's own runs; periodically).
 #pragma once
 
 #include "cli/command.hpp"
