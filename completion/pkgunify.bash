@@ -19,11 +19,11 @@ _pkgunify_options()
         inspect) echo "$common --policy" ;;
         verify) echo "$common --store --policy --db" ;;
         sync) echo "$common --policy --root --hook --log --host --db --state-dir" ;;
-        dpkg-release) echo "$common --policy --root --hook --log --host --args-from-stdin --cwd" ;;
+        dpkg-release) echo "$common --policy --root --hook --log --host --args-from-stdin --view-fd --cwd" ;;
         unify-files) echo "$common --policy --root --hook --log --host --check" ;;
         wait) echo "-h --help --root --timeout" ;;
         split) echo "$common -n --dry-run" ;;
-        release) echo "$common -n --dry-run --root --packages --stdin" ;;
+        release) echo "$common -n --dry-run --root --packages --stdin --view-fd" ;;
         status) echo "$common --store --policy --files --all --guests-dir" ;;
         store) echo "-h --help" ;;
         store-stats) echo "$common --store --policy --memory" ;;

@@ -154,7 +154,7 @@ Server::drop_slot(const std::string& name, const std::string& why)
     }
   }
   it->second.queue.clear();
-  close_slot(it->second);
+  close_slot(it->second, !m_stopping);
   m_slots.erase(it);
   note("guest " + name + ": " + why);
 }

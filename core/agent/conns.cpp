@@ -37,6 +37,9 @@ Server::accept_on(Slot& slot)
     c.fd = std::move(fd);
     c.guest = slot.entry.name;
     c.pid = peer ? peer->pid : 0;
+    if (peer) {
+      c.view = std::move(peer->view);
+    }
     c.deadline = Clock::now() + m_o.limits.request_time;
     ++slot.connections;
     const std::uint64_t id = c.id;
@@ -130,6 +133,9 @@ Server::request_complete(Conn& c)
   Job job;
   job.bytes = c.in.size();
   job.request = std::move(*r);
+  if (job.request.verb == Verb::dpkg_release || job.request.verb == Verb::release_packages) {
+    job.view = std::move(c.view);  // the .deb and .rpm files it names, as the guest sees them
+  }
   forget_input(c);
   const bool queued_only = !job.request.wait && (job.request.verb == Verb::unify || job.request.verb == Verb::sync);
   job.conn = queued_only ? 0 : id;

@@ -31,11 +31,12 @@ c_argv(std::vector<std::string>& argv)
   return out;
 }
 
-// In the child, before exec: its own pipes on 0, 1, 2, signals as a new
+// In the child, before exec: its own pipes on 0, 1, 2, the peer's root on
+// 3 (when the job reads files the guest names), signals as a new
 // process has them, unification jobs at a lower priority. (After fork, in a
 // process of one thread: setenv is safe here.)
 [[noreturn]] void
-exec_child(std::vector<std::string> argv, std::array<int, 3> fds, const sigset_t& unblock, bool background,
+exec_child(std::vector<std::string> argv, std::array<int, 3> fds, int view, const sigset_t& unblock, bool background,
            const std::string& runtime_dir, const rlimit& files)
 {
   (void)::setrlimit(RLIMIT_NOFILE, &files);
@@ -45,6 +46,9 @@ exec_child(std::vector<std::string> argv, std::array<int, 3> fds, const sigset_t
     if (::dup2(fds[i], i) < 0) {
       ::_exit(127);
     }
+  }
+  if (view >= 0 && (view == 3 ? ::fcntl(3, F_SETFD, 0) : ::dup2(view, 3)) < 0) {
+    ::_exit(127);
   }
   ::sigprocmask(SIG_UNBLOCK, &unblock, nullptr);
   ::signal(SIGPIPE, SIG_DFL);
@@ -185,14 +189,17 @@ start_child(const Options& o, const Slot& slot, Job job, const sigset_t& unblock
     return std::unexpected(!in ? in.error() : !out ? out.error() : err.error());
   }
   std::vector<std::string> argv = job_argv(o, slot, job.request);
+  if (job.view) {
+    argv.insert(argv.end(), {"--view-fd", "3"});
+  }
   const bool background = job.request.verb == Verb::unify || job.request.verb == Verb::sync;
   const pid_t pid = ::fork();
   if (pid < 0) {
     return sys::fail_sys("fork", "a job of guest " + slot.entry.name);
   }
   if (pid == 0) {
-    exec_child(std::move(argv), {in->read.get(), out->write.get(), err->write.get()}, unblock, background,
-               o.runtime_dir, files);
+    exec_child(std::move(argv), {in->read.get(), out->write.get(), err->write.get()}, job.view ? job.view.get() : -1,
+               unblock, background, o.runtime_dir, files);
   }
   Child c;
   c.pid = pid;

@@ -2,6 +2,7 @@
 // Who is on the other end of a guest's socket.
 #include "agent/internal/server.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -49,8 +50,9 @@ check_peer(int fd, const Slot& slot)
   struct stat st
   {};
   const std::string proc_root = "/proc/" + std::to_string(cred.pid) + "/root";
-  const bool stated = ::stat(proc_root.c_str(), &st) == 0;
-  // Still alive after the stat: the pid was that process's all along.
+  sys::Fd view(::open(proc_root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  const bool stated = view && ::fstat(view.get(), &st) == 0;
+  // Still alive after the open: the pid was that process's all along.
   if (::syscall(SYS_pidfd_send_signal, pidfd.get(), 0, nullptr, 0) != 0) {
     return sys::fail(who + ": gone before it could be checked", ESRCH);
   }
@@ -65,7 +67,7 @@ check_peer(int fd, const Slot& slot)
   if (cred.uid != 0 && cred.uid != slot.root_owner) {
     return sys::fail(who + ": not the root user of guest " + slot.entry.name + "; not served", EPERM);
   }
-  return Peer{cred.pid, cred.uid};
+  return Peer{cred.pid, cred.uid, std::move(view)};
 }
 
 }  // namespace pkgunify::agent

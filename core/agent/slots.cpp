@@ -122,14 +122,14 @@ slot_socket_intact(const Slot& slot)
 }
 
 void
-close_slot(Slot& slot)
+close_slot(Slot& slot, bool remove_dir)
 {
   if (slot_socket_intact(slot)) {
     ::unlink(slot.socket_path.c_str());
   }
   slot.listener = sys::Fd();
-  if (!slot.dir.empty()) {
-    ::rmdir(slot.dir.c_str());  // only when empty: a bind mount keeps it busy
+  if (remove_dir && !slot.dir.empty()) {
+    ::rmdir(slot.dir.c_str());  // only when empty and no mount point
   }
 }
 

@@ -46,6 +46,13 @@ ArchiveInfo
 read_guest_package_file(const PackageFiles& where, const std::string& path)
 {
   std::string inside = path.starts_with('/') ? path : where.cwd + "/" + path;
+  if (where.view_fd >= 0) {
+    auto fd = sys::open_regular_in_root(where.view_fd, inside, O_RDONLY, "guest " + where.root + ": " + inside);
+    if (!fd) {
+      throw ConfigError(fd.error().message);
+    }
+    return read_package_file("/proc/self/fd/" + std::to_string(fd->get()));
+  }
   const std::string display = where.root + inside;
   sys::Fd root(::open(where.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) {

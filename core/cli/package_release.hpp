@@ -21,6 +21,10 @@ struct PackageFiles
 {
   std::string root;  // empty: host paths
   std::string cwd = "/";
+  // >= 0: a descriptor of the guest's root as a process inside it sees it
+  // (/proc/PID/root, its own mounts: the agent's peer); paths are opened
+  // in it (sys::open_regular_in_root), else beneath `root`.
+  int view_fd = -1;
 };
 
 // The name of the package in the .deb or .rpm `path`. Throws

@@ -70,7 +70,7 @@ apply_option(Request& r, std::string_view opt, std::size_t index)
     r.wait = true;
   } else if (opt == "db=dpkg" || opt == "db=rpm") {
     r.db = opt.substr(3);
-  } else if (opt.starts_with("cwd=") && opt.size() > 5 && opt[4] == '/') {
+  } else if (opt.starts_with("cwd=/")) {
     r.cwd = opt.substr(4);
   } else {
     return sys::fail("field " + std::to_string(index + 1) + " is no option (wait, db=dpkg, db=rpm, cwd=/PATH)");

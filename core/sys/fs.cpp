@@ -106,6 +106,32 @@ open_regular_beneath(int dirfd, std::string_view relpath, int flags, std::string
 }
 
 Result<Fd>
+open_regular_in_root(int rootfd, std::string_view path, int flags, std::string_view display)
+{
+  auto open_in_root = [&](int f) -> Result<Fd> {
+    struct open_how how;
+    std::memset(&how, 0, sizeof(how));
+    how.flags = static_cast<std::uint64_t>(f | O_CLOEXEC | O_NOFOLLOW);
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    const std::string p(path.empty() ? "." : path);
+    for (;;) {
+      const long fd = syscall(SYS_openat2, rootfd, p.c_str(), &how, sizeof(how));
+      if (fd >= 0) {
+        return Fd(static_cast<int>(fd));
+      }
+      if (errno != EINTR && errno != EAGAIN) {
+        return fail_sys("open", display);
+      }
+    }
+  };
+  auto path_fd = open_in_root(O_PATH);
+  if (!path_fd) {
+    return path_fd;
+  }
+  return reopen_regular(std::move(*path_fd), flags, display, open_in_root);
+}
+
+Result<Fd>
 open_regular_at(int dirfd, const std::string& name, int flags, std::string_view display)
 {
   Fd path_fd(::openat(dirfd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));

@@ -33,6 +33,14 @@ Result<Fd> open_beneath(int dirfd, std::string_view relpath, int flags, std::str
 Result<Fd> open_regular_beneath(int dirfd, std::string_view relpath, int flags, std::string_view display,
                                 struct stat* st = nullptr);
 
+// Opens `path` as the process whose root directory `rootfd` is sees it: as
+// if `rootfd` were "/" (openat2 RESOLVE_IN_ROOT: ".." and absolute symlinks
+// stay in it), its symlinks and mounts followed, no magic link; only a
+// regular file (checked on an O_PATH descriptor first, as above). For
+// files a guest names inside its own mount namespace, with `rootfd` an
+// O_PATH descriptor of /proc/PID/root of a process in it.
+Result<Fd> open_regular_in_root(int rootfd, std::string_view path, int flags, std::string_view display);
+
 // The same for `name` in `dirfd` (a directory opened safely already: inside
 // a root or the store), never following a symlink.
 Result<Fd> open_regular_at(int dirfd, const std::string& name, int flags, std::string_view display);

@@ -508,6 +508,8 @@ TEST_F(AgentTest, TheRegistryIsFollowedWithoutARestart)
   const int status = m_agent->stop();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   EXPECT_FALSE(exists(socket_dir("g2") + "/agent.sock"));
+  EXPECT_TRUE(exists(socket_dir("g2")));   // kept for the bind mounts of containers that start meanwhile
+  EXPECT_FALSE(exists(socket_dir("g1")));  // removed with its guest
 }
 
 }  // namespace pkgunify::itest

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The guest test infrastructure itself (guest_tools.hpp), under each
 // runtime: dpkg, apt, rpm and dnf run inside guests built from test
-// packages, without CAP_LINUX_IMMUTABLE; and what an in-guest upgrade of a
-// unified, immutable file does today, without the pkgunify agent.
+// packages, without CAP_LINUX_IMMUTABLE. (With unified guests and the
+// pkgunify agent: test_in_guest.cpp.)
 #include "guest_tools.hpp"
 #include "harness.hpp"
 #include "pkgbuild.hpp"
@@ -242,39 +242,6 @@ TEST_P(GuestTools, ProcessRootIsTheGuestRoot)
   EXPECT_TRUE(processes_rooted_at(proc.pid(), "/").size() <= 1);  // at most the runtime itself
   proc.stop();
   EXPECT_TRUE(processes_rooted_at(0, g).empty());  // stopping the runtime ended the guest's processes
-}
-
-// Version 1 in two guests, unified by a host scan (link mode immutable);
-// inside guest 1 `dpkg -i` of version 2 FAILS with "Operation not
-// permitted": the guest's root cannot replace the immutable shared file.
-// This documents today's behaviour; the pkgunify agent (issue #16) is what
-// will make this upgrade succeed, and this test will be turned around then.
-TEST_P(GuestTools, InGuestUpgradeOfImmutableFileFailsWithoutAgent)
-{
-  if (auto why = can_run({"dpkg", "dpkg-deb", "tar", "bash"}); !why.empty()) {
-    GTEST_SKIP() << why;
-  }
-  build_debs();
-  const std::string g1 = guest_path("g1");
-  const std::string g2 = guest_path("g2");
-  dpkg_guest(g1, k_dpkg_tools);
-  dpkg_guest(g2, k_dpkg_tools);
-  set_link_mode("immutable");
-  scan_ok({g1, g2}, {}, guest_path("store"));
-  const std::string bin = "/usr/bin/pkgu-gt";
-  ASSERT_TRUE(has_immutable_flag(g1 + bin));
-  ASSERT_EQ(stat_path(g1 + bin).ino, stat_path(g2 + bin).ino);
-
-  make_apt_repo(path("repo"), m_debs);
-  GuestRunner guest(GetParam(), g1);
-  guest.bind(path("repo"), k_deb_repo, true);
-  const ShellResult r = guest.run("dpkg -i " + std::string(k_deb_repo) + "/pkgu-gt_2.0-1_all.deb");
-  EXPECT_NE(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("Operation not permitted"), std::string::npos) << r.output;
-  EXPECT_EQ(bin_version(g1), "1.0");
-  EXPECT_TRUE(has_immutable_flag(g1 + bin));
-  EXPECT_EQ(stat_path(g1 + bin).ino, stat_path(g2 + bin).ino);
-  EXPECT_EQ(dpkg_in(g2, "--verify").output, "");
 }
 
 INSTANTIATE_TEST_SUITE_P(Runtimes, GuestTools, ::testing::Values(Runtime::chroot, Runtime::nspawn), runtime_param_name);

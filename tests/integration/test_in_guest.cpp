@@ -72,7 +72,10 @@ protected:
     if (auto why = missing_tool(tools); !why.empty()) {
       return why;
     }
-    if (auto why = guest_top("ext4", m_top); !why.empty()) {
+    // Room for the rpm guests' tools (about 200 MB of dnf and python3 each)
+    // and the store: an image in memory, sparse.
+    m_top = path("mnt");
+    if (auto why = mount_fs("ext4", m_top, 2048); !why.empty()) {
       return why;
     }
     write_text(policy(), "store: " + store_dir() + "\nlink: immutable\n");
@@ -169,8 +172,8 @@ protected:
     while (std::chrono::steady_clock::now() < end) {
       bool all = true;
       for (const char* f : files) {
-        all = all && exists(root + f) && has_immutable_flag(root + f) &&
-              object_with_inode(store_dir(), stat_path(root + f).ino).has_value();
+        all = all && exists(root + f) && has_immutable_flag(root + f)
+              && object_with_inode(store_dir(), stat_path(root + f).ino).has_value();
       }
       if (all) {
         return true;
@@ -207,8 +210,8 @@ TEST_P(InGuest, DpkgAndAptRunsSucceedAndGuest2KeepsItsFiles)
     GTEST_SKIP() << why;
   }
   std::vector<std::string> debs;
-  for (const auto& [name, version] : {std::pair{"pkgu-ig", "1.0"}, std::pair{"pkgu-ig", "2.0"},
-                                      std::pair{"pkgu-ig-extra", "1.0"}}) {
+  for (const auto& [name, version] :
+       {std::pair{"pkgu-ig", "1.0"}, std::pair{"pkgu-ig", "2.0"}, std::pair{"pkgu-ig-extra", "1.0"}}) {
     debs.push_back(build_deb(package(name, version), tmp()));
   }
   make_apt_repo(path("repo"), debs);
@@ -336,9 +339,8 @@ TEST_P(InGuest, WithoutAnAgentOneLineAndDpkgAsWithoutPkgunify)
   const ShellResult fresh = in1.run("dpkg -i " + std::string(k_repo) + "/pkgu-ig-extra_1.0-1_all.deb");
   EXPECT_EQ(fresh.status, 0) << fresh.output;
   std::size_t lines = 0;
-  for (std::size_t at = 0; (at = fresh.output.find("no pkgunify agent at /run/pkgunify/agent.sock", at)) !=
-                           std::string::npos;
-       ++at) {
+  for (std::size_t at = 0;
+       (at = fresh.output.find("no pkgunify agent at /run/pkgunify/agent.sock", at)) != std::string::npos; ++at) {
     ++lines;
   }
   EXPECT_EQ(lines, 2u) << fresh.output;  // one per hook: before and after the run

@@ -29,6 +29,10 @@ TEST(AgentProtocol, ARequestParsesBack)
   EXPECT_EQ(back->cwd, "/root");
   EXPECT_EQ(back->args, r.args);
   EXPECT_EQ(encode(r), "pkgunify-agent/1\0dpkg-release\0wait\0cwd=/root\0--\0dpkg\0-i\0demo_2.0_all.deb\0"s);
+  r.cwd = "/";  // dpkg run from the guest's root directory
+  auto top = decode_request(encode(r));
+  ASSERT_TRUE(top) << top.error().message;
+  EXPECT_EQ(top->cwd, "/");
 }
 
 TEST(AgentProtocol, MalformedRequestsSayWhat)

@@ -36,6 +36,7 @@ struct Job
   Request request;
   std::uint64_t conn = 0;  // the connection waiting for the answer; 0: nobody waits
   std::size_t bytes = 0;   // its size, counted against Limits::queued_bytes
+  sys::Fd view;            // the peer's root (Peer::view), for the files it names: the child's fd 3
 };
 
 // A registered guest the agent serves.
@@ -71,6 +72,7 @@ struct Conn
   sys::Fd fd;
   std::string guest;
   pid_t pid = 0;
+  sys::Fd view;
   ConnState state = ConnState::reading;
   std::string in;
   std::string out;
@@ -108,8 +110,11 @@ sys::Result<void> open_slot(const std::string& runtime_dir, Slot& slot);
 // The socket on disk is still the one the agent listens on (a guest with
 // the directory mounted writable may have removed or replaced it).
 bool slot_socket_intact(const Slot& slot);
-// Removes the socket (and the directory when empty).
-void close_slot(Slot& slot);
+// Removes the socket, and with `remove_dir` (the guest left the registry)
+// its directory when it is empty and no mount point. A stopping agent keeps
+// the directories: a container whose configuration bind-mounts one must
+// still start (and its client then finds no agent, and says so).
+void close_slot(Slot& slot, bool remove_dir);
 // A slot for `entry` with its root's identity; an error when the root is
 // no directory.
 sys::Result<Slot> make_slot(const GuestEntry& entry);
@@ -120,6 +125,7 @@ struct Peer
 {
   pid_t pid = 0;
   uid_t uid = 0;
+  sys::Fd view;  // O_PATH of /proc/PID/root: the guest as the peer sees it (its own mounts)
 };
 
 // Serves the connection `fd` of `slot` only when its peer's root directory

@@ -24,6 +24,8 @@ public:
     m_cmd->add_flag("--args-from-stdin", m_args_from_stdin,
                     "Take the dpkg run's argument vector from standard input (NUL-terminated strings; the agent, "
                     "for a dpkg run inside the guest --root names): its .deb files are then paths inside the root");
+    m_cmd->add_option("--view-fd", m_view_fd,
+                      "With --args-from-stdin: a descriptor of the root as the dpkg run sees it (the agent's)");
     m_cmd->add_option("--cwd", m_cwd, "With --args-from-stdin: the dpkg run's directory inside the root")
       ->check([](const std::string& v) { return v.starts_with('/') ? std::string() : "not an absolute path"; });
   }
@@ -38,6 +40,7 @@ public:
       if (m_args_from_stdin) {
         where.root = root;
         where.cwd = m_cwd.empty() ? "/" : m_cwd;
+        where.view_fd = m_view_fd;
       }
       // Else dpkg -> sh -c -> pkgunify (guest/dpkg_caller.hpp); no dpkg above: nothing to do.
       std::vector<std::string> args;
@@ -63,6 +66,7 @@ private:
   HookOptions m_hook;
   bool m_args_from_stdin = false;
   std::string m_cwd;
+  int m_view_fd = -1;
 };
 
 }  // namespace

@@ -39,6 +39,11 @@ public:
                  "With --root: the arguments are installed packages, by name or as .deb/.rpm files inside the root")
       ->needs("--root");
     m_release->add_flag("--stdin", m_stdin, "Take the arguments from standard input, NUL-terminated (the agent)");
+    m_release
+      ->add_option(
+        "--view-fd", m_view_fd,
+        "With --packages: a descriptor of the root as the caller sees it, for its package files (the agent's)")
+      ->needs("--packages");
   }
 
   [[nodiscard]] bool
@@ -96,7 +101,9 @@ private:
     if (m_packages) {
       std::set<std::string> names;
       for (const auto& p : m_paths) {
-        names.insert(p.ends_with(".deb") || p.ends_with(".rpm") ? package_file_name({.root = m_root}, p) : p);
+        names.insert(p.ends_with(".deb") || p.ends_with(".rpm")
+                       ? package_file_name({.root = m_root, .view_fd = m_view_fd}, p)
+                       : p);
       }
       counts = release_packages(m_root, names, reporter);
     } else {
@@ -121,6 +128,7 @@ private:
   bool m_dry_run = false;
   bool m_packages = false;
   bool m_stdin = false;
+  int m_view_fd = -1;
   std::string m_root;
   std::vector<std::string> m_paths;
 };
