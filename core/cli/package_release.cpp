@@ -141,14 +141,17 @@ release_guest_paths(const std::string& root, const std::vector<std::string>& pat
 {
   ReleaseCounts counts;
   RootPaths resolve(root);
+  std::vector<std::string> full;
   for (const auto& path : paths) {
     const auto canon = path.starts_with('/') ? resolve.canonical(path) : std::nullopt;
     if (!canon) {
       ++counts.not_needed;
       continue;
     }
-    const std::string full = resolve.real_root() == "/" ? *canon : resolve.real_root() + *canon;
-    switch (release_if_protected(full, DirResolution::no_symlinks, reporter)) {
+    full.push_back(resolve.real_root() == "/" ? *canon : resolve.real_root() + *canon);
+  }
+  for (const ReleaseResult r : release_all_if_protected(full, DirResolution::no_symlinks, reporter)) {
+    switch (r) {
     case ReleaseResult::released:
       ++counts.released;
       break;

@@ -11,7 +11,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <memory>
 #include <optional>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
 
 namespace pkgunify {
 
@@ -81,10 +86,11 @@ lift_private(Target& t, VserverKernel& kernel, bool dry_run, Reporter& reporter)
   return SplitResult::not_shared;
 }
 
-// The private copy: content and metadata of the shared file, durable, at
-// `tmpname` next to it.
+// The private copy: content and metadata of the shared file at `tmpname`
+// next to it; made durable here, or (`durable` false) by the caller's
+// syncfs before the exchange.
 sys::Result<void>
-make_private_copy(const Target& t, const std::string& tmpname)
+make_private_copy(const Target& t, const std::string& tmpname, bool durable = true)
 {
   auto meta = read_metadata(t.fd.get(), t.path);
   if (!meta) {
@@ -100,7 +106,7 @@ make_private_copy(const Target& t, const std::string& tmpname)
   if (auto m = apply_metadata(tmp.get(), *meta, t.path + " (private copy)"); !m) {
     return m;
   }
-  if (::fsync(tmp.get()) != 0) {
+  if (durable && ::fsync(tmp.get()) != 0) {
     return sys::fail_sys("sync private copy of", t.path);
   }
   return {};
@@ -110,7 +116,7 @@ make_private_copy(const Target& t, const std::string& tmpname)
 // protection lifted meanwhile under an exclusive lock (so that concurrent
 // runs do not restore it), and restored for the other guests.
 SplitResult
-exchange_copy(Target& t, const std::string& tmpname, VserverKernel& kernel, Reporter& reporter)
+exchange_copy(Target& t, const std::string& tmpname, VserverKernel& kernel, Reporter& reporter, bool sync_dir = true)
 {
   auto fail = [&](const std::string& message) {
     ::unlinkat(t.dfd.get(), tmpname.c_str(), 0);
@@ -148,7 +154,9 @@ exchange_copy(Target& t, const std::string& tmpname, VserverKernel& kernel, Repo
   }
   switch (result) {
   case ExchangeResult::exchanged:
-    ::fsync(t.dfd.get());
+    if (sync_dir) {
+      ::fsync(t.dfd.get());
+    }
     return SplitResult::split;
   case ExchangeResult::changed:
     reporter.error(t.path + ": changed while it was split; left as it was");
@@ -191,28 +199,145 @@ split_path(const std::string& path, Reporter& reporter, const SplitOptions& opti
   return exchange_copy(*target, tmpname, kernel, reporter);
 }
 
+namespace {
+
+// Whether `path` is a protected regular file (one statx): only those need a
+// release. The release itself opens the path safely again.
+bool
+needs_release(const std::string& path, DirResolution resolution)
+{
+  struct stat st;
+  std::uint64_t attributes = 0;
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) {
+    return false;
+  }
+  int rc = -1;
+  if (resolution == DirResolution::follow) {
+    rc = sys::stat_entry(AT_FDCWD, path.c_str(), st, attributes);  // one statx per file rpm touches
+  } else {
+    const std::string dir = slash == 0 ? "/" : path.substr(0, slash);
+    const sys::Fd dfd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+    if (!dfd) {
+      return false;  // nothing there to release
+    }
+    rc = sys::stat_entry(dfd.get(), path.c_str() + slash + 1, st, attributes);
+  }
+  return rc == 0 && S_ISREG(st.st_mode) && (attributes & (STATX_ATTR_IMMUTABLE | STATX_ATTR_APPEND));
+}
+
+// A path of a batch whose private copy waits for the batch's syncfs.
+struct Pending
+{
+  std::size_t index = 0;
+  Target target;
+  std::string tmpname;
+  std::unique_ptr<DirTimes> dir_times;
+};
+
+// Opens and copies each path of `batch` (indexes into `paths`), without an
+// fsync each; returns the ones waiting for their exchange.
+std::vector<Pending>
+copy_batch(const std::vector<std::string>& paths, const std::vector<std::size_t>& batch, DirResolution resolution,
+           VserverKernel& kernel, std::vector<ReleaseResult>& out, Reporter& reporter)
+{
+  std::vector<Pending> pending;
+  for (const std::size_t i : batch) {
+    auto target = open_target(paths[i], resolution, reporter);
+    if (!target) {
+      out[i] = ReleaseResult::failed;
+      continue;
+    }
+    if (target->st.st_nlink <= 1) {
+      const bool ok = lift_private(*target, kernel, false, reporter) != SplitResult::failed;
+      out[i] = ok ? ReleaseResult::released : ReleaseResult::failed;
+      continue;
+    }
+    Pending p{i, std::move(*target), {}, nullptr};
+    p.dir_times = std::make_unique<DirTimes>(p.target.dfd.get());
+    p.tmpname = guest_temp_name(p.target.name);
+    if (auto copy = make_private_copy(p.target, p.tmpname, false); !copy) {
+      ::unlinkat(p.target.dfd.get(), p.tmpname.c_str(), 0);
+      reporter.error(copy.error().message);
+      out[i] = ReleaseResult::failed;
+      continue;
+    }
+    pending.push_back(std::move(p));
+  }
+  return pending;
+}
+
+// One syncfs per filesystem of `pending`; false when one fails.
+bool
+sync_filesystems(const std::vector<Pending>& pending, Reporter& reporter)
+{
+  std::vector<dev_t> done;
+  for (const auto& p : pending) {
+    if (std::find(done.begin(), done.end(), p.target.st.st_dev) != done.end()) {
+      continue;
+    }
+    if (::syncfs(p.target.dfd.get()) != 0) {
+      reporter.error(sys::sys_error("syncfs", p.target.dir).message);
+      return false;
+    }
+    done.push_back(p.target.st.st_dev);
+  }
+  return true;
+}
+
+void
+release_batch(const std::vector<std::string>& paths, const std::vector<std::size_t>& batch, DirResolution resolution,
+              std::vector<ReleaseResult>& out, Reporter& reporter)
+{
+  const std::unique_ptr<VserverKernel> kernel = make_vserver_kernel();
+  std::vector<Pending> pending = copy_batch(paths, batch, resolution, *kernel, out, reporter);
+  // The copies are durable before any of them replaces its shared file.
+  if (!sync_filesystems(pending, reporter)) {
+    for (auto& p : pending) {
+      ::unlinkat(p.target.dfd.get(), p.tmpname.c_str(), 0);
+      out[p.index] = ReleaseResult::failed;
+    }
+    return;
+  }
+  for (auto& p : pending) {
+    const SplitResult r = exchange_copy(p.target, p.tmpname, *kernel, reporter, false);
+    out[p.index] = r == SplitResult::failed ? ReleaseResult::failed : ReleaseResult::released;
+  }
+  sync_filesystems(pending, reporter);  // and the exchanges, as split_path's fsync of the directory does
+}
+
+}  // namespace
+
+std::vector<ReleaseResult>
+release_all_if_protected(const std::vector<std::string>& paths, DirResolution resolution, Reporter& reporter) noexcept
+{
+  std::vector<ReleaseResult> out(paths.size(), ReleaseResult::not_needed);
+  try {
+    constexpr std::size_t k_batch = 256;  // open at once: two descriptors each
+    std::vector<std::size_t> batch;
+    std::unordered_set<std::string_view> seen;  // a path named twice is released once
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+      if (seen.insert(paths[i]).second && needs_release(paths[i], resolution)) {
+        batch.push_back(i);
+      }
+      if (batch.size() == k_batch || (i + 1 == paths.size() && !batch.empty())) {
+        release_batch(paths, batch, resolution, out, reporter);
+        batch.clear();
+      }
+    }
+  } catch (const std::exception& e) {
+    reporter.error(std::string("release: ") + e.what());
+  } catch (...) {
+    reporter.error("release: unexpected error");
+  }
+  return out;
+}
+
 ReleaseResult
 release_if_protected(const std::string& path, DirResolution resolution, Reporter& reporter) noexcept
 {
   try {
-    struct stat st;
-    std::uint64_t attributes = 0;
-    const auto slash = path.rfind('/');
-    if (slash == std::string::npos) {
-      return ReleaseResult::not_needed;
-    }
-    int rc = -1;
-    if (resolution == DirResolution::follow) {
-      rc = sys::stat_entry(AT_FDCWD, path.c_str(), st, attributes);  // one statx per file rpm touches
-    } else {
-      const std::string dir = slash == 0 ? "/" : path.substr(0, slash);
-      const sys::Fd dfd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
-      if (!dfd) {
-        return ReleaseResult::not_needed;  // nothing there to release
-      }
-      rc = sys::stat_entry(dfd.get(), path.c_str() + slash + 1, st, attributes);
-    }
-    if (rc != 0 || !S_ISREG(st.st_mode) || !(attributes & (STATX_ATTR_IMMUTABLE | STATX_ATTR_APPEND))) {
+    if (!needs_release(path, resolution)) {
       return ReleaseResult::not_needed;
     }
     const SplitResult r = split_path(path, reporter, {.resolution = resolution});

@@ -6,6 +6,7 @@
 #include "sys/reporter.hpp"
 
 #include <string>
+#include <vector>
 
 namespace pkgunify {
 
@@ -41,6 +42,13 @@ enum class ReleaseResult { not_needed, released, failed };
 // caller is chrooted into the root, so directory symlinks are followed (they
 // cannot leave it). One statx when there is nothing to release.
 ReleaseResult release_if_protected(const std::string& path, DirResolution resolution, Reporter& reporter) noexcept;
+
+// release_if_protected for each of `paths`, for the files of whole packages
+// (the dpkg hook, the agent): the private copies of up to 256 at a time are
+// made durable by one syncfs, not an fsync each, before any replaces its
+// shared file. The results are in the order of `paths`.
+std::vector<ReleaseResult> release_all_if_protected(const std::vector<std::string>& paths, DirResolution resolution,
+                                                    Reporter& reporter) noexcept;
 
 // `path` (directory symlinks followed: the caller's own view, as inside a
 // guest) is a regular file whose protection (immutable, append-only) would

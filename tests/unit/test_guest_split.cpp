@@ -157,3 +157,47 @@ TEST_F(SplitTest, ReleaseSplitsAnImmutableSharedFile)
   EXPECT_EQ(::unlink(path("g1/f").c_str()), 0);
   (void)set_inode_flags(other.get(), *get_inode_flags(other.get(), "g2/f") & ~FS_IMMUTABLE_FL, "g2/f");
 }
+
+// Many paths at once (the files of packages): each protected shared file
+// released, with its content, its other link still protected; a path named
+// twice released once; unprotected and missing ones left alone.
+TEST_F(SplitTest, ReleaseAllReleasesEachProtectedFileOnce)
+{
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "setting the immutable flag needs CAP_LINUX_IMMUTABLE";
+  }
+  std::vector<ino_t> shared;
+  for (const char* name : {"a", "b", "c"}) {
+    write_fixed(path(std::string("g1/") + name), std::string("content of ") + name);
+    std::filesystem::create_directories(path("g2"));
+    ASSERT_EQ(::link(path(std::string("g1/") + name).c_str(), path(std::string("g2/") + name).c_str()), 0);
+    shared.push_back(inode_of(path(std::string("g1/") + name)));
+  }
+  write_fixed(path("g1/private"), "mine");
+  for (const char* name : {"a", "b"}) {
+    sys::Fd fd(::open(path(std::string("g1/") + name).c_str(), O_RDONLY | O_CLOEXEC));
+    auto flags = get_inode_flags(fd.get(), name);
+    if (!flags || !set_inode_flags(fd.get(), *flags | FS_IMMUTABLE_FL, name)) {
+      GTEST_SKIP() << "the test directory's filesystem has no immutable flag";
+    }
+  }
+  const auto results = release_all_if_protected(
+    {path("g1/a"), path("g1/b"), path("g1/a"), path("g1/c"), path("g1/private"), path("g1/missing")},
+    DirResolution::no_symlinks, reporter);
+  EXPECT_TRUE(reporter.errors.empty()) << reporter.errors.front();
+  EXPECT_EQ(results, (std::vector<ReleaseResult>{ReleaseResult::released, ReleaseResult::released,
+                                                 ReleaseResult::not_needed, ReleaseResult::not_needed,
+                                                 ReleaseResult::not_needed, ReleaseResult::not_needed}));
+  for (std::size_t i = 0; i < 2; ++i) {
+    const std::string name(1, static_cast<char>('a' + i));
+    EXPECT_NE(inode_of(path("g1/" + name)), shared[i]) << name;
+    EXPECT_EQ(read_file(path("g1/" + name)), "content of " + name);
+    EXPECT_EQ(inode_of(path("g2/" + name)), shared[i]) << name;
+    sys::Fd other(::open(path("g2/" + name).c_str(), O_RDONLY | O_CLOEXEC));
+    sys::Fd mine(::open(path("g1/" + name).c_str(), O_RDONLY | O_CLOEXEC));
+    EXPECT_TRUE(*get_inode_flags(other.get(), name) & FS_IMMUTABLE_FL) << name;
+    EXPECT_FALSE(*get_inode_flags(mine.get(), name) & FS_IMMUTABLE_FL) << name;
+    (void)set_inode_flags(other.get(), *get_inode_flags(other.get(), name) & ~FS_IMMUTABLE_FL, name);
+  }
+  EXPECT_EQ(inode_of(path("g1/c")), shared[2]);  // not protected: left shared
+}
