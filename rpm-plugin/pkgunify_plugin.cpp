@@ -449,37 +449,31 @@ try {
   return RPMRC_OK;
 }
 
+// The hooks of the plugin, with `init` as its start: host or guest mode.
+constexpr rpmPluginHooks_s
+hooks_with(plugin_init_func start)
+{
+  return {
+    .init = start,
+    .cleanup = cleanup,
+    .tsm_pre = tsm_pre,
+    .tsm_post = tsm_post,
+    .psm_pre = psm_pre,
+    .psm_post = psm_post,
+    .scriptlet_pre = nullptr,
+    .scriptlet_fork_post = nullptr,
+    .scriptlet_post = nullptr,
+    .fsm_file_pre = fsm_file_pre,
+    .fsm_file_post = fsm_file_post,
+    .fsm_file_prepare = nullptr,
+  };
+}
+
 }  // namespace
 
 extern "C" {
-// The one symbol rpm looks up: <name>_hooks.
-__attribute__((visibility("default"))) rpmPluginHooks_s pkgunify_hooks = {
-  .init = init,
-  .cleanup = cleanup,
-  .tsm_pre = tsm_pre,
-  .tsm_post = tsm_post,
-  .psm_pre = psm_pre,
-  .psm_post = psm_post,
-  .scriptlet_pre = nullptr,
-  .scriptlet_fork_post = nullptr,
-  .scriptlet_post = nullptr,
-  .fsm_file_pre = fsm_file_pre,
-  .fsm_file_post = fsm_file_post,
-  .fsm_file_prepare = nullptr,
-};
-// The same plugin in guest mode, for %__transaction_pkgunify_guest.
-__attribute__((visibility("default"))) rpmPluginHooks_s pkgunify_guest_hooks = {
-  .init = init_guest,
-  .cleanup = cleanup,
-  .tsm_pre = tsm_pre,
-  .tsm_post = tsm_post,
-  .psm_pre = psm_pre,
-  .psm_post = psm_post,
-  .scriptlet_pre = nullptr,
-  .scriptlet_fork_post = nullptr,
-  .scriptlet_post = nullptr,
-  .fsm_file_pre = fsm_file_pre,
-  .fsm_file_post = fsm_file_post,
-  .fsm_file_prepare = nullptr,
-};
+// The symbols rpm looks up: <name>_hooks, for %__transaction_pkgunify and
+// (guest mode) %__transaction_pkgunify_guest.
+__attribute__((visibility("default"))) rpmPluginHooks_s pkgunify_hooks = hooks_with(init);
+__attribute__((visibility("default"))) rpmPluginHooks_s pkgunify_guest_hooks = hooks_with(init_guest);
 }

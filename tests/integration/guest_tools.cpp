@@ -462,4 +462,30 @@ use_dnf_repo(const std::string& root, const std::string& guest_dir)
                + "\nenabled=1\ngpgcheck=0\nmetadata_expire=0\n");
 }
 
+PkgSpec
+guest_package(const std::string& name, const std::string& version)
+{
+  PkgSpec p;
+  p.name = name;
+  p.version = version;
+  p.files = {
+    {"/usr/bin/" + name, version + "\n" + std::string(20000, 'g'), 0755, false},
+    {"/usr/lib/" + name + "/data.bin", version + "\n" + std::string(40000, 'd'), 0644, false},
+    {"/usr/share/" + name + "/same.dat", std::string(4000, 's'), 0644, false},
+    {"/etc/" + name + ".conf", "conf " + version + "\n", 0644, true},
+  };
+  return p;
+}
+
+std::string
+bin_version(const std::string& root, const std::string& name)
+{
+  const std::string file = root + "/usr/bin/" + name;
+  if (!exists(file)) {
+    return {};
+  }
+  const std::string content = read_file(file);
+  return content.substr(0, content.find('\n'));
+}
+
 }  // namespace pkgunify::itest

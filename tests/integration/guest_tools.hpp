@@ -80,6 +80,16 @@ struct HostTools
 HostTools install_host_tools(const std::string& root, const std::vector<std::string>& packages,
                              const std::vector<std::string>& exclude = k_unused_tool_packages);
 
+// ---- Test packages ---------------------------------------------------------------
+
+// A test package NAME at VERSION: /usr/bin/NAME and /usr/lib/NAME/data.bin
+// (their content changes with the version), /usr/share/NAME/same.dat (the
+// same in every version) and the config file /etc/NAME.conf.
+PkgSpec guest_package(const std::string& name, const std::string& version);
+
+// The version in ROOT/usr/bin/NAME (its first line), "" when missing.
+std::string bin_version(const std::string& root, const std::string& name);
+
 // ---- Running commands inside a guest -----------------------------------------------
 
 enum class Runtime {

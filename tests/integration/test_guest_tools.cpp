@@ -20,30 +20,10 @@ namespace {
 const char* const k_deb_repo = "/srv/pkgunify-repo";
 const char* const k_rpm_repo = "/srv/pkgunify-rpm-repo";
 
-PkgSpec
-package(const std::string& name, const std::string& version)
-{
-  PkgSpec p;
-  p.name = name;
-  p.version = version;
-  p.files = {
-    {"/usr/bin/" + name, version + "\n" + std::string(20000, 'g'), 0755, false},
-    {"/usr/share/" + name + "/same.dat", std::string(4000, 's'), 0644, false},
-    {"/etc/" + name + ".conf", "conf " + version + "\n", 0644, true},
-  };
-  return p;
-}
-
-// The version a package's /usr/bin file in `root` is of, "" when missing.
 std::string
-bin_version(const std::string& root, const std::string& name = "pkgu-gt")
+version_of(const std::string& root, const std::string& name = "pkgu-gt")
 {
-  const std::string file = root + "/usr/bin/" + name;
-  if (!exists(file)) {
-    return {};
-  }
-  const std::string content = read_file(file);
-  return content.substr(0, content.find('\n'));
+  return bin_version(root, name);
 }
 
 class GuestTools
@@ -95,7 +75,7 @@ protected:
   {
     for (const auto& [name, version] :
          {std::pair{"pkgu-gt", "1.0"}, std::pair{"pkgu-gt", "2.0"}, std::pair{"pkgu-gt-extra", "1.0"}}) {
-      m_debs.push_back(build_deb(package(name, version), tmp()));
+      m_debs.push_back(build_deb(guest_package(name, version), tmp()));
     }
   }
 
@@ -132,11 +112,11 @@ TEST_P(GuestTools, DpkgAndAptRunInsideTheGuest)
   ok(guest, "dpkg -i " + std::string(k_deb_repo) + "/pkgu-gt_2.0-1_all.deb");
   EXPECT_NE(ok(guest, "dpkg -s pkgu-gt").output.find("Version: 2.0-1"), std::string::npos);
   EXPECT_NE(dpkg_in(g, "-s pkgu-gt").output.find("Version: 2.0-1"), std::string::npos);  // the guest's own db
-  EXPECT_EQ(bin_version(g), "2.0");
+  EXPECT_EQ(version_of(g), "2.0");
 
   ok(guest, "apt-get update && apt-get install -y pkgu-gt-extra");
   EXPECT_NE(ok(guest, "dpkg -s pkgu-gt-extra").output.find("Status: install ok installed"), std::string::npos);
-  EXPECT_EQ(bin_version(g, "pkgu-gt-extra"), "1.0");
+  EXPECT_EQ(version_of(g, "pkgu-gt-extra"), "1.0");
 
   ok(guest, "dpkg -r pkgu-gt");
   EXPECT_FALSE(exists(g + "/usr/bin/pkgu-gt"));
@@ -155,8 +135,8 @@ TEST_P(GuestTools, RpmAndDnfRunInsideTheGuest)
   if (auto why = can_run({"rpm", "rpmbuild", "createrepo_c", "dnf", "tar", "bash"}); !why.empty()) {
     GTEST_SKIP() << why;
   }
-  const std::string v1 = build_rpm(package("pkgu-gt", "1.0"), tmp());
-  const std::string v2 = build_rpm(package("pkgu-gt", "2.0"), tmp());
+  const std::string v1 = build_rpm(guest_package("pkgu-gt", "1.0"), tmp());
+  const std::string v2 = build_rpm(guest_package("pkgu-gt", "2.0"), tmp());
   const std::string g = guest_path("g1");
   tools(g, k_dnf_tools);
   rpm_init_root(g);
@@ -170,7 +150,7 @@ TEST_P(GuestTools, RpmAndDnfRunInsideTheGuest)
   ok(guest, "rpm -U " + repo + "/pkgu-gt-2.0-1.noarch.rpm");
   EXPECT_EQ(ok(guest, "rpm -q pkgu-gt").output, "pkgu-gt-2.0-1.noarch\n");
   EXPECT_EQ(rpm_in(g, "-q pkgu-gt").output, "pkgu-gt-2.0-1.noarch\n");  // the guest's own db
-  EXPECT_EQ(bin_version(g), "2.0");
+  EXPECT_EQ(version_of(g), "2.0");
 
   ok(guest, "rpm -e pkgu-gt");
   EXPECT_FALSE(exists(g + "/usr/bin/pkgu-gt"));
@@ -180,7 +160,7 @@ TEST_P(GuestTools, RpmAndDnfRunInsideTheGuest)
   const ShellResult up = ok(guest, "dnf -y upgrade");
   EXPECT_NE(up.output.find("pkgu-gt"), std::string::npos) << up.output;
   EXPECT_EQ(ok(guest, "rpm -q pkgu-gt").output, "pkgu-gt-2.0-1.noarch\n");
-  EXPECT_EQ(bin_version(g), "2.0");
+  EXPECT_EQ(version_of(g), "2.0");
 }
 
 // Inside, root has no CAP_LINUX_IMMUTABLE in any set, and cannot take the

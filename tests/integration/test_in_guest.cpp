@@ -30,32 +30,10 @@ const char* const k_lib = "/usr/lib/pkgu-ig/data.bin";
 const char* const k_same = "/usr/share/pkgu-ig/same.dat";
 const char* const k_conf = "/etc/pkgu-ig.conf";
 
-PkgSpec
-package(const std::string& name, const std::string& version)
-{
-  PkgSpec p;
-  p.name = name;
-  p.version = version;
-  const std::string base = name == "pkgu-ig" ? "" : "-" + name;
-  p.files = {
-    {"/usr/bin/" + name, version + "\n" + std::string(20000, 'g'), 0755, false},
-    {"/usr/lib/" + name + "/data.bin", version + "\n" + std::string(40000, 'd'), 0644, false},
-    {"/usr/share/" + name + "/same.dat", std::string(4000, 's'), 0644, false},
-    {"/etc/" + name + ".conf", "conf " + version + "\n", 0644, true},
-  };
-  return p;
-}
-
-// The version of the package's /usr/bin file in `root`, "" when missing.
 std::string
-bin_version(const std::string& root, const std::string& name = "pkgu-ig")
+version_of(const std::string& root, const std::string& name = "pkgu-ig")
 {
-  const std::string file = root + "/usr/bin/" + name;
-  if (!exists(file)) {
-    return {};
-  }
-  const std::string content = read_file(file);
-  return content.substr(0, content.find('\n'));
+  return bin_version(root, name);
 }
 
 class InGuest
@@ -187,7 +165,7 @@ protected:
   void
   expect_untouched(const std::string& g2, const std::string& when)
   {
-    EXPECT_EQ(bin_version(g2), "1.0") << when;
+    EXPECT_EQ(version_of(g2), "1.0") << when;
     for (const char* f : {k_bin, k_lib, k_same}) {
       EXPECT_TRUE(has_immutable_flag(g2 + f)) << when << ": " << f;
       EXPECT_TRUE(object_with_inode(store_dir(), stat_path(g2 + f).ino).has_value()) << when << ": " << f;
@@ -212,7 +190,7 @@ TEST_P(InGuest, DpkgAndAptRunsSucceedAndGuest2KeepsItsFiles)
   std::vector<std::string> debs;
   for (const auto& [name, version] :
        {std::pair{"pkgu-ig", "1.0"}, std::pair{"pkgu-ig", "2.0"}, std::pair{"pkgu-ig-extra", "1.0"}}) {
-    debs.push_back(build_deb(package(name, version), tmp()));
+    debs.push_back(build_deb(guest_package(name, version), tmp()));
   }
   make_apt_repo(path("repo"), debs);
   const std::string g1 = guest_path("g1");
@@ -231,14 +209,14 @@ TEST_P(InGuest, DpkgAndAptRunsSucceedAndGuest2KeepsItsFiles)
 
   const std::string v2 = std::string(k_repo) + "/pkgu-ig_2.0-1_all.deb";
   ok(in1, "dpkg -i " + v2);
-  EXPECT_EQ(bin_version(g1), "2.0");
+  EXPECT_EQ(version_of(g1), "2.0");
   expect_untouched(g2, "after dpkg -i in g1");
   EXPECT_TRUE(wait_unified(g1, {k_bin, k_lib, k_same})) << m_agent->log();
   EXPECT_EQ(stat_path(g1 + k_same).ino, stat_path(g2 + k_same).ino);  // the same content stays shared
   EXPECT_FALSE(has_immutable_flag(g1 + k_conf));
 
   ok(in1, "apt-get update && apt-get install -y pkgu-ig-extra");
-  EXPECT_EQ(bin_version(g1, "pkgu-ig-extra"), "1.0");
+  EXPECT_EQ(version_of(g1, "pkgu-ig-extra"), "1.0");
   EXPECT_TRUE(wait_unified(g1, {"/usr/bin/pkgu-ig-extra"})) << m_agent->log();
   ok(in1, "dpkg -r pkgu-ig-extra");
   EXPECT_FALSE(exists(g1 + "/usr/bin/pkgu-ig-extra"));
@@ -269,8 +247,8 @@ TEST_P(InGuest, RpmAndDnfRunsSucceedAndGuest2KeepsItsFiles)
   if (auto why = can_run({"rpm", "rpmbuild", "createrepo_c", "dnf", "tar", "bash"}); !why.empty()) {
     GTEST_SKIP() << why;
   }
-  const std::string v1 = build_rpm(package("pkgu-ig", "1.0"), tmp());
-  const std::string v2 = build_rpm(package("pkgu-ig", "2.0"), tmp());
+  const std::string v1 = build_rpm(guest_package("pkgu-ig", "1.0"), tmp());
+  const std::string v2 = build_rpm(guest_package("pkgu-ig", "2.0"), tmp());
   make_rpm_repo(path("repo"), {v1, v2});
   const std::string g1 = guest_path("g1");
   const std::string g2 = guest_path("g2");
@@ -288,7 +266,7 @@ TEST_P(InGuest, RpmAndDnfRunsSucceedAndGuest2KeepsItsFiles)
   const std::string repo = k_repo;
 
   ok(in1, "rpm -U " + repo + "/pkgu-ig-2.0-1.noarch.rpm");
-  EXPECT_EQ(bin_version(g1), "2.0");
+  EXPECT_EQ(version_of(g1), "2.0");
   expect_untouched(g2, "after rpm -U in g1");
   EXPECT_TRUE(wait_unified(g1, {k_bin, k_lib, k_same})) << m_agent->log();
 
@@ -298,7 +276,7 @@ TEST_P(InGuest, RpmAndDnfRunsSucceedAndGuest2KeepsItsFiles)
   EXPECT_TRUE(wait_unified(g1, {k_bin, k_lib})) << m_agent->log();
   const ShellResult up = ok(in1, "dnf -y upgrade");
   EXPECT_NE(up.output.find("pkgu-ig"), std::string::npos) << up.output;
-  EXPECT_EQ(bin_version(g1), "2.0");
+  EXPECT_EQ(version_of(g1), "2.0");
   EXPECT_TRUE(wait_unified(g1, {k_bin, k_lib, k_same})) << m_agent->log();
   EXPECT_EQ(ok(in1, "rpm -Va pkgu-ig").output, "");
   expect_untouched(g2, "after rpm -e, rpm -i and dnf upgrade in g1");
@@ -321,9 +299,9 @@ TEST_P(InGuest, WithoutAnAgentOneLineAndDpkgAsWithoutPkgunify)
   if (auto why = can_run({"dpkg", "dpkg-deb", "dpkg-scanpackages", "tar", "bash"}); !why.empty()) {
     GTEST_SKIP() << why;
   }
-  const std::string v1 = build_deb(package("pkgu-ig", "1.0"), tmp());
-  const std::string v2 = build_deb(package("pkgu-ig", "2.0"), tmp());
-  const std::string extra = build_deb(package("pkgu-ig-extra", "1.0"), tmp());
+  const std::string v1 = build_deb(guest_package("pkgu-ig", "1.0"), tmp());
+  const std::string v2 = build_deb(guest_package("pkgu-ig", "2.0"), tmp());
+  const std::string extra = build_deb(guest_package("pkgu-ig-extra", "1.0"), tmp());
   make_apt_repo(path("repo"), {v1, v2, extra});
   const std::string g1 = guest_path("g1");
   const std::string g2 = guest_path("g2");
@@ -347,7 +325,7 @@ TEST_P(InGuest, WithoutAnAgentOneLineAndDpkgAsWithoutPkgunify)
   const ShellResult up = in1.run("dpkg -i " + std::string(k_repo) + "/pkgu-ig_2.0-1_all.deb");
   EXPECT_NE(up.status, 0) << up.output;
   EXPECT_NE(up.output.find("Operation not permitted"), std::string::npos) << up.output;
-  EXPECT_EQ(bin_version(g1), "1.0");
+  EXPECT_EQ(version_of(g1), "1.0");
   expect_untouched(g2, "after g1's runs without an agent");
 }
 
