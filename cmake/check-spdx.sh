@@ -36,6 +36,7 @@ bad=$(git ls-files -z | xargs -0 sh -c '
   case $f in
     *.cpp | *.hpp | *.h) want="// $line" ;;
     man/*.[1-9]) want=".\\\" $line" ;;
+    *.svg) want="<!-- $line -->" ;;
     *) want="# $line" ;;
   esac
   first=$(head -n 1 "$f")
