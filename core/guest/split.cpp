@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -232,14 +233,18 @@ struct Pending
   std::size_t index = 0;
   Target target;
   std::string tmpname;
-  std::unique_ptr<DirTimes> dir_times;
 };
+
+// The mtime of each directory of a batch, taken before its first private
+// copy is made there and put back after its last exchange (one per
+// directory: a second one would take the time the first copy left).
+using BatchDirTimes = std::map<std::pair<dev_t, ino_t>, std::unique_ptr<DirTimes>>;
 
 // Opens and copies each path of `batch` (indexes into `paths`), without an
 // fsync each; returns the ones waiting for their exchange.
 std::vector<Pending>
 copy_batch(const std::vector<std::string>& paths, const std::vector<std::size_t>& batch, DirResolution resolution,
-           VserverKernel& kernel, std::vector<ReleaseResult>& out, Reporter& reporter)
+           VserverKernel& kernel, BatchDirTimes& dir_times, std::vector<ReleaseResult>& out, Reporter& reporter)
 {
   std::vector<Pending> pending;
   for (const std::size_t i : batch) {
@@ -253,8 +258,15 @@ copy_batch(const std::vector<std::string>& paths, const std::vector<std::size_t>
       out[i] = ok ? ReleaseResult::released : ReleaseResult::failed;
       continue;
     }
-    Pending p{i, std::move(*target), {}, nullptr};
-    p.dir_times = std::make_unique<DirTimes>(p.target.dfd.get());
+    Pending p{i, std::move(*target), {}};
+    struct stat dst
+    {};
+    if (::fstat(p.target.dfd.get(), &dst) == 0) {
+      auto& times = dir_times[{dst.st_dev, dst.st_ino}];
+      if (!times) {
+        times = std::make_unique<DirTimes>(p.target.dfd.get());  // held open by this Pending
+      }
+    }
     p.tmpname = guest_temp_name(p.target.name);
     if (auto copy = make_private_copy(p.target, p.tmpname, false); !copy) {
       ::unlinkat(p.target.dfd.get(), p.tmpname.c_str(), 0);
@@ -290,7 +302,9 @@ release_batch(const std::vector<std::string>& paths, const std::vector<std::size
               std::vector<ReleaseResult>& out, Reporter& reporter)
 {
   const std::unique_ptr<VserverKernel> kernel = make_vserver_kernel();
-  std::vector<Pending> pending = copy_batch(paths, batch, resolution, *kernel, out, reporter);
+  std::vector<Pending> pending;
+  BatchDirTimes dir_times;  // destroyed before `pending`, whose descriptors it uses
+  pending = copy_batch(paths, batch, resolution, *kernel, dir_times, out, reporter);
   // The copies are durable before any of them replaces its shared file.
   if (!sync_filesystems(pending, reporter)) {
     for (auto& p : pending) {

@@ -174,6 +174,12 @@ TEST_F(SplitTest, ReleaseAllReleasesEachProtectedFileOnce)
     shared.push_back(inode_of(path(std::string("g1/") + name)));
   }
   write_fixed(path("g1/private"), "mine");
+  const struct timespec dir_mtime
+  {
+    1600000000, 5
+  };
+  const struct timespec times[2] = {dir_mtime, dir_mtime};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path("g1").c_str(), times, 0), 0);
   for (const char* name : {"a", "b"}) {
     sys::Fd fd(::open(path(std::string("g1/") + name).c_str(), O_RDONLY | O_CLOEXEC));
     auto flags = get_inode_flags(fd.get(), name);
@@ -200,4 +206,7 @@ TEST_F(SplitTest, ReleaseAllReleasesEachProtectedFileOnce)
     (void)set_inode_flags(other.get(), *get_inode_flags(other.get(), name) & ~FS_IMMUTABLE_FL, name);
   }
   EXPECT_EQ(inode_of(path("g1/c")), shared[2]);  // not protected: left shared
+  // The directory keeps its mtime, as with one split.
+  EXPECT_EQ(stat_of(path("g1")).st_mtim.tv_sec, dir_mtime.tv_sec);
+  EXPECT_EQ(stat_of(path("g1")).st_mtim.tv_nsec, dir_mtime.tv_nsec);
 }
