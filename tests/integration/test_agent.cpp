@@ -384,6 +384,27 @@ TEST_F(AgentTest, AnotherGuestsSocketServesNobody)
   EXPECT_TRUE(m_agent->alive());
 }
 
+// A user of the guest other than its root (uid 1000 inside it, the root
+// directory being root's) is not served, even on the guest's own socket.
+TEST_F(AgentTest, OnlyTheGuestsRootUserIsServed)
+{
+  const std::string g1 = add_guest("g1");
+  const std::string g2 = add_guest("g2");
+  scan_guests({g1, g2});
+  start_agent();
+  ASSERT_TRUE(wait_for_socket("g1", true)) << m_agent->log();
+  const std::string a = inside_guest(g1, socket_dir("g1"), [] {
+    if (::setgid(1000) != 0 || ::setuid(1000) != 0) {
+      return std::string("setuid: ") + std::strerror(errno);
+    }
+    return show(agent::call("/run/pkgunify/agent.sock", request(Verb::release, {k_tool}), 10s));
+  });
+  EXPECT_TRUE(a.starts_with("error")) << a;
+  EXPECT_NE(a.find("not the root user of guest g1"), std::string::npos) << a;
+  EXPECT_TRUE(has_immutable_flag(g1 + k_tool));
+  EXPECT_EQ(stat_path(g1 + k_tool).ino, stat_path(g2 + k_tool).ino);
+}
+
 namespace {
 
 // Raw bytes to a socket from inside a guest; what comes back.
