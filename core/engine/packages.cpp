@@ -111,7 +111,10 @@ RootPaths::canonical(const std::string& path)
 std::shared_ptr<const PackageFilter>
 make_package_filter(PackageDb& db, const std::string& root, Unpackaged rule)
 {
-  return make_package_filter(db.packages(), std::string(db.kind()) + " database " + db.location(), root, rule);
+  // Unless unpackaged files are excluded, only the configuration files
+  // matter: the cheaper read.
+  return make_package_filter(rule == Unpackaged::excluded ? db.packages() : db.config_files(),
+                             std::string(db.kind()) + " database " + db.location(), root, rule);
 }
 
 std::shared_ptr<const PackageFilter>

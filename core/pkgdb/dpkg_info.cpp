@@ -162,6 +162,32 @@ InfoDir::read_package(const StatusEntry& entry) const
   return pkg;
 }
 
+PackageInfo
+InfoDir::read_conffiles_of(const StatusEntry& entry) const
+{
+  PackageInfo pkg;
+  pkg.name = entry.display_name();
+  pkg.version = entry.version;
+  pkg.arch = entry.arch;
+  std::vector<Conffile> conffiles = entry.conffiles;
+  const InfoNames names = info_names(entry);
+  for (const std::string* base : {&names.expected, &names.other}) {
+    if (!base->empty()) {
+      read_conffiles(*base + ".conffiles", conffiles);
+    }
+  }
+  for (Conffile& conffile : conffiles) {
+    PackageFile file = package_file(std::move(conffile.path));
+    file.config = true;
+    if (!conffile.md5.empty()) {
+      file.digest_algo = DigestAlgo::md5;
+      file.digest = std::move(conffile.md5);
+    }
+    pkg.files.push_back(std::move(file));
+  }
+  return pkg;
+}
+
 // The package's file list, under the name dpkg gives it or else the other.
 InfoDir::ListFile
 InfoDir::read_list(const StatusEntry& entry, const std::string& name) const

@@ -227,6 +227,19 @@ public:
   }
 
   std::vector<PackageInfo>
+  config_files() override
+  {
+    const std::vector<StatusEntry> entries = read_status();
+    const InfoDir info(m_dir.get(), m_admindir);
+    std::vector<PackageInfo> out;
+    out.reserve(entries.size());
+    for (const StatusEntry& entry : entries) {
+      out.push_back(info.read_conffiles_of(entry));
+    }
+    return out;
+  }
+
+  std::vector<PackageInfo>
   packages(const std::vector<std::string>& names, std::vector<std::string>& missing) override
   {
     const std::vector<StatusEntry> entries = read_status();

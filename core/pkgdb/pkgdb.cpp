@@ -4,7 +4,19 @@
 #include "pkgdb/dpkgdb.hpp"
 #include "pkgdb/rpmdb.hpp"
 
+#include <algorithm>
+
 namespace pkgunify {
+
+std::vector<PackageInfo>
+PackageDb::config_files()
+{
+  std::vector<PackageInfo> all = packages();
+  for (PackageInfo& pkg : all) {
+    std::erase_if(pkg.files, [](const PackageFile& f) { return !f.config; });
+  }
+  return all;
+}
 
 std::unique_ptr<PackageDb>
 open_dpkg_db(const std::string& root)

@@ -194,3 +194,62 @@ TEST_F(DpkgDbSynthetic, InfoSymlinkIsNotFollowed)
   fs::create_symlink("/etc/passwd", admin + "/info/b.list");
   EXPECT_NE(db_error([&] { make_dpkg_db(admin)->packages(); }).find(admin + "/info/b.list"), std::string::npos);
 }
+
+namespace {
+
+// The paths packages() marks as config, sorted.
+std::vector<std::string>
+config_paths(const std::vector<PackageInfo>& pkgs, bool only_config_listed)
+{
+  std::vector<std::string> out;
+  for (const PackageInfo& pkg : pkgs) {
+    for (const PackageFile& f : pkg.files) {
+      if (f.config) {
+        out.push_back(pkg.name + " " + f.path);
+      } else if (only_config_listed) {
+        out.push_back("not config: " + f.path);
+      }
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+// A scan's filter reads the conffiles only (config_files): the same config
+// files packages() marks, under either info file name, without the lists.
+TEST_F(DpkgDbSynthetic, ConfigFilesAreWhatPackagesMarksWithoutTheLists)
+{
+  status("Package: c\nStatus: install ok unpacked\nVersion: 1\nConffiles:\n"
+         " /etc/new.conf newconffile\n"
+         " /etc/old.conf "
+         + md5_a
+         + " obsolete\n"
+           " /usr/lib/c/c.conf "
+         + md5_a
+         + "\n\n"
+           "Package: libx\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: same\nVersion: 1\n\n"
+           "Package: z\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n");
+  info("c.list", "/.\n/etc\n/etc/new.conf\n/usr/lib/c/c.conf\n/usr/bin/c\n");
+  info("c.conffiles", "/etc/new.conf\n/etc/extra.conf\nremove-on-upgrade /etc/rm.conf\n");
+  info("libx:amd64.list", "/.\n/etc/libx.conf\n/usr/lib/libx.so\n");
+  info("libx:amd64.conffiles", "/etc/libx.conf\n");
+  info("z:amd64.list", "/.\n/etc/z.conf\n/usr/bin/z\n");  // the other name, as converted databases have
+  info("z:amd64.conffiles", "/etc/z.conf\n");
+  auto db = make_dpkg_db(admin);
+  const auto config = db->config_files();
+  EXPECT_EQ(config_paths(config, true), config_paths(db->packages(), false));
+  EXPECT_EQ(config_paths(config, true),
+            (std::vector<std::string>{"c /etc/extra.conf", "c /etc/new.conf", "c /etc/old.conf", "c /etc/rm.conf",
+                                      "c /usr/lib/c/c.conf", "libx:amd64 /etc/libx.conf", "z /etc/z.conf"}));
+  EXPECT_EQ(find_file(config.at(0), "/usr/lib/c/c.conf")->digest, md5_a);
+  // No list is read: a missing one fails packages() only.
+  fs::remove(admin + "/info/c.list");
+  EXPECT_NE(db_error([&] { db->packages(); }).find("c.list"), std::string::npos);
+  EXPECT_EQ(config_paths(db->config_files(), true), config_paths(config, true));
+  // An unreadable conffiles file is an error all the same.
+  fs::remove(admin + "/info/z:amd64.conffiles");
+  fs::create_directories(admin + "/info/z:amd64.conffiles");
+  EXPECT_NE(db_error([&] { db->config_files(); }).find(admin + "/info/z:amd64.conffiles"), std::string::npos);
+}

@@ -29,6 +29,11 @@ public:
   // or a file is corrupt.
   [[nodiscard]] PackageInfo read_package(const StatusEntry& entry) const;
 
+  // The installed package `entry` with its conffiles only: the status's
+  // field and info/<pkg>.conffiles under both names it may have (never
+  // fewer than read_package marks). No file list is read.
+  [[nodiscard]] PackageInfo read_conffiles_of(const StatusEntry& entry) const;
+
   // " INODE:SIZE:MTIME" of the package's file list, which dpkg rewrites
   // whenever it unpacks the package; "" when there is none.
   [[nodiscard]] std::string list_stamp(const StatusEntry& entry) const;
