@@ -37,7 +37,10 @@ struct Runtime
   bool opened = false;
   sys::Error error;
   sys::Fd dir, locks, lifted;
+  // Opened by this process: a child of fork() shares its parent's open file
+  // descriptions, and so its flock()s, and opens its own.
   std::array<sys::Fd, k_stripes> stripes;
+  pid_t stripes_pid = 0;
   std::array<std::timed_mutex, k_stripes> stripe_mutex;
 };
 
@@ -107,6 +110,12 @@ stripe_fd(unsigned stripe)
 {
   Runtime& r = runtime();
   std::lock_guard lock(r.mutex);
+  if (r.stripes_pid != ::getpid()) {
+    for (sys::Fd& fd : r.stripes) {
+      fd.close();  // the parent's lock stays: it holds the description too
+    }
+    r.stripes_pid = ::getpid();
+  }
   if (!r.stripes[stripe]) {
     const std::string name = stripe_name(stripe);
     r.stripes[stripe] = sys::Fd(::openat(r.locks.get(), name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));

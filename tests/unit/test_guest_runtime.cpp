@@ -103,9 +103,14 @@ TEST_F(RuntimeTest, TheInodeLockWaitIsBoundedAndNamesTheLock)
   int done[2];
   ASSERT_EQ(::pipe(ready), 0);
   ASSERT_EQ(::pipe(done), 0);
+  // The parent has the inode's lock file open already: the child must not
+  // share its open file description (and so its flock) but open its own.
+  ASSERT_TRUE(InodeLock::acquire(st, "f"));
   const pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
+    ::alarm(30);  // never left waiting if the parent gives up
+    ::close(done[1]);
     auto lock = InodeLock::acquire(st, "f");
     (void)!::write(ready[1], lock ? "y" : "n", 1);
     char b;
