@@ -434,8 +434,20 @@ Unifier::add_root(const std::string& path, std::shared_ptr<const PackageFilter> 
 void
 Unifier::add_tree(std::size_t root)
 {
-  TreeVisitor visitor(*m_impl, static_cast<std::uint32_t>(root));
-  walk_tree(m_impl->roots[root].fd.get(), m_impl->roots[root].path, visitor);
+  add_trees({root});
+}
+
+void
+Unifier::add_trees(const std::vector<std::size_t>& roots)
+{
+  std::vector<std::unique_ptr<TreeVisitor>> visitors;
+  std::vector<WalkRoot> walk;
+  for (const std::size_t root : roots) {
+    visitors.push_back(std::make_unique<TreeVisitor>(*m_impl, static_cast<std::uint32_t>(root)));
+    walk.push_back({m_impl->roots[root].fd.get(), &m_impl->roots[root].path, visitors.back().get()});
+  }
+  const unsigned threads = m_impl->opt.walk_threads ? m_impl->opt.walk_threads : k_walk_threads;
+  walk_trees(walk, threads);
 }
 
 void

@@ -61,17 +61,23 @@ struct ScanStats
 // its memory (about 100 bytes a candidate), not the size of the trees.
 inline constexpr std::size_t k_default_batch_size = 65536;
 
+// Hashing threads by default: one per core, and at least 4, since a cold
+// disk (or a loop device) serves a few reads in flight much faster than one
+// (measured: 6 guests of 10,000 files, 2 cores, first scan 8.3-8.9 s with 2
+// threads, 6.9-7.4 s with 4; docs/benchmarks.md).
+unsigned default_scan_jobs();
+
 struct ScanOptions
 {
   Policy policy = default_policy();
   bool dry_run = false;
-  unsigned jobs = 0;  // 0: one per core
+  unsigned jobs = 0;  // 0: default_scan_jobs()
   // The resolved link mode (resolve_link_mode); never auto_select.
   LinkMode link = LinkMode::hardlink;
   // The vserver kernel interface; null: the real syscall. Tests pass a fake.
   VserverKernel* vserver = nullptr;
-  // Called now and then from the thread that runs the scan; `total` is what
-  // the walk has found so far.
+  // Called now and then, from one thread at a time (the walk's); `total` is
+  // what the walk has found so far.
   std::function<void(const ScanStats&, std::uint64_t done, std::uint64_t total)> progress;
   // Candidates collected before they are run: a batch of files of one link
   // runs once it holds this many at the end of a directory (at twice this
@@ -79,6 +85,9 @@ struct ScanOptions
   // until their other names are found, as long as it has room. 0: the
   // default.
   std::size_t batch_size = 0;
+  // Threads of the walk (walk_trees); 0: k_walk_threads, 1: one root after
+  // the other in the calling thread.
+  unsigned walk_threads = 0;
 };
 
 class Unifier
@@ -97,6 +106,10 @@ public:
   // Walks the root and queues every candidate; runs the batches that fill
   // up meanwhile (hashes and links their files).
   void add_tree(std::size_t root);
+
+  // The same for several roots, walked together by ScanOptions::walk_threads
+  // threads (a batch runs while no other thread hands the scan anything).
+  void add_trees(const std::vector<std::size_t>& roots);
 
   // Queues one file; `path` is absolute within the root. The policy applies.
   // Runs a batch that fills up.

@@ -60,9 +60,7 @@ private:
       for (std::size_t i = 0; i < roots.size(); ++i) {
         ids.push_back(unifier.add_root(roots[i], filters[i]));
       }
-      for (const auto id : ids) {
-        unifier.add_tree(id);
-      }
+      unifier.add_trees(ids);
     });
     json extra;
     extra["roots"] = roots;
