@@ -25,7 +25,8 @@ add_scan_options(CLI::App& cmd, CommonOptions& o, ScanFlags& flags)
   add_common_options(cmd, o, StoreOption::with);
   add_db_option(cmd, o);
   cmd.add_flag("--dry-run,-n", flags.dry_run, "Change nothing; report what would change");
-  cmd.add_option("--jobs,-j", o.jobs, "Hashing threads (default: one per core)")->check(CLI::Range(1, 1024));
+  cmd.add_option("--jobs,-j", o.jobs, "Hashing threads (default: one per core, at least 4)")
+    ->check(CLI::Range(1, 1024));
   cmd.add_option("--create", flags.create, "How objects are made (overrides the policy)")
     ->check(CLI::IsMember(k_create_mode_names.names()));
   cmd.add_option("--min-size", flags.min_size, "Smallest file to unify, in bytes (overrides the policy)");

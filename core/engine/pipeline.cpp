@@ -16,6 +16,16 @@
 #include <mutex>
 #include <thread>
 
+namespace pkgunify {
+
+unsigned
+default_scan_jobs()
+{
+  return std::max(4u, std::thread::hardware_concurrency());
+}
+
+}  // namespace pkgunify
+
 namespace pkgunify::scan {
 
 namespace {
@@ -258,7 +268,7 @@ void
 run_pipeline(Context& ctx, LinkStrategy& strategy)
 {
   const std::vector<Group> groups = group_by_inode(ctx.candidates);
-  unsigned jobs = ctx.opt.jobs ? ctx.opt.jobs : std::max(1u, std::thread::hardware_concurrency());
+  unsigned jobs = ctx.opt.jobs ? ctx.opt.jobs : default_scan_jobs();
   jobs = static_cast<unsigned>(std::min<std::size_t>(jobs, std::max<std::size_t>(1, groups.size())));
   // A deep queue lets the workers read on while the committer waits for a
   // syncfs or links a group of files, as deep as the descriptors allow.

@@ -55,7 +55,7 @@ struct ScanRequest
   ScanCaller caller = ScanCaller::command;
   PolicyOverrides overrides;
   bool dry_run = false;  // change nothing (and create no store)
-  unsigned jobs = 0;     // 0: one per core
+  unsigned jobs = 0;     // 0: default_scan_jobs()
 };
 
 struct ScanSetup
