@@ -60,6 +60,28 @@ package_file(std::string path)
   return file;
 }
 
+// The package of `entry`, without files yet.
+PackageInfo
+package_of(const StatusEntry& entry)
+{
+  PackageInfo pkg;
+  pkg.name = entry.display_name();
+  pkg.version = entry.version;
+  pkg.arch = entry.arch;
+  return pkg;
+}
+
+// `file` is the conffile `conffile`: config, with the status's digest.
+void
+mark_config(PackageFile& file, const Conffile& conffile)
+{
+  file.config = true;
+  if (!conffile.md5.empty()) {
+    file.digest_algo = DigestAlgo::md5;
+    file.digest = conffile.md5;
+  }
+}
+
 }  // namespace
 
 // A package's file list as read, and the base name it was found under.
@@ -133,10 +155,7 @@ InfoDir::list_stamp(const StatusEntry& entry) const
 PackageInfo
 InfoDir::read_package(const StatusEntry& entry) const
 {
-  PackageInfo pkg;
-  pkg.name = entry.display_name();
-  pkg.version = entry.version;
-  pkg.arch = entry.arch;
+  PackageInfo pkg = package_of(entry);
   const ListFile list = read_list(entry, pkg.name);
   FileIndex index = index_list(list, pkg);
   read_md5sums(list.base + ".md5sums", index, pkg);
@@ -152,12 +171,7 @@ InfoDir::read_package(const StatusEntry& entry) const
       // disk: listed all the same, it must never be unified.
       pkg.files.push_back(package_file(conffile.path));
     }
-    PackageFile& file = pkg.files[it->second];
-    file.config = true;
-    if (!conffile.md5.empty()) {
-      file.digest_algo = DigestAlgo::md5;
-      file.digest = conffile.md5;
-    }
+    mark_config(pkg.files[it->second], conffile);
   }
   return pkg;
 }
@@ -165,10 +179,7 @@ InfoDir::read_package(const StatusEntry& entry) const
 PackageInfo
 InfoDir::read_conffiles_of(const StatusEntry& entry) const
 {
-  PackageInfo pkg;
-  pkg.name = entry.display_name();
-  pkg.version = entry.version;
-  pkg.arch = entry.arch;
+  PackageInfo pkg = package_of(entry);
   std::vector<Conffile> conffiles = entry.conffiles;
   const InfoNames names = info_names(entry);
   for (const std::string* base : {&names.expected, &names.other}) {
@@ -176,14 +187,8 @@ InfoDir::read_conffiles_of(const StatusEntry& entry) const
       read_conffiles(*base + ".conffiles", conffiles);
     }
   }
-  for (Conffile& conffile : conffiles) {
-    PackageFile file = package_file(std::move(conffile.path));
-    file.config = true;
-    if (!conffile.md5.empty()) {
-      file.digest_algo = DigestAlgo::md5;
-      file.digest = std::move(conffile.md5);
-    }
-    pkg.files.push_back(std::move(file));
+  for (const Conffile& conffile : conffiles) {
+    mark_config(pkg.files.emplace_back(package_file(conffile.path)), conffile);
   }
   return pkg;
 }

@@ -216,27 +216,13 @@ public:
   std::vector<PackageInfo>
   packages() override
   {
-    const std::vector<StatusEntry> entries = read_status();
-    const InfoDir info(m_dir.get(), m_admindir);
-    std::vector<PackageInfo> out;
-    out.reserve(entries.size());
-    for (const StatusEntry& entry : entries) {
-      out.push_back(info.read_package(entry));
-    }
-    return out;
+    return each_installed(&InfoDir::read_package);
   }
 
   std::vector<PackageInfo>
   config_files() override
   {
-    const std::vector<StatusEntry> entries = read_status();
-    const InfoDir info(m_dir.get(), m_admindir);
-    std::vector<PackageInfo> out;
-    out.reserve(entries.size());
-    for (const StatusEntry& entry : entries) {
-      out.push_back(info.read_conffiles_of(entry));
-    }
-    return out;
+    return each_installed(&InfoDir::read_conffiles_of);
   }
 
   std::vector<PackageInfo>
@@ -293,6 +279,20 @@ public:
   }
 
 private:
+  // `read` of each package whose files are on disk.
+  std::vector<PackageInfo>
+  each_installed(PackageInfo (InfoDir::*read)(const StatusEntry&) const) const
+  {
+    const std::vector<StatusEntry> entries = read_status();
+    const InfoDir info(m_dir.get(), m_admindir);
+    std::vector<PackageInfo> out;
+    out.reserve(entries.size());
+    for (const StatusEntry& entry : entries) {
+      out.push_back((info.*read)(entry));
+    }
+    return out;
+  }
+
   // The packages whose files are on disk, as status and the journal say,
   // in file order.
   [[nodiscard]] std::vector<StatusEntry>
