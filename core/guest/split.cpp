@@ -5,6 +5,7 @@
 #include "guest/metadata.hpp"
 #include "guest/protection.hpp"
 #include "guest/temp_name.hpp"
+#include "sys/fd.hpp"
 #include "sys/fs.hpp"
 #include "sys/read.hpp"
 
@@ -235,10 +236,19 @@ struct Pending
   std::string tmpname;
 };
 
+// The mtime of a directory of a batch, on a descriptor of its own: the
+// Pending that opened the directory may be gone (its copy failed) before
+// the time is put back, and its descriptor's number taken by another.
+struct HeldDirTimes
+{
+  sys::Fd fd;
+  std::unique_ptr<DirTimes> times;  // destroyed first: restores through `fd`
+};
+
 // The mtime of each directory of a batch, taken before its first private
 // copy is made there and put back after its last exchange (one per
 // directory: a second one would take the time the first copy left).
-using BatchDirTimes = std::map<std::pair<dev_t, ino_t>, std::unique_ptr<DirTimes>>;
+using BatchDirTimes = std::map<std::pair<dev_t, ino_t>, HeldDirTimes>;
 
 // Opens and copies each path of `batch` (indexes into `paths`), without an
 // fsync each; returns the ones waiting for their exchange.
@@ -262,9 +272,12 @@ copy_batch(const std::vector<std::string>& paths, const std::vector<std::size_t>
     struct stat dst
     {};
     if (::fstat(p.target.dfd.get(), &dst) == 0) {
-      auto& times = dir_times[{dst.st_dev, dst.st_ino}];
-      if (!times) {
-        times = std::make_unique<DirTimes>(p.target.dfd.get());  // held open by this Pending
+      HeldDirTimes& held = dir_times[{dst.st_dev, dst.st_ino}];
+      if (!held.times) {
+        held.fd = sys::Fd(::fcntl(p.target.dfd.get(), F_DUPFD_CLOEXEC, 0));
+        if (held.fd) {
+          held.times = std::make_unique<DirTimes>(held.fd.get());
+        }
       }
     }
     p.tmpname = guest_temp_name(p.target.name);
@@ -302,9 +315,8 @@ release_batch(const std::vector<std::string>& paths, const std::vector<std::size
               std::vector<ReleaseResult>& out, Reporter& reporter)
 {
   const std::unique_ptr<VserverKernel> kernel = make_vserver_kernel();
-  std::vector<Pending> pending;
-  BatchDirTimes dir_times;  // destroyed before `pending`, whose descriptors it uses
-  pending = copy_batch(paths, batch, resolution, *kernel, dir_times, out, reporter);
+  BatchDirTimes dir_times;
+  std::vector<Pending> pending = copy_batch(paths, batch, resolution, *kernel, dir_times, out, reporter);
   // The copies are durable before any of them replaces its shared file.
   if (!sync_filesystems(pending, reporter)) {
     for (auto& p : pending) {

@@ -210,3 +210,59 @@ TEST_F(SplitTest, ReleaseAllReleasesEachProtectedFileOnce)
   EXPECT_EQ(stat_of(path("g1")).st_mtim.tv_sec, dir_mtime.tv_sec);
   EXPECT_EQ(stat_of(path("g1")).st_mtim.tv_nsec, dir_mtime.tv_nsec);
 }
+
+// A copy that fails (no space for it) in one directory: the batch goes on
+// with the next, and each directory gets its own mtime back, also the one
+// whose copy failed (its descriptor closed, the number taken by the next).
+TEST_F(SplitTest, ReleaseAllAfterAFailedCopyPutsBackEachDirectorysOwnMtime)
+{
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "mounting a tmpfs needs root";
+  }
+  const std::string mnt = path("small");
+  std::filesystem::create_directories(mnt);
+  if (::system(("mount -t tmpfs -o size=256k none " + mnt + " 2>/dev/null").c_str()) != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here";
+  }
+  struct Unmount
+  {
+    std::string at;
+    ~Unmount() { (void)!::system(("umount -l " + at).c_str()); }
+  } unmount{mnt};
+  const std::string big(160 * 1024, 'b');  // no room for a second copy of it
+  const std::vector<std::pair<std::string, std::string>> files = {{"d1/big", big}, {"d2/small", "small"}};
+  for (const auto& [name, body] : files) {
+    write_fixed(mnt + "/g1/" + name, body);
+    std::filesystem::create_directories(std::filesystem::path(mnt + "/g2/" + name).parent_path());
+    ASSERT_EQ(::link((mnt + "/g1/" + name).c_str(), (mnt + "/g2/" + name).c_str()), 0);
+    sys::Fd fd(::open((mnt + "/g1/" + name).c_str(), O_RDONLY | O_CLOEXEC));
+    auto flags = get_inode_flags(fd.get(), name);
+    if (!flags || !set_inode_flags(fd.get(), *flags | FS_IMMUTABLE_FL, name)) {
+      GTEST_SKIP() << "tmpfs has no immutable flag on this kernel";
+    }
+  }
+  const struct timespec t1[2] = {{1500000000, 1}, {1500000000, 1}};
+  const struct timespec t2[2] = {{1600000000, 2}, {1600000000, 2}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (mnt + "/g1/d1").c_str(), t1, 0), 0);
+  ASSERT_EQ(::utimensat(AT_FDCWD, (mnt + "/g1/d2").c_str(), t2, 0), 0);
+  const auto results =
+    release_all_if_protected({mnt + "/g1/d1/big", mnt + "/g1/d2/small"}, DirResolution::no_symlinks, reporter);
+  EXPECT_EQ(results, (std::vector<ReleaseResult>{ReleaseResult::failed, ReleaseResult::released}));
+  ASSERT_FALSE(reporter.errors.empty());
+  EXPECT_NE(reporter.errors.front().find("big"), std::string::npos) << reporter.errors.front();
+  EXPECT_EQ(read_file(mnt + "/g1/d1/big"), big);  // still the shared file, whole
+  EXPECT_EQ(inode_of(mnt + "/g1/d1/big"), inode_of(mnt + "/g2/d1/big"));
+  EXPECT_EQ(read_file(mnt + "/g1/d2/small"), "small");
+  EXPECT_NE(inode_of(mnt + "/g1/d2/small"), inode_of(mnt + "/g2/d2/small"));
+  EXPECT_EQ(std::filesystem::directory_iterator(mnt + "/g1/d1")->path().filename(), "big");  // no temporary left
+  EXPECT_EQ(stat_of(mnt + "/g1/d1").st_mtim.tv_sec, t1[1].tv_sec);
+  EXPECT_EQ(stat_of(mnt + "/g1/d1").st_mtim.tv_nsec, t1[1].tv_nsec);
+  EXPECT_EQ(stat_of(mnt + "/g1/d2").st_mtim.tv_sec, t2[1].tv_sec);
+  EXPECT_EQ(stat_of(mnt + "/g1/d2").st_mtim.tv_nsec, t2[1].tv_nsec);
+  for (const auto& [name, body] : files) {
+    for (const char* g : {"/g1/", "/g2/"}) {
+      sys::Fd fd(::open((mnt + g + name).c_str(), O_RDONLY | O_CLOEXEC));
+      (void)set_inode_flags(fd.get(), *get_inode_flags(fd.get(), name) & ~FS_IMMUTABLE_FL, name);
+    }
+  }
+}
