@@ -203,6 +203,15 @@ protected:
     ASSERT_EQ(r.exit_code, 0) << r.describe();
   }
 
+  // Guests g1 and g2, scanned together: their files share inodes.
+  std::pair<std::string, std::string>
+  unified_guests()
+  {
+    std::pair<std::string, std::string> g{add_guest("g1"), add_guest("g2")};
+    scan_guests({g.first, g.second});
+    return g;
+  }
+
   std::string m_top;
   std::string m_v1;
   std::string m_v2;
@@ -226,9 +235,7 @@ request(Verb v, std::vector<std::string> args = {}, bool wait = false)
 // stays shared and protected.
 TEST_F(AgentTest, AGuestReleasesItsOwnFileAndOnlyThat)
 {
-  const std::string g1 = add_guest("g1");
-  const std::string g2 = add_guest("g2");
-  scan_guests({g1, g2});
+  const auto [g1, g2] = unified_guests();
   ASSERT_EQ(stat_path(g1 + k_tool).ino, stat_path(g2 + k_tool).ino);
   ASSERT_TRUE(has_immutable_flag(g1 + k_tool));
   start_agent();
@@ -256,9 +263,7 @@ TEST_F(AgentTest, AGuestReleasesItsOwnFileAndOnlyThat)
 // replaces are released, config files apart.
 TEST_F(AgentTest, DpkgReleaseReadsTheDebInsideTheGuest)
 {
-  const std::string g1 = add_guest("g1");
-  const std::string g2 = add_guest("g2");
-  scan_guests({g1, g2});
+  const auto [g1, g2] = unified_guests();
   make_dirs(g1 + "/root");
   ASSERT_EQ(shell("cp " + quote(m_v2) + " " + quote(g1 + "/root/demo.deb")).status, 0);
   start_agent();
@@ -286,9 +291,7 @@ TEST_F(AgentTest, DpkgReleaseReadsTheDebInsideTheGuest)
 // changed, and both guests share the new objects once both upgraded.
 TEST_F(AgentTest, SyncUnifiesWhatTheGuestInstalled)
 {
-  const std::string g1 = add_guest("g1");
-  const std::string g2 = add_guest("g2");
-  scan_guests({g1, g2});
+  const auto [g1, g2] = unified_guests();
   start_agent();
   ASSERT_TRUE(wait_for_socket("g1", true)) << m_agent->log();
   for (const auto& [g, name] : {std::pair{g1, "g1"}, std::pair{g2, "g2"}}) {
@@ -368,9 +371,7 @@ TEST_F(AgentTest, AGuestCannotReleaseAnotherGuestsFiles)
 // serve a process on the host.
 TEST_F(AgentTest, AnotherGuestsSocketServesNobody)
 {
-  const std::string g1 = add_guest("g1");
-  const std::string g2 = add_guest("g2");
-  scan_guests({g1, g2});
+  const auto [g1, g2] = unified_guests();
   start_agent();
   ASSERT_TRUE(wait_for_socket("g2", true)) << m_agent->log();
   const std::string a = call_from(g1, "g2", request(Verb::release, {k_tool}));
@@ -388,9 +389,7 @@ TEST_F(AgentTest, AnotherGuestsSocketServesNobody)
 // directory being root's) is not served, even on the guest's own socket.
 TEST_F(AgentTest, OnlyTheGuestsRootUserIsServed)
 {
-  const std::string g1 = add_guest("g1");
-  const std::string g2 = add_guest("g2");
-  scan_guests({g1, g2});
+  const auto [g1, g2] = unified_guests();
   start_agent();
   ASSERT_TRUE(wait_for_socket("g1", true)) << m_agent->log();
   const std::string a = inside_guest(g1, socket_dir("g1"), [] {
@@ -445,9 +444,7 @@ send_raw(const std::string& bytes, bool shut)
 // off, and the agent goes on serving guest 2 meanwhile.
 TEST_F(AgentTest, GarbageFloodsAndSlowClientsDoNotStopTheAgent)
 {
-  const std::string g1 = add_guest("g1");
-  const std::string g2 = add_guest("g2");
-  scan_guests({g1, g2});
+  const auto [g1, g2] = unified_guests();
   start_agent({"--request-timeout", "2"});
   ASSERT_TRUE(wait_for_socket("g1", true)) << m_agent->log();
   ASSERT_TRUE(wait_for_socket("g2", true));
