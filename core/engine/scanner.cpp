@@ -446,8 +446,7 @@ Unifier::add_trees(const std::vector<std::size_t>& roots)
     visitors.push_back(std::make_unique<TreeVisitor>(*m_impl, static_cast<std::uint32_t>(root)));
     walk.push_back({m_impl->roots[root].fd.get(), &m_impl->roots[root].path, visitors.back().get()});
   }
-  const unsigned threads = m_impl->opt.walk_threads ? m_impl->opt.walk_threads : k_walk_threads;
-  walk_trees(walk, threads);
+  walk_trees(walk, k_walk_threads);
 }
 
 void

@@ -85,9 +85,6 @@ struct ScanOptions
   // until their other names are found, as long as it has room. 0: the
   // default.
   std::size_t batch_size = 0;
-  // Threads of the walk (walk_trees); 0: k_walk_threads, 1: one root after
-  // the other in the calling thread.
-  unsigned walk_threads = 0;
 };
 
 class Unifier
@@ -107,7 +104,7 @@ public:
   // up meanwhile (hashes and links their files).
   void add_tree(std::size_t root);
 
-  // The same for several roots, walked together by ScanOptions::walk_threads
+  // The same for several roots, walked together by k_walk_threads
   // threads (a batch runs while no other thread hands the scan anything).
   void add_trees(const std::vector<std::size_t>& roots);
 
