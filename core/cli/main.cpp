@@ -25,7 +25,7 @@ main(int argc, char** argv)
   using namespace pkgunify::cli;
   CLI::App app{"pkgunify: unify identical files of many guest roots into a hash store"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "pkgunify 0.1.0");
+  app.set_version_flag("--version", "pkgunify " PKGUNIFY_VERSION);
   const auto commands = make_commands();
   for (const auto& command : commands) {
     command->add_to(app);
