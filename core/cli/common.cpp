@@ -158,6 +158,7 @@ scan_json(const ScanStats& s)
   j["errors"] = s.errors;
   j["batches"] = s.batches;
   j["largest_batch"] = s.largest_batch;
+  j["store_index_entries"] = s.store_index_entries;
   return j;
 }
 

@@ -37,14 +37,39 @@ Context::Context(const Store& s, ScanOptions o, Reporter& r)
 const InodeSet&
 Context::object_inodes()
 {
-  std::call_once(m_inodes_once, [this] { m_object_inodes = store.object_inodes(); });
+  std::call_once(m_inodes_once, [this] {
+    m_object_inodes = store.object_inodes();
+    m_index_read.store(true, std::memory_order_release);
+  });
   return m_object_inodes;
+}
+
+std::uint64_t
+Context::index_entries_read() const
+{
+  return m_index_read.load(std::memory_order_acquire) ? m_object_inodes.size() : 0;
+}
+
+bool
+Context::index_worth_reading(const Candidate& c)
+{
+  if (c.immutable || m_index_read.load(std::memory_order_acquire)) {
+    return true;
+  }
+  std::call_once(m_index_cost_once, [this] {
+    const std::uint64_t bytes = store.index_bytes();
+    m_index_cost = bytes > opt.eager_index_bytes ? bytes : 0;
+  });
+  // Reading a file costs at least a block, however small it is.
+  constexpr std::uint64_t k_least_read = 4096;
+  const std::uint64_t cost = std::max(c.size, k_least_read);
+  return m_instead_cost.fetch_add(cost, std::memory_order_relaxed) + cost >= m_index_cost;
 }
 
 Context::Known
 Context::known_object(const Candidate& c)
 {
-  if (opt.link == LinkMode::reflink || c.nlink <= 1 || !object_inodes().contains(c.ino)) {
+  if (opt.link == LinkMode::reflink || c.nlink <= 1 || !index_worth_reading(c) || !object_inodes().contains(c.ino)) {
     return Known::no;
   }
   const bool want = protector.wanted() != Protection::none;
@@ -362,6 +387,7 @@ scan::Collector::finish()
   std::swap(leftovers, left.leftovers);
   run_lock.clean_leftovers(*this);
   close_dir_cache();
+  stats.store_index_entries = index_entries_read();
   if (opt.progress) {
     opt.progress(stats, done, stats.candidates);
   }

@@ -55,11 +55,20 @@ struct ScanStats
   // bounds it: at most twice that).
   std::uint64_t batches = 0;
   std::uint64_t largest_batch = 0;
+  // The store's index (every object's inode) as far as the run read it:
+  // the entries read, 0 when it never needed them (see
+  // ScanOptions::eager_index_bytes).
+  std::uint64_t store_index_entries = 0;
 };
 
 // Candidates a scan collects before it hashes and links them: what bounds
 // its memory (about 100 bytes a candidate), not the size of the trees.
 inline constexpr std::size_t k_default_batch_size = 65536;
+
+// A store index (the entries of its fan-out directories) up to this size is
+// read the first time a file of several links is met; about 100,000
+// objects on ext4, a fraction of a second cold.
+inline constexpr std::uint64_t k_eager_index_bytes = 8u << 20;
 
 // Hashing threads by default: one per core, and at least 4, since a cold
 // disk (or a loop device) serves a few reads in flight much faster than one
@@ -85,6 +94,17 @@ struct ScanOptions
   // until their other names are found, as long as it has room. 0: the
   // default.
   std::size_t batch_size = 0;
+  // A file of several links is known to be a link to its object already,
+  // and is then neither read nor kept, by its inode among those of the
+  // store's objects: an index read from every fan-out directory's entries
+  // (Store::index_bytes()). A larger index than this is read only once the
+  // run's files of several links would have cost as much to read: until
+  // then each is read and hashed, and its link step finds it linked. So a
+  // hook's run of a few files against a store of millions of objects reads
+  // none of its hundreds of MB. A file already protected (immutable) makes
+  // the index be read at once: it is no file to read and hash but either a
+  // store object or someone else's. Tests set this lower.
+  std::uint64_t eager_index_bytes = k_eager_index_bytes;
 };
 
 class Unifier

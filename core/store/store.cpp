@@ -448,6 +448,22 @@ Store::object_inodes() const
   return out.finish();
 }
 
+std::uint64_t
+Store::index_bytes() const
+{
+  if (!exists()) {
+    return 0;
+  }
+  std::uint64_t total = 0;
+  for (const auto& fd : m_fanout) {
+    struct stat st;
+    if (fd && ::fstat(fd.get(), &st) == 0) {
+      total += std::max<std::uint64_t>(static_cast<std::uint64_t>(st.st_size), 4096);
+    }
+  }
+  return total;
+}
+
 std::unordered_map<ino_t, std::string>
 Store::object_paths_by_inode() const
 {

@@ -12,6 +12,7 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -126,10 +127,14 @@ struct Context
 
   // Inode numbers of every store object, read once on first use.
   const InodeSet& object_inodes();
+  // How many entries object_inodes() read; 0 while it has not been used.
+  [[nodiscard]] std::uint64_t index_entries_read() const;
 
   // Whether the walk's stat of a candidate shows a link to a store object
   // already (hard-link modes): `linked` when its protection matches the
-  // mode too, `fix_protection` when it does not. Safe from any thread.
+  // mode too, `fix_protection` when it does not; `no` as well while the
+  // store's index is not worth reading yet (ScanOptions::eager_index_bytes).
+  // Safe from any thread.
   enum class Known : std::uint8_t { no, linked, fix_protection };
   Known known_object(const Candidate& c);
   [[nodiscard]] std::string display(std::uint32_t root, std::uint32_t dir, std::string_view name) const;
@@ -154,8 +159,16 @@ struct Context
   void close_dir_cache();
 
 private:
+  // Whether the index is worth reading for candidate `c` (of several
+  // links), counting what reading `c` instead costs.
+  bool index_worth_reading(const Candidate& c);
+
   std::once_flag m_inodes_once;
   InodeSet m_object_inodes;
+  std::atomic<bool> m_index_read{false};
+  std::once_flag m_index_cost_once;
+  std::uint64_t m_index_cost = 0;                // bytes; 0: read it at once
+  std::atomic<std::uint64_t> m_instead_cost{0};  // bytes read so far instead
   std::uint32_t m_cached_root = UINT32_MAX;
   std::uint32_t m_cached_dir = UINT32_MAX;
   sys::Fd m_cached_fd;
