@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "maintenance/fsck.hpp"
 
+#include "engine/scanner.hpp"
 #include "guest/metadata.hpp"
 #include "maintenance/internal/lifter.hpp"
 #include "sys/fs.hpp"
@@ -91,7 +92,7 @@ public:
   FsckResult
   run(unsigned jobs)
   {
-    const unsigned n = jobs ? jobs : std::max(1u, std::thread::hardware_concurrency());
+    const unsigned n = jobs ? jobs : default_scan_jobs();
     std::atomic<unsigned> next{0};
     std::vector<std::thread> threads;
     for (unsigned t = 0; t < n; ++t) {

@@ -20,6 +20,8 @@ struct FsckResult
   std::uint64_t errors = 0;
 };
 
+// Reads and hashes every object on `jobs` threads (0: default_scan_jobs(),
+// as a scan: a cold disk serves a few reads in flight faster than one).
 // Objects carrying protection (immutable, iunlink) are lifted to be moved
 // and protected again in quarantine; `vserver` may be null (real kernel).
 FsckResult store_fsck(const Store& store, bool repair, unsigned jobs, Reporter& reporter,
