@@ -66,8 +66,9 @@ struct ScanStats
 inline constexpr std::size_t k_default_batch_size = 65536;
 
 // A store index (the entries of its fan-out directories) up to this size is
-// read the first time a file of several links is met; about 100,000
-// objects on ext4, a fraction of a second cold.
+// read the first time a file of several links is met: about 100,000
+// objects on ext4, about a second cold (measured: 250,000 objects, 2.6 s;
+// docs/benchmarks.md).
 inline constexpr std::uint64_t k_eager_index_bytes = 8u << 20;
 
 // Hashing threads by default: one per core, and at least 4, since a cold
