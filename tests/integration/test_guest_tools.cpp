@@ -205,7 +205,11 @@ TEST_P(GuestTools, ProcessRootIsTheGuestRoot)
   make_dirs(path("run"));
   GuestRunner guest(GetParam(), g);
   guest.bind(path("run"), "/run/pkgunify");
-  GuestProcess proc = guest.start("echo inside > /run/pkgunify/started; exec sleep 60", path("proc.log"));
+  // The shell creates the file before echo writes to it: the test waits for its name after
+  // a rename, so that it never reads the file empty.
+  GuestProcess proc = guest.start(
+    "echo inside > /run/pkgunify/started.tmp && mv /run/pkgunify/started.tmp /run/pkgunify/started; exec sleep 60",
+    path("proc.log"));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (!exists(path("run/started")) && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
