@@ -422,7 +422,7 @@ HardlinkStrategy::link_group(Prepared& p)
     }
   }
   if (adopted && m_ctx.protector.wanted() != Protection::none) {
-    if (auto r = m_ctx.protector.protect(p.fd.get(), store.object_path(p.id, 0)); !r) {
+    if (auto r = m_ctx.protector.protect_locked(p.fd.get(), store.object_path(p.id, 0)); !r) {
       m_ctx.fail(r.error().message);
     }
   }
@@ -484,7 +484,7 @@ HardlinkStrategy::link_protected(const Candidate& c, Prepared& p, unsigned succe
     // Modes whose protection allows linkage (iunlink) still protect every
     // object they link to.
     auto o = store.open_object(p.id, successor);
-    auto protect = o ? m_ctx.protector.protect(o->get(), opath) : sys::Result<void>(std::unexpected(o.error()));
+    auto protect = o ? m_ctx.protector.protect_locked(o->get(), opath) : sys::Result<void>(std::unexpected(o.error()));
     if (!protect) {
       m_ctx.reporter.error(protect.error().message);
     }
@@ -668,9 +668,7 @@ HardlinkStrategy::fix_protection(Prepared& p)
     }
     guard->leave_lifted();
   } else {
-    auto lock = InodeLock::acquire(*st, disp);
-    auto r = lock ? m_ctx.protector.protect(fd->get(), disp) : sys::Result<void>(std::unexpected(lock.error()));
-    if (!r) {
+    if (auto r = m_ctx.protector.protect_locked(fd->get(), disp); !r) {
       m_ctx.fail(r.error().message);
       return;
     }

@@ -168,9 +168,40 @@ Protector::protect(int fd, std::string_view display)
   return apply(fd, wanted(), display);
 }
 
+namespace {
+
+sys::Result<InodeLock>
+lock_inode(int fd, std::string_view display)
+{
+  auto st = sys::fstat_fd(fd, display);
+  if (!st) {
+    return std::unexpected(st.error());
+  }
+  return InodeLock::acquire(*st, display);
+}
+
+}  // namespace
+
+sys::Result<void>
+Protector::protect_locked(int fd, std::string_view display)
+{
+  if (wanted() == Protection::none) {
+    return {};
+  }
+  auto lock = lock_inode(fd, display);
+  if (!lock) {
+    return std::unexpected(lock.error());
+  }
+  return protect(fd, display);
+}
+
 sys::Result<bool>
 Protector::protect_leased(int fd, const sys::ReadLease& lease, std::string_view display)
 {
+  auto lock = lock_inode(fd, display);
+  if (!lock) {
+    return std::unexpected(lock.error());
+  }
   if (auto r = protect(fd, display); !r) {
     return std::unexpected(r.error());
   }

@@ -91,13 +91,20 @@ public:
     return m_mode;
   }
 
-  // Protects the inode as the mode asks (hardlink, reflink: nothing).
+  // Protects the inode as the mode asks (hardlink, reflink: nothing). The
+  // caller holds the inode's InodeLock, or the inode is not yet published.
   sys::Result<void> protect(int fd, std::string_view display);
+
+  // protect() of a published object, under its InodeLock: never inside
+  // another run's lift window of that inode, where the flag set would make
+  // that run's link to it fail (EPERM) after its lift found nothing to lift.
+  sys::Result<void> protect_locked(int fd, std::string_view display);
 
   // Adoption's proof (a guest's own inode becoming an object): protects
   // the inode under `lease`, taken before it was published, and checks the
-  // lease afterwards. False when someone opened it for writing meanwhile:
-  // then the protection is taken off again, and the caller un-publishes it.
+  // lease afterwards, all under the inode's InodeLock (as protect_locked).
+  // False when someone opened it for writing meanwhile: then the protection
+  // is taken off again, and the caller un-publishes it.
   sys::Result<bool> protect_leased(int fd, const sys::ReadLease& lease, std::string_view display);
 
   // Whether lifting takes the inode's lock (guest/runtime.hpp: a file of

@@ -8,6 +8,7 @@
 #include "procutil.hpp"
 #include "store/store.hpp"
 #include "sys/exceptions.hpp"
+#include "sys/lease.hpp"
 #include "testutil.hpp"
 
 #include <fcntl.h>
@@ -18,7 +19,11 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstring>
 #include <fstream>
+#include <optional>
+#include <thread>
 
 using namespace pkgunify;
 using pkgunify::test::CollectingReporter;
@@ -135,6 +140,81 @@ TEST_F(ProtectTest, ImmutableProtectAndLiftOnRealInode)
   ASSERT_TRUE(again);
   again->leave_lifted();
 }
+
+// Another run's lift window on a published object that carried no protection
+// yet (a copy or an adopted inode just published): the run that published it
+// protects it only once that window is over. Setting the flag inside it made
+// the other run's link fail with EPERM (found by
+// CrashTest.ConcurrentScansHookRunsAndGcLoseNothing: a dpkg sync adopted a
+// file while a scan linked another guest's copy to it).
+class ProtectInLiftWindowTest
+  : public ProtectTest
+  , public ::testing::WithParamInterface<bool>
+{};
+
+TEST_P(ProtectInLiftWindowTest, ProtectingAPublishedObjectWaitsForAnotherRunsLiftWindow)
+{
+  const bool leased = GetParam();
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "setting FS_IMMUTABLE_FL needs root (CAP_LINUX_IMMUTABLE)";
+  }
+  write_fixed(path("f"), "content");
+  sys::Fd fd(::open(path("f").c_str(), O_RDONLY));
+  FakeVserverKernel vs(false);
+  Protector p(LinkMode::immutable, vs);
+  if (int flags = 0; ::ioctl(fd.get(), FS_IOC_GETFLAGS, &flags) != 0) {
+    GTEST_SKIP() << "the filesystem under /tmp has no inode flags";
+  }
+  // The linking run: its lift finds nothing to lift, and it means to
+  // protect the object when it is done.
+  auto window = p.lift(fd.get(), "f");
+  ASSERT_TRUE(window) << window.error().message;
+  ASSERT_EQ(window->lifted(), Protection::none);
+  ASSERT_TRUE(window->restore_as(Protection::immutable));
+
+  // The publishing run, in another thread (the lock is per process and
+  // between processes alike).
+  sys::Fd pub_fd(::open(path("f").c_str(), O_RDONLY));
+  std::optional<sys::ReadLease> lease;
+  if (leased) {
+    auto l = sys::ReadLease::take(pub_fd.get(), "f");
+    ASSERT_TRUE(l) << l.error().message;
+    lease.emplace(std::move(*l));
+  }
+  std::atomic<bool> protected_done{false};
+  std::string error;
+  std::thread publisher([&] {
+    if (leased) {
+      auto r = p.protect_leased(pub_fd.get(), *lease, "f");
+      if (!r || !*r) {
+        error = r ? "lease broken" : r.error().message;
+      }
+    } else if (auto r = p.protect_locked(pub_fd.get(), "f"); !r) {
+      error = r.error().message;
+    }
+    protected_done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(protected_done) << "protected inside another run's lift window";
+  auto mid = p.state(fd.get(), "f");
+  ASSERT_TRUE(mid);
+  EXPECT_EQ(*mid, Protection::none);
+  // What the window is for: the link succeeds.
+  EXPECT_EQ(::link(path("f").c_str(), path("g").c_str()), 0) << std::strerror(errno);
+  auto check = window->restore();
+  ASSERT_TRUE(check) << check.error().message;
+  EXPECT_TRUE(check->clean());
+  publisher.join();
+  EXPECT_TRUE(protected_done);
+  EXPECT_EQ(error, "");
+  auto after = p.state(fd.get(), "f");
+  ASSERT_TRUE(after);
+  EXPECT_EQ(*after, Protection::immutable);
+  unprotect(p, fd.get());
+}
+
+INSTANTIATE_TEST_SUITE_P(Protect, ProtectInLiftWindowTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "leased" : "locked"; });
 
 TEST_F(ProtectTest, HardlinkModeProtectsNothingButLifts)
 {
