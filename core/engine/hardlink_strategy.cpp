@@ -421,11 +421,7 @@ HardlinkStrategy::link_group(Prepared& p)
       return;
     }
   }
-  if (adopted && m_ctx.protector.wanted() != Protection::none) {
-    if (auto r = m_ctx.protector.protect_locked(p.fd.get(), store.object_path(p.id, 0)); !r) {
-      m_ctx.fail(r.error().message);
-    }
-  }
+  // An adopted object is protected already: adopt() did it under its lease.
 }
 
 // Runs link_path with the object's protection lifted where the mode needs
