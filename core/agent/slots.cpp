@@ -80,26 +80,37 @@ open_slot(const std::string& runtime_dir, Slot& slot)
       return ok;
     }
   }
+  // Bound under a temporary name and listening before it gets its own: a
+  // client that finds agent.sock never meets a socket that does not listen
+  // yet (ECONNREFUSED).
+  const std::string bound_path = slot.dir + "/.agent.sock.new";
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if (slot.socket_path.size() >= sizeof(addr.sun_path)) {
+  if (bound_path.size() >= sizeof(addr.sun_path)) {
     return sys::fail(slot.socket_path + ": longer than a socket path may be", ENAMETOOLONG);
   }
-  std::memcpy(addr.sun_path, slot.socket_path.c_str(), slot.socket_path.size() + 1);
+  std::memcpy(addr.sun_path, bound_path.c_str(), bound_path.size() + 1);
   sys::Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) {
     return sys::fail_sys("socket", slot.socket_path);
   }
-  ::unlink(slot.socket_path.c_str());  // a socket of an earlier agent, or what a guest put there
+  ::unlink(bound_path.c_str());  // left by an agent that was killed, or what a guest put there
   // umask 0 for the bind: the socket is 0666; who may use it, the peer check decides.
   const mode_t old = ::umask(0);
   const int bound = ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
   ::umask(old);
   if (bound != 0) {
-    return sys::fail_sys("bind", slot.socket_path);
+    return sys::fail_sys("bind", bound_path);
   }
   if (::listen(fd.get(), 16) != 0) {
-    return sys::fail_sys("listen", slot.socket_path);
+    ::unlink(bound_path.c_str());
+    return sys::fail_sys("listen", bound_path);
+  }
+  // Replaces a socket of an earlier agent, or what a guest put there.
+  if (::rename(bound_path.c_str(), slot.socket_path.c_str()) != 0) {
+    const int code = errno;
+    ::unlink(bound_path.c_str());
+    return sys::fail_sys("rename " + bound_path + " to", slot.socket_path, code);
   }
   struct stat st
   {};
