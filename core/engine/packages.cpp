@@ -89,8 +89,8 @@ RootPaths::canonical(const std::string& path)
     if (fd >= 0) {
       sys::Fd owner(static_cast<int>(fd));
       char buf[PATH_MAX];
-      const std::string proc = "/proc/self/fd/" + std::to_string(fd);
-      const ssize_t n = ::readlink(proc.c_str(), buf, sizeof(buf) - 1);
+      const int procfd = sys::proc_self_fd_dir();  // never a guest's /proc (inside a chroot)
+      const ssize_t n = procfd < 0 ? -1 : ::readlinkat(procfd, std::to_string(fd).c_str(), buf, sizeof(buf) - 1);
       if (n > 0) {
         const std::string real(buf, static_cast<std::size_t>(n));
         const std::string& top = m_impl->root_real;

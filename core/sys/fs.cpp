@@ -2,16 +2,46 @@
 #include "sys/fs.hpp"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdint>
 #include <cstring>
 
 namespace pkgunify::sys {
+
+int
+proc_self_fd_dir()
+{
+  // The process (pid, high half) and its descriptor + 1 (low half); 0: none
+  // yet. A child of fork() sees its parent's pid there and opens its own:
+  // the one it inherited names the parent's descriptors. That one is left
+  // open (close-on-exec), as its number may have been reused by the child.
+  static std::atomic<std::uint64_t> cached{0};
+  const pid_t pid = ::getpid();
+  std::uint64_t seen = cached.load(std::memory_order_acquire);
+  if (seen != 0 && static_cast<pid_t>(seen >> 32) == pid) {
+    return static_cast<int>(seen & 0xffffffffu) - 1;
+  }
+  Fd dir(::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  struct statfs sf;
+  if (!dir || ::fstatfs(dir.get(), &sf) != 0 || sf.f_type != PROC_SUPER_MAGIC) {
+    return -1;  // not cached: /proc may be mounted later
+  }
+  const std::uint64_t mine = (static_cast<std::uint64_t>(pid) << 32) | static_cast<std::uint32_t>(dir.get() + 1);
+  if (cached.compare_exchange_strong(seen, mine, std::memory_order_acq_rel)) {
+    return dir.release();
+  }
+  // Another thread was first.
+  return static_cast<pid_t>(seen >> 32) == pid ? static_cast<int>(seen & 0xffffffffu) - 1 : -1;
+}
 
 Result<Fd>
 open_beneath(int dirfd, std::string_view relpath, int flags, std::string_view display, mode_t mode)
@@ -43,11 +73,12 @@ open_beneath(int dirfd, std::string_view relpath, int flags, std::string_view di
 namespace {
 
 // The regular file `path_fd` (O_PATH) refers to, reopened with `flags`
-// through /proc/self/fd. Where /proc is not mounted (inside a chroot: the
-// rpm plugin's file hooks), `open_by_name` opens the name again with
-// O_NONBLOCK, and the file is kept only if it is the same inode (a FIFO
-// swapped in meanwhile cannot block; its open is the one step left to a
-// racing guest there).
+// through /proc/self/fd. Where that is not procfs (inside a chroot: the rpm
+// plugin's file hooks, whose /proc may be missing or the guest's own tree
+// of symlinks), `open_by_name` opens the name again with O_NONBLOCK, and
+// the file is kept only if it is the same inode (a FIFO swapped in
+// meanwhile cannot block; its open is the one step left to a racing guest
+// there).
 template<typename OpenByName>
 Result<Fd>
 reopen_regular(Fd path_fd, int flags, std::string_view display, OpenByName&& open_by_name,
@@ -68,15 +99,20 @@ reopen_regular(Fd path_fd, int flags, std::string_view display, OpenByName&& ope
     return fail(std::string(display) + ": not a regular file", EINVAL);
   }
   flags = (flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL | O_TRUNC | O_PATH)) | O_CLOEXEC | O_NOCTTY;
-  const std::string proc = "/proc/self/fd/" + std::to_string(path_fd.get());
-  int fd;
-  while ((fd = ::open(proc.c_str(), flags)) < 0 && errno == EINTR) {
-  }
-  if (fd >= 0) {
-    return Fd(fd);
-  }
-  if (errno != ENOENT) {
-    return fail_sys("open", display);
+  if (const int procfd = proc_self_fd_dir(); procfd >= 0) {
+    const std::string name = std::to_string(path_fd.get());
+    int fd;
+    while ((fd = ::openat(procfd, name.c_str(), flags)) < 0 && errno == EINTR) {
+    }
+    if (fd < 0) {
+      return fail_sys("open", display);
+    }
+    Fd reopened(fd);
+    struct stat now;
+    if (::fstat(reopened.get(), &now) != 0 || now.st_dev != st.st_dev || now.st_ino != st.st_ino) {
+      return fail(std::string(display) + ": changed while it was opened", ENOENT);
+    }
+    return reopened;
   }
   Result<Fd> again = open_by_name(flags | O_NONBLOCK);
   if (!again) {
@@ -230,9 +266,11 @@ link_fd_at(int fd, int dirfd, const std::string& name, std::string_view display)
   if (errno == ENOENT || errno == EPERM) {
     // Without CAP_DAC_READ_SEARCH AT_EMPTY_PATH is refused; /proc works for
     // files we own (and for O_TMPFILE files).
-    const std::string proc = "/proc/self/fd/" + std::to_string(fd);
-    if (::linkat(AT_FDCWD, proc.c_str(), dirfd, name.c_str(), AT_SYMLINK_FOLLOW) == 0) {
-      return {};
+    if (const int procfd = proc_self_fd_dir(); procfd >= 0) {
+      const std::string fdname = std::to_string(fd);
+      if (::linkat(procfd, fdname.c_str(), dirfd, name.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+        return {};
+      }
     }
   }
   return fail_sys("link", display);

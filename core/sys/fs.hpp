@@ -22,11 +22,18 @@ namespace pkgunify::sys {
 // path in error messages.
 Result<Fd> open_beneath(int dirfd, std::string_view relpath, int flags, std::string_view display, mode_t mode = 0);
 
+// This process's /proc/self/fd, opened once per process and only where it
+// is procfs (inside a chroot into a guest, its /proc may be missing, or a
+// tree of the guest's own symlinks); -1 where there is none. Its entries
+// are the magic links of this process's descriptors. Owned by this module.
+int proc_self_fd_dir();
+
 // Opens `relpath` beneath `dirfd` as open_beneath does, but only when it is
 // a regular file: it is first opened with O_PATH, so that a FIFO, socket or
 // device node a guest put there is never opened (no blocking, no driver's
 // side effects), checked, then reopened with `flags` through /proc/self/fd
-// (the same inode; no second lookup a guest could race). Fails with EISDIR
+// (proc_self_fd_dir: the same inode, checked again; no second lookup a
+// guest could race). Fails with EISDIR
 // for a directory, ELOOP for a symlink, and EINVAL ("DISPLAY: not a regular
 // file") for anything else.
 // `st`, when given, receives the file's stat.

@@ -11,6 +11,7 @@
 #include <linux/fs.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -198,6 +199,42 @@ INSTANTIATE_TEST_SUITE_P(LinkModes, RpmPluginModes,
                                            ModeParam{"immutable", "ext4"}, ModeParam{"reflink", "btrfs"},
                                            ModeParam{"reflink", "xfs"}),
                          mode_name);
+
+// A guest's root can make its /proc a tree of its own: here every fd/N is a
+// symlink to a FIFO. `rpm --root` runs the plugin's file hooks chrooted into
+// the guest, where they release the unified files rpm replaces: they must
+// neither block on the FIFO nor open anything through that tree.
+TEST_F(RpmPluginTest, AGuestsForgedProcNeitherStallsNorMisleadsAnUpgrade)
+{
+  if (auto why = setup("immutable", ""); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const std::string g1 = guest("g1");
+  const std::string g2 = guest("g2");
+  for (const auto& g : {g1, g2}) {
+    const ShellResult r = rpm_plugged(g, "-i --nodeps " + m_v1);
+    ASSERT_EQ(r.status, 0) << r.output;
+  }
+  ASSERT_TRUE(has_immutable_flag(g1 + "/usr/bin/pkgu-app"));
+  ASSERT_EQ(stat_path(g1 + "/usr/bin/pkgu-app").ino, stat_path(g2 + "/usr/bin/pkgu-app").ino);
+  make_dirs(g1 + "/proc/self/fd");
+  ASSERT_EQ(::mkfifo((g1 + "/fifo").c_str(), 0600), 0);
+  for (int n = 0; n < 1024; ++n) {
+    ASSERT_EQ(::symlink("/fifo", (g1 + "/proc/self/fd/" + std::to_string(n)).c_str()), 0);
+  }
+  const ShellResult r = shell("timeout 300 env -u PKGUNIFY_HOOKS rpm --root " + g1 + " "
+                              + plugin_macros(policy(), "log=" + worker_log()) + " -U --nodeps " + m_v2);
+  ASSERT_EQ(r.status, 0) << "(124: rpm was stopped after 300 s, blocked on the guest's FIFO)\n" << r.output;
+  const RunResult w = run_pkgunify({"wait", "--root", g1});
+  EXPECT_EQ(w.exit_code, 0) << w.describe();
+  EXPECT_EQ(rpm_in(g1, "-q pkgu-app").output, "pkgu-app-2.0-1.noarch\n");
+  EXPECT_EQ(read_file(g1 + "/usr/bin/pkgu-app"), std::string(40000, 'a') + "2.0");
+  EXPECT_EQ(rpm_in(g1, "-V pkgu-app").status, 0);
+  // The other guest keeps its version, still protected.
+  EXPECT_EQ(read_file(g2 + "/usr/bin/pkgu-app"), std::string(40000, 'a') + "1.0");
+  EXPECT_TRUE(has_immutable_flag(g2 + "/usr/bin/pkgu-app"));
+  EXPECT_EQ(rpm_in(g2, "-V pkgu-app").status, 0);
+}
 
 TEST_F(RpmPluginTest, TestTransactionsAndNoPluginsChangeNothing)
 {

@@ -5,8 +5,10 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 
 using pkgunify::test::TempDirTest;
@@ -150,6 +152,91 @@ TEST_F(UtilFs, LinkFdAtLinksTmpfile)
   auto content = sys::read_small_file_at(d->get(), "named", 4096, "named");
   ASSERT_TRUE(content);
   EXPECT_EQ(*content, "abc");
+}
+
+// A child of fork() must reopen through its own /proc/self/fd, not the one
+// its parent cached (that one names the parent's descriptors): here the
+// parent's descriptor of the same number is another file.
+TEST_F(UtilFs, OpenRegularInAForkedChildOpensTheChildsFile)
+{
+  write_fixed(path("file"), "content");
+  write_fixed(path("decoy"), "decoy");
+  const ino_t want = pkgunify::test::inode_of(path("file"));
+  auto d = sys::open_host_dir(dir);
+  ASSERT_TRUE(d);
+  ASSERT_GE(sys::proc_self_fd_dir(), 0);  // cached by the parent
+  int go[2];
+  ASSERT_EQ(::pipe2(go, O_CLOEXEC), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    char c;
+    if (::read(go[0], &c, 1) != 1) {
+      ::_exit(10);
+    }
+    auto fd = sys::open_regular_beneath(d->get(), "file", O_RDONLY, "file");
+    struct stat st = {};
+    char buf[16] = {};
+    if (!fd || ::fstat(fd->get(), &st) != 0 || st.st_ino != want || ::read(fd->get(), buf, sizeof(buf)) != 7) {
+      ::_exit(11);
+    }
+    ::_exit(0);
+  }
+  // The lowest free number, the one the child's O_PATH descriptor gets.
+  const int decoy = ::open(path("decoy").c_str(), O_RDONLY | O_CLOEXEC);
+  EXPECT_GE(decoy, 0);
+  EXPECT_EQ(::write(go[1], "x", 1), 1);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ::close(decoy);
+  ::close(go[0]);
+  ::close(go[1]);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+// Inside a chroot into a guest (the rpm plugin's file hooks), /proc is the
+// guest's. Here it is a tree whose fd/N are symlinks to a FIFO: the open
+// must neither follow them (and block) nor open anything but the file.
+TEST_F(UtilFs, OpenRegularInAChrootNeverUsesTheGuestsProc)
+{
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "chroot needs root";
+  }
+  const std::string root = path("guest");
+  std::filesystem::create_directories(root + "/proc/self/fd");
+  std::filesystem::create_directories(root + "/usr");
+  ASSERT_EQ(::mkfifo((root + "/fifo").c_str(), 0600), 0);
+  write_fixed(root + "/usr/file", "content");
+  for (int n = 0; n < 1024; ++n) {
+    std::filesystem::create_symlink("/fifo", root + "/proc/self/fd/" + std::to_string(n));
+  }
+  const ino_t want = pkgunify::test::inode_of(root + "/usr/file");
+  ASSERT_GE(sys::proc_self_fd_dir(), 0);  // the host's, cached by the parent
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::alarm(20);
+    if (::chroot(root.c_str()) != 0 || ::chdir("/") != 0) {
+      ::_exit(10);
+    }
+    auto rootfd = sys::open_host_dir("/");
+    if (!rootfd) {
+      ::_exit(11);
+    }
+    auto fd = sys::open_regular_beneath(rootfd->get(), "usr/file", O_RDONLY, "file");
+    struct stat st = {};
+    char buf[16] = {};
+    if (!fd || ::fstat(fd->get(), &st) != 0 || st.st_ino != want || ::read(fd->get(), buf, sizeof(buf)) != 7) {
+      ::_exit(12);
+    }
+    ::_exit(sys::proc_self_fd_dir() < 0 ? 0 : 13);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status)
+                                 << " (SIGALRM: the open blocked on the guest's FIFO)";
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 TEST_F(UtilFs, ReadFullStopsAtEof)
