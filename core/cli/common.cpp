@@ -147,6 +147,7 @@ scan_json(const ScanStats& s)
   j["linked"] = s.linked;
   j["already_linked"] = s.already_linked;
   j["objects_created"] = s.objects_created;
+  j["bytes_copied"] = s.bytes_copied;
   j["bytes_read"] = s.bytes_read;
   j["bytes_saved"] = s.bytes_saved;
   j["leftovers_cleaned"] = s.leftovers_cleaned;

@@ -26,9 +26,10 @@ namespace pkgunify::scan {
 
 namespace {
 
-// Files up to this size are read into memory while hashed and written to the
-// store only when their object turns out to be new; larger ones are copied
-// into a temporary store file during the read.
+// Files up to this size are kept in memory while hashed and written to the
+// store when their object turns out to be new; larger ones are read again
+// then (copy_checked). Most objects exist already (another guest's copy of
+// the file made them): a copy made during the read was mostly thrown away.
 constexpr std::size_t k_buffer_max = 1 << 20;
 
 bool
@@ -68,8 +69,8 @@ public:
 
 private:
   // prepare()
-  bool read_and_hash(Prepared& p, int fd, sys::Fd& tmp, std::vector<char>& buffer);
-  bool stage_new_object(Prepared& p, sys::Fd tmp, const std::vector<char>& buffer);
+  bool read_and_hash(Prepared& p, int fd, std::vector<char>& buffer);
+  bool stage_new_object(Prepared& p, std::vector<char>& buffer);
   // commit()
   void commit_dry_run(Prepared& p) override;
   void commit_locked(Prepared& p) override;
@@ -87,6 +88,7 @@ private:
   void count_link(const Candidate& c, const Prepared& p);
 
   std::unordered_set<std::string> m_dry_created;  // dry run: objects it would create
+  Staging m_staging;                              // new objects being copied
 };
 
 std::unique_ptr<Prepared>
@@ -112,35 +114,25 @@ HardlinkStrategy::prepare(std::size_t begin, std::size_t end, std::vector<char>&
   // when every name of that inode is one this scan links. A hard link to a
   // file outside the roots, or to an excluded one, is copied instead.
   p->adopt = m_ctx.opt.policy.create == CreateMode::adopt && p->st.st_nlink <= p->count();
-  sys::Fd tmp;
-  if (!read_and_hash(*p, fd.get(), tmp, buffer)) {
-    return p;
-  }
-  if (!m_ctx.opt.dry_run && !stage_new_object(*p, std::move(tmp), buffer)) {
+  if (!read_and_hash(*p, fd.get(), buffer)) {
     return p;
   }
   p->fd = std::move(fd);
+  if (!m_ctx.opt.dry_run && !stage_new_object(*p, buffer)) {
+    return p;
+  }
   p->outcome = Outcome::ready;
   return p;
 }
 
-// Reads the file once, hashing it; a copy that is not buffered goes to a
-// temporary store file `tmp` during the read. False with p's outcome set.
+// Reads the file once, hashing it; a file of up to k_buffer_max bytes that
+// may become a copy stays in `buffer`. False with p's outcome set.
 bool
-HardlinkStrategy::read_and_hash(Prepared& p, int fd, sys::Fd& tmp, std::vector<char>& buffer)
+HardlinkStrategy::read_and_hash(Prepared& p, int fd, std::vector<char>& buffer)
 {
   const std::string disp = m_ctx.display(m_ctx.candidates[p.begin]);
-  const bool copy = !p.adopt && !m_ctx.opt.dry_run;
   const auto size = static_cast<std::uint64_t>(p.st.st_size);
-  const bool buffered = copy && size <= k_buffer_max;
-  if (copy && !buffered) {
-    auto t = m_ctx.store.make_temp();
-    if (!t) {
-      p.reason = t.error().message;
-      return false;
-    }
-    tmp = std::move(*t);
-  }
+  const bool buffered = !p.adopt && !m_ctx.opt.dry_run && size <= k_buffer_max;
   IdentityHasher hasher;
   hasher.start(p.meta, m_ctx.kind);
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -152,20 +144,13 @@ HardlinkStrategy::read_and_hash(Prepared& p, int fd, sys::Fd& tmp, std::vector<c
       hasher.update(buffer.data(), *total);
     }
   } else {
-    const std::string tmp_disp = m_ctx.store.path() + "/tmp";
-    std::uint64_t offset = 0;
     total = sys::read_chunks(
       fd, buffer,
       [&](const char* data, std::size_t n) -> sys::Result<void> {
         hasher.update(data, n);
-        auto w = tmp ? sys::write_sparse(tmp.get(), data, n, offset, tmp_disp) : sys::Result<void>{};
-        offset += n;
-        return w;
+        return {};
       },
       disp, size + 1);
-    if (total && tmp && ::ftruncate(tmp.get(), static_cast<off_t>(*total)) != 0) {
-      total = std::unexpected(sys::sys_error("write", tmp_disp));
-    }
   }
   if (!total) {
     p.reason = total.error().message;
@@ -185,10 +170,11 @@ HardlinkStrategy::read_and_hash(Prepared& p, int fd, sys::Fd& tmp, std::vector<c
   return true;
 }
 
-// Looks the object up; a new object's copy gets its content (buffered
-// files) and metadata and waits, unpublished, in p.tmp.
+// Looks the object up. A new object, unless another work item makes it
+// (p.follows), gets its copy: content (from `buffer`, or read again and
+// checked) and metadata, unpublished, in p.tmp.
 bool
-HardlinkStrategy::stage_new_object(Prepared& p, sys::Fd tmp, const std::vector<char>& buffer)
+HardlinkStrategy::stage_new_object(Prepared& p, std::vector<char>& buffer)
 {
   const Store& store = m_ctx.store;
   auto existing = store.stat_object(p.id, 0);
@@ -200,28 +186,44 @@ HardlinkStrategy::stage_new_object(Prepared& p, sys::Fd tmp, const std::vector<c
   if (p.adopt || !p.publishes) {
     return true;
   }
-  if (!tmp) {
-    auto t = store.make_temp();
-    if (!t) {
-      p.reason = t.error().message;
+  auto claim = m_staging.claim(p.id);
+  if (!claim) {
+    p.follows = true;
+    return true;
+  }
+  const std::string disp = m_ctx.display(m_ctx.candidates[p.begin]);
+  if (p.bytes_read > k_buffer_max) {
+    auto copy = copy_checked(store, p.fd.get(), p.meta, m_ctx.kind, p.id, disp, buffer);
+    if (!copy) {
+      p.reason = copy.error().message;
       return false;
     }
-    tmp = std::move(*t);
-    auto w = sys::write_sparse(tmp.get(), buffer.data(), p.bytes_read, 0, store.path() + "/tmp");
-    if (w && ::ftruncate(tmp.get(), static_cast<off_t>(p.bytes_read)) != 0) {
+    if (!*copy) {
+      p.skip("changed");
+      return false;
+    }
+    p.tmp = std::move(**copy);
+  } else {
+    auto tmp = store.make_temp();
+    if (!tmp) {
+      p.reason = tmp.error().message;
+      return false;
+    }
+    auto w = sys::write_sparse(tmp->get(), buffer.data(), p.bytes_read, 0, store.path() + "/tmp");
+    if (w && ::ftruncate(tmp->get(), static_cast<off_t>(p.bytes_read)) != 0) {
       w = std::unexpected(sys::sys_error("write", store.path() + "/tmp"));
+    }
+    if (w) {
+      w = apply_metadata(tmp->get(), p.meta, store.path() + "/tmp (new object for " + disp + ")");
     }
     if (!w) {
       p.reason = w.error().message;
       return false;
     }
+    p.tmp = std::move(*tmp);
   }
-  const std::string disp = m_ctx.display(m_ctx.candidates[p.begin]);
-  if (auto m = apply_metadata(tmp.get(), p.meta, store.path() + "/tmp (new object for " + disp + ")"); !m) {
-    p.reason = m.error().message;
-    return false;
-  }
-  p.tmp = std::move(tmp);
+  p.bytes_copied = p.bytes_read;
+  p.claim = std::move(*claim);
   return true;
 }
 
@@ -286,6 +288,10 @@ HardlinkStrategy::make_object(Prepared& p, unsigned successor, std::size_t i, bo
       m_ctx.fail(s.error().message, p.end - i);
       return Made::stop;
     }
+  } else if (p.follows) {
+    // The work item that made this object did not publish it (the file
+    // changed, or it comes later): a copy of this file's own.
+    return copy_instead(p, i);
   } else {
     // The object existed when the file was hashed and gc removed it since;
     // the next run will link this file.
@@ -347,11 +353,16 @@ HardlinkStrategy::adopt(Prepared& p, std::size_t i, bool& adopted)
   return Made::again;
 }
 
-// Someone writes to the guest's file: the object is a checked copy.
+// A checked copy made at commit: of a file someone writes to (adopt), or
+// of one whose object another work item did not publish (p.follows). It
+// is linked at once, not after the pipeline's syncfs, so it is made durable
+// on its own first.
 HardlinkStrategy::Made
 HardlinkStrategy::copy_instead(Prepared& p, std::size_t i)
 {
-  auto copy = copy_checked(m_ctx.store, p.fd.get(), p.meta, m_ctx.kind, p.id, m_ctx.display(m_ctx.candidates[p.begin]));
+  const std::string disp = m_ctx.display(m_ctx.candidates[p.begin]);
+  std::vector<char> buffer;
+  auto copy = copy_checked(m_ctx.store, p.fd.get(), p.meta, m_ctx.kind, p.id, disp, buffer);
   if (!copy) {
     m_ctx.fail(copy.error().message, p.end - i);
     return Made::stop;
@@ -360,7 +371,13 @@ HardlinkStrategy::copy_instead(Prepared& p, std::size_t i)
     m_ctx.skip("changed", p.end - i);
     return Made::stop;
   }
+  if (::fdatasync((*copy)->get()) != 0) {
+    m_ctx.fail(sys::sys_error("write", m_ctx.store.path() + "/tmp (new object for " + disp + ")").message, p.end - i);
+    return Made::stop;
+  }
+  m_ctx.stats.bytes_copied += p.meta.size;
   p.adopt = false;
+  p.follows = false;
   p.tmp = std::move(**copy);
   return Made::again;
 }

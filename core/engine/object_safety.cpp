@@ -11,7 +11,7 @@ namespace pkgunify::scan {
 
 sys::Result<std::optional<sys::Fd>>
 copy_checked(const Store& store, int fd, const FileMeta& meta, IdentityKind kind, const ObjectId& id,
-             const std::string& display)
+             const std::string& display, std::vector<char>& buffer)
 {
   const std::string tmp_disp = store.path() + "/tmp (new object for " + display + ")";
   auto tmp = store.make_temp();
@@ -20,7 +20,6 @@ copy_checked(const Store& store, int fd, const FileMeta& meta, IdentityKind kind
   }
   IdentityHasher hasher;
   hasher.start(meta, kind);
-  std::vector<char> buffer;
   std::uint64_t offset = 0;
   auto total = sys::read_chunks(
     fd, buffer,

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -187,6 +188,10 @@ public:
         m_ctx.reporter.warning(s.error().message);
       }
     }
+    // The files that wait for another's object (Prepared::follows) come
+    // after the files that publish: in one syncfs's share, each finds its
+    // object made.
+    std::stable_partition(m_durable.begin(), m_durable.end(), [](const auto& p) { return !p->follows; });
     for (auto& p : m_durable) {
       commit(*p);
     }
@@ -220,6 +225,7 @@ private:
   commit_outcome(Prepared& p)
   {
     m_ctx.stats.bytes_read += p.bytes_read;
+    m_ctx.stats.bytes_copied += p.bytes_copied;
     switch (p.outcome) {
     case Outcome::already:
       m_ctx.stats.already_linked += p.count();
@@ -248,6 +254,34 @@ private:
 };
 
 }  // namespace
+
+std::optional<Staging::Claim>
+Staging::claim(const ObjectId& id)
+{
+  std::lock_guard lock(m_mu);
+  if (!m_ids.insert(id.digest()).second) {
+    return std::nullopt;
+  }
+  return Claim(this, id.digest());
+}
+
+void
+Staging::Claim::release()
+{
+  if (m_owner != nullptr) {
+    std::lock_guard lock(m_owner->m_mu);
+    m_owner->m_ids.erase(m_id);
+    m_owner = nullptr;
+  }
+}
+
+std::size_t
+Staging::DigestHash::operator()(const Digest& d) const noexcept
+{
+  std::size_t h;  // a digest's bytes are uniform already
+  std::memcpy(&h, d.data(), sizeof(h));
+  return h;
+}
 
 void
 LinkStrategy::commit(Prepared& p)

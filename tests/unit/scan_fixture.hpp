@@ -82,7 +82,9 @@ private:
   ScratchMount m_tmpfs;
 };
 
-// Every counter of `s`, for comparing scans (and readable when they differ).
+// Every counter of `s`, for comparing scans (and readable when they differ),
+// but bytes_copied: how often a file copies an object that another file of
+// its content was making too depends on the threads' timing.
 inline std::string
 describe(const ScanStats& s)
 {

@@ -296,6 +296,53 @@ TEST_F(HardlinkStrategy, AFileReplacedOrRemovedAfterTheWalkIsSkippedAsChanged)
   EXPECT_NE(objects.at("g1/usr/bin/kept"), "");
 }
 
+// Files of one content prepared while their object is still being made
+// (here: all of them, as no new object is published before the run's one
+// syncfs) make one copy: the first to find the object missing copies it,
+// the others wait for it. A file past the read buffer is read again to be
+// copied; one that finds its object in the store is never copied.
+TEST_F(HardlinkStrategy, FilesOfOneContentInFlightTogetherMakeOneCopy)
+{
+  const std::string small(3000, 's');
+  const std::string large((3u << 20) + 5, 'L');
+  for (int i = 0; i < 40; ++i) {
+    write_fixed(at("g1/usr/share/s" + std::to_string(i)), small);
+  }
+  for (int i = 0; i < 6; ++i) {
+    write_fixed(at("g1/usr/lib/l" + std::to_string(i)), large);
+  }
+  ScanOptions opt = options(CreateMode::copy);
+  opt.jobs = 4;
+  const ScanStats s = scan({"g1"}, opt);
+  EXPECT_TRUE(reporter.errors.empty()) << reporter.errors.front();
+  EXPECT_EQ(s.linked, 46u) << describe(s);
+  EXPECT_EQ(s.objects_created, 2u);
+  EXPECT_EQ(s.bytes_read, 40 * small.size() + 6 * large.size());
+  EXPECT_EQ(s.bytes_copied, small.size() + large.size());
+  const auto objects = linked_objects({"g1"});
+  const std::string small_object = objects.at("g1/usr/share/s0");
+  const std::string large_object = objects.at("g1/usr/lib/l0");
+  ASSERT_NE(small_object, "");
+  ASSERT_NE(large_object, "");
+  for (const auto& [file, object] : objects) {
+    EXPECT_EQ(object, file.starts_with("g1/usr/share/") ? small_object : large_object) << file;
+  }
+  EXPECT_EQ(read_file(object_path(small_object)), small);
+  EXPECT_EQ(read_file(object_path(large_object)), large);
+  EXPECT_EQ(stat_of(object_path(large_object)).st_nlink, 7u);
+
+  // Another guest's copies find their objects: nothing is copied.
+  for (int i = 0; i < 3; ++i) {
+    write_fixed(at("g2/usr/lib/l" + std::to_string(i)), large);
+  }
+  const ScanStats again = scan({"g2"}, opt);
+  EXPECT_TRUE(reporter.errors.empty()) << reporter.errors.front();
+  EXPECT_EQ(again.linked, 3u) << describe(again);
+  EXPECT_EQ(again.objects_created, 0u);
+  EXPECT_EQ(again.bytes_copied, 0u);
+  EXPECT_EQ(stat_of(object_path(large_object)).st_nlink, 10u);
+}
+
 // ext4 takes 65000 links per inode: an object padded with names outside
 // the roots up to one below the limit takes one more guest, its successor
 // "….1" the others.

@@ -14,14 +14,16 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace pkgunify::scan {
 
 // Copies the open file `fd` to a new store temporary, with `meta`, and
 // checks that the copy hashes to `id`: the temporary, or nullopt when the
-// file no longer is what was hashed.
+// file no longer is what was hashed. Reads through `buffer`.
 sys::Result<std::optional<sys::Fd>> copy_checked(const Store& store, int fd, const FileMeta& meta, IdentityKind kind,
-                                                 const ObjectId& id, const std::string& display);
+                                                 const ObjectId& id, const std::string& display,
+                                                 std::vector<char>& buffer);
 
 // A process (a guest's) opened the object for writing, or changed its
 // metadata for good, while its protection was lifted to link `c`: its store

@@ -16,9 +16,11 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 namespace pkgunify::scan {
@@ -67,6 +69,56 @@ struct Batch
 
 enum class Outcome { ready, already, fix_protection, skipped, failed };
 
+// The new objects whose copy a worker is making (staged, not yet
+// published), by id. A file of the same content prepared meanwhile waits
+// for that object instead of making a second copy of it: the guests' copies
+// of one file often come close together, in one batch. As large as the work
+// in flight.
+class Staging
+{
+public:
+  // A hold on making one object, given back when it is destroyed (its work
+  // item committed: published or not).
+  class Claim
+  {
+  public:
+    Claim() = default;
+    Claim(Staging* owner, const Digest& id) : m_owner(owner), m_id(id) {}
+    Claim(Claim&& o) noexcept : m_owner(std::exchange(o.m_owner, nullptr)), m_id(o.m_id) {}
+    Claim&
+    operator=(Claim&& o) noexcept
+    {
+      if (this != &o) {
+        release();
+        m_owner = std::exchange(o.m_owner, nullptr);
+        m_id = o.m_id;
+      }
+      return *this;
+    }
+    Claim(const Claim&) = delete;
+    Claim& operator=(const Claim&) = delete;
+    ~Claim() { release(); }
+
+  private:
+    void release();
+
+    Staging* m_owner = nullptr;
+    Digest m_id{};
+  };
+
+  // The claim on making object `id`; empty when another work item holds it.
+  std::optional<Claim> claim(const ObjectId& id);
+
+private:
+  struct DigestHash
+  {
+    std::size_t operator()(const Digest& d) const noexcept;
+  };
+
+  std::mutex m_mu;
+  std::unordered_set<Digest, DigestHash> m_ids;
+};
+
 // What a worker hands to the committer for one inode (a group of paths).
 struct Prepared
 {
@@ -80,12 +132,18 @@ struct Prepared
   ObjectId id;
   sys::Fd tmp;  // new object content with metadata, unpublished
   std::uint64_t bytes_read = 0;
-  bool was_shared = false;  // reflink: extents were shared before
-  bool adopt = false;       // create: adopt may link this very inode into the store
+  std::uint64_t bytes_copied = 0;  // written to the store as new object content
+  bool was_shared = false;         // reflink: extents were shared before
+  bool adopt = false;              // create: adopt may link this very inode into the store
   // Publishes a new object (tmp, or with create: adopt the guest's inode):
   // committed only after a syncfs. False when the object existed when the
   // file was hashed (published objects are durable).
   bool publishes = false;
+  // Another work item is making this object (Staging): committed after it,
+  // with nothing staged of its own; copied at commit only when that one
+  // did not publish.
+  bool follows = false;
+  Staging::Claim claim;  // this item makes its object (tmp)
 
   [[nodiscard]] std::size_t
   count() const
