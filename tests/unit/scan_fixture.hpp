@@ -27,7 +27,8 @@ protected:
   SetUp() override
   {
     TempDirTest::SetUp();
-    base = m_tmpfs.mount("tmpfs").empty() ? m_tmpfs.dir() : dir;
+    on_tmpfs = m_tmpfs.mount("tmpfs").empty();
+    base = on_tmpfs ? m_tmpfs.dir() : dir;
   }
 
   // A path below the test's filesystem.
@@ -77,6 +78,7 @@ protected:
 
   CollectingReporter reporter;
   std::string base;
+  bool on_tmpfs = false;  // base is a tmpfs of the test's own
 
 private:
   ScratchMount m_tmpfs;
