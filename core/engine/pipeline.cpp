@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -157,16 +158,12 @@ worker(LinkStrategy& strategy, const std::vector<Group>& groups, std::atomic<std
 class Reaper
 {
 public:
-  explicit Reaper(std::size_t capacity) : m_capacity(capacity), m_thread([this] { run(); }) {}
+  explicit Reaper(std::size_t capacity) : m_queue(capacity, 1), m_thread([this] { run(); }) {}
   Reaper(const Reaper&) = delete;
   Reaper& operator=(const Reaper&) = delete;
   ~Reaper()
   {
-    {
-      std::lock_guard lock(m_mu);
-      m_done = true;
-    }
-    m_get.notify_one();
+    m_queue.producer_done();
     m_thread.join();
   }
 
@@ -175,38 +172,21 @@ public:
   void
   put(std::unique_ptr<Prepared> p)
   {
-    std::unique_lock lock(m_mu);
-    m_put.wait(lock, [this] { return m_queue.size() < m_capacity; });
-    m_queue.push_back(std::move(p));
-    m_get.notify_one();
+    m_queue.push(std::move(p));
   }
 
 private:
   void
   run()
   {
-    std::unique_lock lock(m_mu);
-    for (;;) {
-      m_get.wait(lock, [this] { return !m_queue.empty() || m_done; });
-      if (m_queue.empty()) {
-        return;
-      }
-      std::deque<std::unique_ptr<Prepared>> now;
-      now.swap(m_queue);
-      m_put.notify_all();
-      lock.unlock();
-      now.clear();
-      lock.lock();
+    constexpr std::size_t k_all = SIZE_MAX;
+    for (auto done = m_queue.take(k_all); !done.empty(); done = m_queue.take(k_all)) {
+      done.clear();
     }
   }
 
-  std::size_t m_capacity;
-  std::mutex m_mu;
-  std::condition_variable m_put;
-  std::condition_variable m_get;
-  std::deque<std::unique_ptr<Prepared>> m_queue;
-  bool m_done = false;
-  std::thread m_thread;  // last: started once the rest is ready
+  WorkQueue m_queue;
+  std::thread m_thread;  // last: started once the queue is ready
 };
 
 // This thread's side: commits what the workers prepared.

@@ -85,6 +85,20 @@ protected:
     return g;
   }
 
+  // Guests g1 and g2 with version 1.0 installed (and unified) through the
+  // plugin, which said nothing.
+  void
+  two_guests_with_v1(std::string& g1, std::string& g2)
+  {
+    g1 = guest("g1");
+    g2 = guest("g2");
+    for (const auto& g : {g1, g2}) {
+      const ShellResult r = rpm_plugged(g, "-i --nodeps " + m_v1);
+      ASSERT_EQ(r.status, 0) << r.output;
+      EXPECT_EQ(r.output.find("pkgunify:"), std::string::npos) << r.output;
+    }
+  }
+
   // rpm with the plugin directory of the test and its options: the policy,
   // the worker's log, `extra` words ("sync"). Then waits for the background
   // worker, as the next transaction on the root would.
@@ -136,13 +150,9 @@ TEST_P(RpmPluginModes, InstallUpgradeEraseInTwoGuests)
   if (auto why = setup(mode, fs); !why.empty()) {
     GTEST_SKIP() << why;
   }
-  const std::string g1 = guest("g1");
-  const std::string g2 = guest("g2");
-  for (const auto& g : {g1, g2}) {
-    const ShellResult r = rpm_plugged(g, "-i --nodeps " + m_v1);
-    ASSERT_EQ(r.status, 0) << r.output;
-    EXPECT_EQ(r.output.find("pkgunify:"), std::string::npos) << r.output;
-  }
+  std::string g1;
+  std::string g2;
+  ASSERT_NO_FATAL_FAILURE(two_guests_with_v1(g1, g2));
   auto shared = [&](const std::string& rel) {
     if (mode == "reflink") {
       return stat_path(g1 + rel).ino != stat_path(g2 + rel).ino && read_file(g1 + rel) == read_file(g2 + rel);
@@ -209,12 +219,9 @@ TEST_F(RpmPluginTest, AGuestsForgedProcNeitherStallsNorMisleadsAnUpgrade)
   if (auto why = setup("immutable", ""); !why.empty()) {
     GTEST_SKIP() << why;
   }
-  const std::string g1 = guest("g1");
-  const std::string g2 = guest("g2");
-  for (const auto& g : {g1, g2}) {
-    const ShellResult r = rpm_plugged(g, "-i --nodeps " + m_v1);
-    ASSERT_EQ(r.status, 0) << r.output;
-  }
+  std::string g1;
+  std::string g2;
+  ASSERT_NO_FATAL_FAILURE(two_guests_with_v1(g1, g2));
   ASSERT_TRUE(has_immutable_flag(g1 + "/usr/bin/pkgu-app"));
   ASSERT_EQ(stat_path(g1 + "/usr/bin/pkgu-app").ino, stat_path(g2 + "/usr/bin/pkgu-app").ino);
   make_dirs(g1 + "/proc/self/fd");

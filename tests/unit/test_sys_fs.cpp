@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
 
 using pkgunify::test::TempDirTest;
 using pkgunify::test::write_fixed;
@@ -19,6 +20,18 @@ namespace {
 
 class UtilFs : public TempDirTest
 {};
+
+// Whether open_regular_beneath opens `rel` as the inode `want`, holding
+// "content" (in a forked child: no gtest assertion).
+bool
+opens_content(int rootfd, const char* rel, ino_t want)
+{
+  auto fd = sys::open_regular_beneath(rootfd, rel, O_RDONLY, rel);
+  struct stat st = {};
+  char buf[16] = {};
+  return fd && ::fstat(fd->get(), &st) == 0 && st.st_ino == want && ::read(fd->get(), buf, sizeof(buf)) == 7
+         && std::string(buf) == "content";
+}
 
 }  // namespace
 
@@ -174,13 +187,7 @@ TEST_F(UtilFs, OpenRegularInAForkedChildOpensTheChildsFile)
     if (::read(go[0], &c, 1) != 1) {
       ::_exit(10);
     }
-    auto fd = sys::open_regular_beneath(d->get(), "file", O_RDONLY, "file");
-    struct stat st = {};
-    char buf[16] = {};
-    if (!fd || ::fstat(fd->get(), &st) != 0 || st.st_ino != want || ::read(fd->get(), buf, sizeof(buf)) != 7) {
-      ::_exit(11);
-    }
-    ::_exit(0);
+    ::_exit(opens_content(d->get(), "file", want) ? 0 : 11);
   }
   // The lowest free number, the one the child's O_PATH descriptor gets.
   const int decoy = ::open(path("decoy").c_str(), O_RDONLY | O_CLOEXEC);
@@ -224,10 +231,7 @@ TEST_F(UtilFs, OpenRegularInAChrootNeverUsesTheGuestsProc)
     if (!rootfd) {
       ::_exit(11);
     }
-    auto fd = sys::open_regular_beneath(rootfd->get(), "usr/file", O_RDONLY, "file");
-    struct stat st = {};
-    char buf[16] = {};
-    if (!fd || ::fstat(fd->get(), &st) != 0 || st.st_ino != want || ::read(fd->get(), buf, sizeof(buf)) != 7) {
+    if (!opens_content(rootfd->get(), "usr/file", want)) {
       ::_exit(12);
     }
     ::_exit(sys::proc_self_fd_dir() < 0 ? 0 : 13);
