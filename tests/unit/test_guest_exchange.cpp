@@ -3,6 +3,7 @@
 // replaced.
 #include "guest/exchange.hpp"
 #include "guest/protection.hpp"
+#include "procutil.hpp"
 #include "sys/fs.hpp"
 #include "testutil.hpp"
 
@@ -12,24 +13,14 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <fstream>
-#include <sstream>
 
 namespace {
 
 using namespace pkgunify;
 using pkgunify::test::CollectingReporter;
 using pkgunify::test::inode_of;
+using pkgunify::test::read_file;
 using pkgunify::test::write_fixed;
-
-std::string
-slurp(const std::string& path)
-{
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 class ExchangeTest : public pkgunify::test::TempDirTest
 {
@@ -73,7 +64,7 @@ TEST_F(ExchangeTest, VerifiedReplacementTakesThePathAndTheOldFileGoes)
                                    reporter);
   EXPECT_EQ(r, ExchangeResult::exchanged);
   EXPECT_EQ(seen, original);  // verify sees the file that came out
-  EXPECT_EQ(slurp(path("file")), "new");
+  EXPECT_EQ(read_file(path("file")), "new");
   EXPECT_FALSE(exists("tmp"));
   EXPECT_TRUE(reporter.errors.empty());
 }
@@ -82,7 +73,7 @@ TEST_F(ExchangeTest, RefusedVerificationSwapsBackAndRemovesTheReplacement)
 {
   const auto r = exchange_verified(request([](const struct stat&) { return false; }), reporter);
   EXPECT_EQ(r, ExchangeResult::changed);
-  EXPECT_EQ(slurp(path("file")), "old");
+  EXPECT_EQ(read_file(path("file")), "old");
   EXPECT_EQ(inode_of(path("file")), original);
   EXPECT_FALSE(exists("tmp"));
 }
@@ -112,7 +103,7 @@ TEST_F(ExchangeTest, ProtectedFileIsNotPermittedAndLeftAsItWas)
   const auto r = exchange_verified(request([](const struct stat&) { return true; }), reporter);
   ASSERT_TRUE(set_inode_flags(fd.get(), *flags, "file"));
   EXPECT_EQ(r, ExchangeResult::not_permitted);
-  EXPECT_EQ(slurp(path("file")), "old");
+  EXPECT_EQ(read_file(path("file")), "old");
   EXPECT_FALSE(exists("tmp"));
 }
 
@@ -155,7 +146,7 @@ TEST_F(ExchangeTest, RacingRenamesNeverLoseThePathOrReplaceAnotherFile)
   // Every name still holds one of the three contents, whole.
   for (const char* name : {"file", "other"}) {
     if (exists(name)) {
-      const std::string content = slurp(path(name));
+      const std::string content = read_file(path(name));
       EXPECT_TRUE(content == "old" || content == "new" || content == "other") << name << ": " << content;
     }
   }

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include "procutil.hpp"
 #include "store/store.hpp"
 #include "sys/exceptions.hpp"
 #include "sys/fs.hpp"
@@ -12,6 +13,7 @@
 using pkgunify::ConfigError;
 using pkgunify::ObjectId;
 using pkgunify::Store;
+using pkgunify::test::read_file;
 using pkgunify::test::TempDirTest;
 namespace sys = pkgunify::sys;
 
@@ -30,19 +32,12 @@ id_from(const std::string& hex)
 
 const std::string k_hex = "d35efc2d78339b5b6a0fa6619ca3e94f0757aa8991a83e98865c8db8ddcb8afa";
 
-std::string
-slurp(const std::string& path)
-{
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
 }  // namespace
 
 TEST_F(StoreTest, CreateWritesFormatAndFanout)
 {
   const Store s = Store::open(path("store"), Store::Create::if_missing);
-  EXPECT_EQ(slurp(path("store/format")), "pkgunify-store 1\n");
+  EXPECT_EQ(read_file(path("store/format")), "pkgunify-store 1\n");
   EXPECT_TRUE(std::filesystem::is_directory(path("store/objects/00")));
   EXPECT_TRUE(std::filesystem::is_directory(path("store/objects/ff")));
   EXPECT_TRUE(std::filesystem::is_directory(path("store/tmp")));
@@ -74,7 +69,7 @@ TEST_F(StoreTest, ForeignDirectoryIsRefused)
     EXPECT_NE(std::string(e.what()).find("not a pkgunify store"), std::string::npos);
     EXPECT_NE(std::string(e.what()).find("important"), std::string::npos);
   }
-  EXPECT_EQ(slurp(path("notastore/important")), "data");
+  EXPECT_EQ(read_file(path("notastore/important")), "data");
 }
 
 TEST_F(StoreTest, WrongFormatVersionIsRefused)
@@ -146,7 +141,7 @@ TEST_F(StoreTest, PublishIsAtomicAndReportsExisting)
   ASSERT_TRUE(p2);
   EXPECT_FALSE(*p2);  // exists: the first one stays
 
-  EXPECT_EQ(slurp(s.object_path(id, 0)), "first");
+  EXPECT_EQ(read_file(s.object_path(id, 0)), "first");
   EXPECT_EQ(s.object_path(id, 0), path("store/objects/d3/") + k_hex.substr(2));
   auto st = s.stat_object(id, 0);
   ASSERT_TRUE(st);
