@@ -45,7 +45,7 @@ struct ScanStats
   std::uint64_t objects_created = 0;             // new store objects
   std::uint64_t bytes_read = 0;                  // content bytes read and hashed
   std::uint64_t bytes_copied = 0;                // content bytes copied into the store as new
-                                                 // objects (create: copy)
+                                                 // objects (not adopted inodes)
   std::int64_t bytes_saved = 0;                  // disk bytes freed, less new objects
   std::uint64_t leftovers_cleaned = 0;           // temporary names of an interrupted run
   std::uint64_t protection_fixed = 0;            // linked files whose protection was set

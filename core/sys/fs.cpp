@@ -266,11 +266,14 @@ link_fd_at(int fd, int dirfd, const std::string& name, std::string_view display)
   if (errno == ENOENT || errno == EPERM) {
     // Without CAP_DAC_READ_SEARCH AT_EMPTY_PATH is refused; /proc works for
     // files we own (and for O_TMPFILE files).
+    const int refused = errno;
     if (const int procfd = proc_self_fd_dir(); procfd >= 0) {
       const std::string fdname = std::to_string(fd);
       if (::linkat(procfd, fdname.c_str(), dirfd, name.c_str(), AT_SYMLINK_FOLLOW) == 0) {
         return {};
       }
+    } else {
+      errno = refused;  // not the failed open of /proc's
     }
   }
   return fail_sys("link", display);
