@@ -501,6 +501,16 @@ ProtectionGuard::restore(const OnTainted& on_tainted)
     if (check && check->tainted() && on_tainted && m_protector->clear(m_fd, m_display)) {
       on_tainted(*check);
       applied = m_protector->apply(m_fd, m_restore, m_display);
+      // Moving it to quarantine lifted the protection once more, and the
+      // other guests' names are still the inode's: what was changed in that
+      // window is put back too.
+      if (applied) {
+        if (auto again = check_window(); !again) {
+          applied = std::unexpected(again.error());
+        } else {
+          check->metadata_changed = check->metadata_changed || again->metadata_changed;
+        }
+      }
     }
   }
   finish(m_state.get());

@@ -369,6 +369,9 @@ TEST_F(ProtectTest, AWriterInTheWindowIsSeenAndCannotChangeTheContent)
   ASSERT_EQ(::read(ready[0], &byte, 1), 1);
   bool tainted_called = false;
   bool lifted_in_callback = false;
+  bool xattr_in_callback = false;
+  struct stat before;
+  ASSERT_EQ(::stat(path("f").c_str(), &before), 0);
   {
     auto guard = p.lift(fd.get(), "f");
     ASSERT_TRUE(guard) << guard.error().message;
@@ -377,6 +380,10 @@ TEST_F(ProtectTest, AWriterInTheWindowIsSeenAndCannotChangeTheContent)
       tainted_called = true;
       auto s = p.state(fd.get(), "f");
       lifted_in_callback = s && *s == Protection::none;
+      // Lifted for the move to quarantine: a guest's change of the shared
+      // inode's metadata now must be put back as well.
+      EXPECT_EQ(::chmod(path("g").c_str(), 04777), 0);
+      xattr_in_callback = ::setxattr(path("g").c_str(), "user.evil", "1", 1, 0) == 0;
     });
     ASSERT_TRUE(check) << check.error().message;
     EXPECT_TRUE(check->opened_for_writing);
@@ -390,6 +397,12 @@ TEST_F(ProtectTest, AWriterInTheWindowIsSeenAndCannotChangeTheContent)
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 11) << "ext4 refuses writes to an immutable inode";
   EXPECT_EQ(pkgunify::test::read_file(path("f")), "shared content");
+  struct stat after;
+  ASSERT_EQ(::stat(path("f").c_str(), &after), 0);
+  EXPECT_EQ(after.st_mode, before.st_mode);
+  if (xattr_in_callback) {
+    EXPECT_LT(::getxattr(path("f").c_str(), "user.evil", nullptr, 0), 0);
+  }
   auto st = p.state(fd.get(), "f");
   ASSERT_TRUE(st);
   EXPECT_EQ(*st, Protection::immutable);
