@@ -482,7 +482,10 @@ ProtectionGuard::check_window()
       return std::unexpected(a.error());
     }
     if (!r) {
-      return std::unexpected(r.error());
+      // A guest racing the repair (its change again while it was lifted)
+      // makes it fail too: look and repair again; what is still changed
+      // after the last attempt is not repaired, so the inode is tainted.
+      c.detail += " (" + r.error().message + ")";
     }
   }
 }
